@@ -1,0 +1,39 @@
+// What the engine asks of the machine that runs a partition (a KVM VM, or a test double).
+#pragma once
+
+#include "hvk/tlfs/types.h"
+#include "hvk/tlfs/vp_context.h"
+
+namespace hvk::hv {
+
+enum class PartitionState : std::uint8_t { kCreated, kActive, kFinalized, kDeleted };
+
+constexpr const char* partition_state_name(PartitionState s) {
+  switch (s) {
+    case PartitionState::kCreated: return "created";
+    case PartitionState::kActive: return "active";
+    case PartitionState::kFinalized: return "finalized";
+    case PartitionState::kDeleted: return "deleted";
+  }
+  return "?";
+}
+
+// A VP the engine has accepted to start: run `run_vtl` from `context`. The engine has already
+// marked the VP running; the machine loads the context on the VP's own thread and wakes it.
+struct StartRequest {
+  tlfs::VpIndex vp_index;
+  tlfs::Vtl target_vtl;  // the VTL the caller named
+  tlfs::Vtl run_vtl;     // the VTL that runs first: the VP's highest enabled VTL
+  tlfs::InitialVpContext context;  // the context of run_vtl
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Called on the calling VP's thread, without engine locks held; must not block on the target.
+  virtual void start_vp(const StartRequest& request) noexcept = 0;
+  // The partition moved to `state` (finalized and deleted partitions run no VP).
+  virtual void partition_state_changed(PartitionState state) noexcept = 0;
+};
+
+}  // namespace hvk::hv

@@ -1,0 +1,55 @@
+// What a handler is given about its caller, and what the dispatcher gives back to the machine.
+#pragma once
+
+#include <cstdint>
+
+#include "hv/partition.h"
+#include "hvk/tlfs/control.h"
+
+namespace hvk::hv {
+
+class Hypervisor;
+
+// The execution mode of the calling VP. Hypercalls are legal only at CPL 0 in protected mode
+// (which includes compatibility mode: the 32-bit register convention) or 64-bit mode.
+enum class ExecMode : std::uint8_t { kReal, kVirtual8086, kProtected, k64Bit };
+
+// The registers a hypercall reads and writes. 64-bit mode: RCX control, RDX input GPA,
+// R8 output GPA, RAX result. 32-bit: EDX:EAX control and result, EBX:ECX input, EDI:ESI output.
+struct HypercallRegs {
+  std::uint64_t rax = 0, rbx = 0, rcx = 0, rdx = 0, rsi = 0, rdi = 0, r8 = 0;
+};
+
+struct VpCallState {
+  ExecMode mode = ExecMode::k64Bit;
+  std::uint8_t cpl = 0;
+  HypercallRegs regs;
+};
+
+// The decoded register inputs of one call, independent of the caller's register convention.
+struct CallRegs {
+  tlfs::HypercallControl control;
+  std::uint64_t input;   // input GPA, or the first fast input qword
+  std::uint64_t output;  // output GPA, or the second fast input qword
+};
+
+// The caller as handlers see it.
+struct CallContext {
+  Hypervisor& hv;
+  Partition& partition;
+  Vp& vp;
+  tlfs::Vtl vtl;  // the caller's VTL at the time of the call
+};
+
+enum class Action : std::uint8_t {
+  kComplete,  // result written; the machine resumes after the hypercall instruction
+  kRetry,     // rep call paused: control written back with the new rep start; re-execute it
+  kInjectUd,  // no result: the machine injects #UD
+};
+
+struct Outcome {
+  Action action = Action::kComplete;
+  tlfs::HypercallResult result{};
+};
+
+}  // namespace hvk::hv

@@ -1,0 +1,40 @@
+// The call table: every hypercall hvk implements, with its ABI shape.
+#include <array>
+
+#include "hv/calls.h"
+
+namespace hvk::hv {
+
+using tlfs::CallCode;
+namespace t = tlfs;
+
+namespace {
+
+constexpr std::array kCalls = {
+    simple_call<t::StartVirtualProcessorInput, NoOutput, start_virtual_processor,
+                describe_start_vp>(CallCode::kStartVirtualProcessor),
+    rep_call<t::GetVpIndexFromApicIdHeader, t::ApicIdElement, t::VpIndexElement,
+             get_vp_index_from_apic_id, describe_vp_index>(CallCode::kGetVpIndexFromApicId),
+    simple_call<t::PartitionIdInput, NoOutput, initialize_partition, describe_partition_id>(
+        CallCode::kInitializePartition),
+    simple_call<t::PartitionIdInput, NoOutput, finalize_partition, describe_partition_id>(
+        CallCode::kFinalizePartition),
+    simple_call<t::PartitionIdInput, NoOutput, delete_partition, describe_partition_id>(
+        CallCode::kDeletePartition),
+    simple_call<t::GetNextChildPartitionInput, t::GetNextChildPartitionOutput,
+                get_next_child_partition, describe_next_child>(CallCode::kGetNextChildPartition),
+    simple_call<NoInput, t::GetPartitionIdOutput, get_partition_id>(CallCode::kGetPartitionId),
+};
+
+}  // namespace
+
+const CallDescriptor* find_call(std::uint16_t code) {
+  for (const CallDescriptor& d : kCalls) {
+    if (static_cast<std::uint16_t>(d.code) == code) return &d;
+  }
+  return nullptr;
+}
+
+std::span<const CallDescriptor> all_calls() { return kCalls; }
+
+}  // namespace hvk::hv

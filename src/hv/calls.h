@@ -1,0 +1,31 @@
+// The typed handlers. Each gets an input the dispatcher has already checked against the ABI.
+#pragma once
+
+#include <cstddef>
+
+#include "hv/call_table.h"
+#include "hvk/tlfs/inputs.h"
+
+namespace hvk::hv {
+
+tlfs::Status start_virtual_processor(CallContext& ctx, const tlfs::StartVirtualProcessorInput& in,
+                                     NoOutput&);
+RepResult get_vp_index_from_apic_id(CallContext& ctx, const tlfs::GetVpIndexFromApicIdHeader& h,
+                                    RepInput<tlfs::ApicIdElement> apic_ids,
+                                    RepOutput<tlfs::VpIndexElement> vp_indexes);
+tlfs::Status initialize_partition(CallContext& ctx, const tlfs::PartitionIdInput& in, NoOutput&);
+tlfs::Status finalize_partition(CallContext& ctx, const tlfs::PartitionIdInput& in, NoOutput&);
+tlfs::Status delete_partition(CallContext& ctx, const tlfs::PartitionIdInput& in, NoOutput&);
+tlfs::Status get_next_child_partition(CallContext& ctx, const tlfs::GetNextChildPartitionInput& in,
+                                      tlfs::GetNextChildPartitionOutput& out);
+tlfs::Status get_partition_id(CallContext& ctx, const NoInput&, tlfs::GetPartitionIdOutput& out);
+
+// Trace formatters (describe.cc).
+std::size_t describe_start_vp(const tlfs::StartVirtualProcessorInput& in, char* buf, std::size_t n);
+std::size_t describe_vp_index(const tlfs::GetVpIndexFromApicIdHeader& h,
+                              RepInput<tlfs::ApicIdElement> ids, char* buf, std::size_t n);
+std::size_t describe_partition_id(const tlfs::PartitionIdInput& in, char* buf, std::size_t n);
+std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
+                                std::size_t n);
+
+}  // namespace hvk::hv

@@ -1,0 +1,46 @@
+// Formatting decoded inputs for --trace, into caller-provided buffers (no allocation).
+#include <fmt/format.h>
+
+#include "hv/calls.h"
+
+namespace hvk::hv {
+
+namespace {
+
+template <typename... Args>
+std::size_t put(char* buf, std::size_t n, fmt::format_string<Args...> f, Args&&... args) {
+  if (n == 0) return 0;
+  const auto r = fmt::format_to_n(buf, n - 1, f, std::forward<Args>(args)...);
+  const std::size_t len = r.size < n - 1 ? r.size : n - 1;
+  buf[len] = '\0';
+  return len;
+}
+
+}  // namespace
+
+std::size_t describe_start_vp(const tlfs::StartVirtualProcessorInput& in, char* buf,
+                              std::size_t n) {
+  const tlfs::InitialVpContext& c = in.vp_context;
+  return put(buf, n,
+             "partition={:#x} vp={:#x} vtl={} rip={:#x} rsp={:#x} rflags={:#x} cs={:#x}/{:#06x} "
+             "cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}",
+             in.partition_id, in.vp_index, in.target_vtl, c.rip, c.rsp, c.rflags, c.cs.selector,
+             c.cs.attributes, c.cr0, c.cr3, c.cr4, c.efer);
+}
+
+std::size_t describe_vp_index(const tlfs::GetVpIndexFromApicIdHeader& h,
+                              RepInput<tlfs::ApicIdElement> ids, char* buf, std::size_t n) {
+  return put(buf, n, "partition={:#x} vtl={:#04x} apic_ids={}{}", h.partition_id,
+             h.target_vtl.raw, ids.size() > 0 ? ids[0] : 0u, ids.size() > 1 ? ",..." : "");
+}
+
+std::size_t describe_partition_id(const tlfs::PartitionIdInput& in, char* buf, std::size_t n) {
+  return put(buf, n, "partition={:#x}", in.partition_id);
+}
+
+std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
+                                std::size_t n) {
+  return put(buf, n, "parent={:#x} previous={:#x}", in.parent_id, in.previous_child_id);
+}
+
+}  // namespace hvk::hv

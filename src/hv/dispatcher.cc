@@ -1,0 +1,151 @@
+#include "hv/dispatcher.h"
+
+#include <algorithm>
+#include <array>
+
+#include "hv/hypervisor.h"
+
+namespace hvk::hv {
+
+using tlfs::HypercallControl;
+using tlfs::HypercallResult;
+using tlfs::Status;
+
+namespace {
+
+constexpr std::uint64_t kFastInputBytes = 16;  // RDX:R8 (EBX:ECX, EDI:ESI)
+
+Outcome complete(Status s, std::uint16_t reps = 0) {
+  return {Action::kComplete, HypercallResult::make(s, reps)};
+}
+
+// GPA rules for one memory operand (notes §1 decisions): 8-byte aligned, inside one page, all of
+// it guest RAM; each failure is HV_STATUS_INVALID_ALIGNMENT.
+bool gpa_ok(const GuestMemory* mem, std::uint64_t gpa, std::uint64_t len) {
+  if (gpa % 8 != 0) return false;
+  if ((gpa % tlfs::kPageSize) + len > tlfs::kPageSize) return false;
+  return mem != nullptr && mem->contains(gpa, len);
+}
+
+}  // namespace
+
+CallRegs decode_call_regs(ExecMode mode, const HypercallRegs& r) {
+  auto pair = [](std::uint64_t hi, std::uint64_t lo) {
+    return (hi << 32) | (lo & 0xFFFF'FFFFull);
+  };
+  if (mode == ExecMode::k64Bit) return {{r.rcx}, r.rdx, r.r8};
+  return {{pair(r.rdx, r.rax)}, pair(r.rbx, r.rcx), pair(r.rdi, r.rsi)};
+}
+
+void write_result(ExecMode mode, HypercallRegs& r, const Outcome& o, HypercallControl control) {
+  if (o.action == Action::kInjectUd) return;
+  const std::uint64_t value = o.action == Action::kRetry
+                                  ? control.with_rep_start(o.result.reps_completed()).raw
+                                  : o.result.raw;
+  if (mode == ExecMode::k64Bit) {
+    (o.action == Action::kRetry ? r.rcx : r.rax) = value;
+  } else {
+    r.rax = value & 0xFFFF'FFFFull;
+    r.rdx = value >> 32;
+  }
+}
+
+Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, VpCallState& state) {
+  const CallRegs regs = decode_call_regs(state.mode, state.regs);
+  const Outcome o = dispatch(partition, vp, state.mode, state.cpl, regs);
+  write_result(state.mode, state.regs, o, regs.control);
+  return o;
+}
+
+Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::uint8_t cpl,
+                             const CallRegs& regs) {
+  CallContext ctx{hv_, partition, vp, vp.current_vtl()};
+  const CallDescriptor* call = nullptr;
+  Outcome o;
+  std::array<char, 512> text{};
+  if (mode == ExecMode::kReal || mode == ExecMode::kVirtual8086 || cpl != 0) {
+    o = {Action::kInjectUd, {}};
+  } else if ((call = find_call(regs.control.code())) == nullptr) {
+    o = complete(Status::kInvalidHypercallCode);
+  } else {
+    o = run(ctx, *call, regs, trace_ != nullptr ? text.data() : nullptr, text.size());
+  }
+  if (trace_ != nullptr) {
+    trace_->on_call({&partition, vp.index(), ctx.vtl, regs.control, call, text.data(), o});
+  }
+  return o;
+}
+
+Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const CallRegs& regs,
+                        char* text, std::size_t text_size) {
+  const HypercallControl c = regs.control;
+  // The control word: reserved bits, nested calls (hvk offers none), variable headers (no call of
+  // hvk's takes one), and the simple or rep shape.
+  if (c.reserved_bits() != 0 || c.nested() || c.var_header_qwords() != 0) {
+    return complete(Status::kInvalidHypercallInput);
+  }
+  const std::uint16_t count = c.rep_count();
+  const std::uint16_t start = c.rep_start();
+  if (call.rep ? (count == 0 || start >= count) : (count != 0 || start != 0)) {
+    return complete(Status::kInvalidHypercallInput);
+  }
+  const std::uint64_t in_len = call.input_size + std::uint64_t{call.rep ? count : 0u} * call.in_element;
+  const std::uint64_t out_len = call.rep ? std::uint64_t{count} * call.out_element : call.output_size;
+  const std::uint16_t done_before = call.rep ? start : 0;
+
+  // Not zeroed: only the bytes read from the guest (or the fast registers) are ever looked at.
+  alignas(16) std::array<std::byte, tlfs::kPageSize> in;
+  alignas(16) std::array<std::byte, tlfs::kPageSize> out;
+  GuestMemory* mem = ctx.partition.memory();
+  if (c.fast()) {
+    // Fast calls pass input in two registers and have no output registers (no XMM fast calls).
+    if (in_len > kFastInputBytes || out_len != 0) return complete(Status::kInvalidHypercallInput);
+    tlfs::store(std::span(in), regs.input, 0);
+    tlfs::store(std::span(in), regs.output, 8);
+  } else {
+    if (in_len != 0 && !gpa_ok(mem, regs.input, in_len)) {
+      return complete(Status::kInvalidAlignment, done_before);
+    }
+    if (out_len != 0 && !gpa_ok(mem, regs.output, out_len)) {
+      return complete(Status::kInvalidAlignment, done_before);
+    }
+    // Read all input before any output is written: input and output may overlap (notes §1).
+    const std::size_t skip = std::size_t{start} * call.in_element;
+    if (in_len != 0 && (!mem->read(regs.input, std::span(in).first(call.input_size)) ||
+        !mem->read(regs.input + call.input_size + skip,
+                   std::span(in).subspan(call.input_size, in_len - call.input_size - skip)))) {
+      return complete(Status::kInvalidAlignment, done_before);
+    }
+  }
+
+  std::uint16_t batch = 0;
+  if (call.rep) batch = std::min<std::uint16_t>(static_cast<std::uint16_t>(count - start),
+                                                std::max<std::uint16_t>(options_.max_reps_per_entry, 1));
+  const std::size_t in_now = call.input_size + std::size_t{batch} * call.in_element;
+  const std::size_t out_now = call.rep ? std::size_t{batch} * call.out_element : call.output_size;
+  if (text != nullptr && call.describe != nullptr) {
+    call.describe(std::span(in).first(in_now), text, text_size);
+  }
+
+  const RepResult r = call.invoke(ctx, std::span<const std::byte>(in).first(in_now),
+                                  std::span(out).first(out_now));
+  if (call.rep) {
+    const std::uint16_t done = static_cast<std::uint16_t>(start + r.completed);
+    if (call.out_element != 0 && r.completed != 0 &&
+        !mem->write(regs.output + std::uint64_t{start} * call.out_element,
+                    std::span(out).first(std::size_t{r.completed} * call.out_element))) {
+      return complete(Status::kInvalidAlignment, start);
+    }
+    if (r.status == Status::kSuccess && done < count) {
+      return {Action::kRetry, HypercallResult::make(Status::kSuccess, done)};
+    }
+    return complete(r.status, done);
+  }
+  if (r.status == Status::kSuccess && call.output_size != 0 &&
+      !mem->write(regs.output, std::span(out).first(call.output_size))) {
+    return complete(Status::kInvalidAlignment);
+  }
+  return complete(r.status);
+}
+
+}  // namespace hvk::hv

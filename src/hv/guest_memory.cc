@@ -1,0 +1,51 @@
+#include "hv/guest_memory.h"
+
+#include <cstring>
+
+namespace hvk::hv {
+
+bool MemoryMap::add(std::uint64_t gpa, std::span<std::byte> host) {
+  const std::uint64_t size = host.size();
+  if (count_ == kMaxRegions || size == 0 || gpa + size < gpa) return false;
+  for (std::size_t i = 0; i < count_; ++i) {
+    const Region& r = regions_[i];
+    if (gpa < r.gpa + r.size && r.gpa < gpa + size) return false;
+  }
+  regions_[count_++] = Region{gpa, size, host.data()};
+  return true;
+}
+
+const MemoryMap::Region* MemoryMap::find(std::uint64_t gpa, std::uint64_t len) const {
+  for (std::size_t i = 0; i < count_; ++i) {
+    const Region& r = regions_[i];
+    // A zero-length range still names a byte: gpa itself must be inside the region.
+    if (range_within(gpa, len == 0 ? 1 : len, r.gpa, r.size)) return &r;
+  }
+  return nullptr;
+}
+
+bool MemoryMap::contains(std::uint64_t gpa, std::uint64_t len) const {
+  return find(gpa, len) != nullptr;
+}
+
+std::span<std::byte> MemoryMap::host_span(std::uint64_t gpa, std::uint64_t len) const {
+  const Region* r = find(gpa, len);
+  if (r == nullptr) return {};
+  return {r->host + (gpa - r->gpa), static_cast<std::size_t>(len)};
+}
+
+bool MemoryMap::read(std::uint64_t gpa, std::span<std::byte> out) const {
+  const Region* r = find(gpa, out.size());
+  if (r == nullptr) return false;
+  if (!out.empty()) std::memcpy(out.data(), r->host + (gpa - r->gpa), out.size());
+  return true;
+}
+
+bool MemoryMap::write(std::uint64_t gpa, std::span<const std::byte> in) {
+  const Region* r = find(gpa, in.size());
+  if (r == nullptr) return false;
+  if (!in.empty()) std::memcpy(r->host + (gpa - r->gpa), in.data(), in.size());
+  return true;
+}
+
+}  // namespace hvk::hv

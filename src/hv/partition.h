@@ -1,0 +1,144 @@
+// Partitions and their virtual processors: the state every hypercall handler reads and changes.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "hv/backend.h"
+#include "hv/guest_memory.h"
+#include "hvk/tlfs/privileges.h"
+#include "hvk/tlfs/types.h"
+#include "hvk/tlfs/vp_context.h"
+
+namespace hvk::hv {
+
+// A VP's power state. kStopped: never started (an AP after reset); kRunning: executing in some
+// VTL; kWaitForSipi: returned there by INIT, may be started again.
+enum class VpRunState : std::uint8_t { kStopped, kRunning, kWaitForSipi };
+
+// What a real CPU of this partition accepts; used to refuse contexts at StartVirtualProcessor.
+struct CpuLimits {
+  std::uint8_t phys_addr_bits = 48;  // CPUID 0x80000008 EAX[7:0]
+  bool la57 = false;                 // 5-level paging available (57-bit canonical addresses)
+};
+
+struct PartitionConfig {
+  std::uint32_t vp_count = 1;
+  tlfs::PrivilegeMask privileges{};
+  tlfs::Vtl max_vtl = tlfs::kMaxVtl;  // highest VTL the partition may enable
+  tlfs::Vtl boot_vtl = 0;             // VTL VP 0 boots in; VTLs 1..boot_vtl are enabled for it
+  std::vector<std::uint32_t> apic_ids;  // APIC ID of each VP; empty: APIC ID = VP index
+  CpuLimits cpu{};
+};
+
+// The privileges a root partition gets by default: everything hvk implements.
+tlfs::PrivilegeMask default_privileges();
+
+class Vp {
+ public:
+  Vp(tlfs::VpIndex index, std::uint32_t apic_id) : index_(index), apic_id_(apic_id) {}
+  Vp(const Vp&) = delete;
+  Vp& operator=(const Vp&) = delete;
+
+  tlfs::VpIndex index() const { return index_; }
+  std::uint32_t apic_id() const { return apic_id_; }
+
+  VpRunState run_state() const { return run_state_.load(std::memory_order_acquire); }
+  bool startable() const { return run_state() != VpRunState::kRunning; }
+  // The one atomic step that decides a start race: kStopped/kWaitForSipi -> kRunning.
+  bool try_mark_running();
+  // INIT: a running VP goes back to wait-for-SIPI; false if it was not running.
+  bool reset_to_wait_for_sipi();
+
+  tlfs::Vtl current_vtl() const { return current_vtl_.load(std::memory_order_acquire); }
+  void set_current_vtl(tlfs::Vtl v) { current_vtl_.store(v, std::memory_order_release); }
+
+  bool vtl_enabled(tlfs::Vtl v) const {
+    return v <= tlfs::kMaxVtl && (enabled_vtls_.load(std::memory_order_acquire) >> v) & 1u;
+  }
+  std::uint16_t enabled_vtl_set() const { return enabled_vtls_.load(std::memory_order_acquire); }
+  tlfs::Vtl highest_enabled_vtl() const;
+  // Enables `v` with the context it first runs from; false if it was enabled already.
+  bool enable_vtl(tlfs::Vtl v, const tlfs::InitialVpContext& context);
+
+  // The context a VTL of this VP enters with, recorded by EnableVpVtl or StartVirtualProcessor.
+  std::optional<tlfs::InitialVpContext> vtl_context(tlfs::Vtl v) const;
+  void set_vtl_context(tlfs::Vtl v, const tlfs::InitialVpContext& context);
+
+ private:
+  struct VtlSlot {
+    tlfs::InitialVpContext context{};
+    bool has_context = false;
+  };
+  const tlfs::VpIndex index_;
+  const std::uint32_t apic_id_;
+  std::atomic<VpRunState> run_state_{VpRunState::kStopped};
+  std::atomic<tlfs::Vtl> current_vtl_{0};
+  std::atomic<std::uint16_t> enabled_vtls_{1};  // VTL 0 is always enabled
+  mutable std::mutex mu_;                       // guards vtl_
+  std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
+};
+
+class Partition {
+ public:
+  Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const PartitionConfig& config);
+  Partition(const Partition&) = delete;
+  Partition& operator=(const Partition&) = delete;
+
+  tlfs::PartitionId id() const { return id_; }
+  tlfs::PartitionId parent() const { return parent_; }  // kPartitionIdInvalid for a root
+  tlfs::PrivilegeMask privileges() const { return privileges_; }
+  const CpuLimits& cpu_limits() const { return cpu_; }
+  tlfs::Vtl max_vtl() const { return max_vtl_; }
+
+  PartitionState state() const { return state_.load(std::memory_order_acquire); }
+  // Moves from `from` to `to` atomically and tells the backend; false if the state was not `from`.
+  bool transition(PartitionState from, PartitionState to);
+
+  std::uint32_t vp_count() const { return static_cast<std::uint32_t>(vps_.size()); }
+  Vp* vp(tlfs::VpIndex index);
+  const Vp* vp(tlfs::VpIndex index) const;
+  // The VP whose APIC ID is `apic_id`, or nullptr.
+  const Vp* vp_by_apic_id(std::uint32_t apic_id) const;
+
+  bool vtl_enabled(tlfs::Vtl v) const {
+    return v <= tlfs::kMaxVtl && (enabled_vtls_.load(std::memory_order_acquire) >> v) & 1u;
+  }
+  std::uint16_t enabled_vtl_set() const { return enabled_vtls_.load(std::memory_order_acquire); }
+  bool enable_vtl(tlfs::Vtl v);  // false if already enabled
+
+  // HvRegisterVsmPartitionConfig as written by VTL `v`.
+  std::uint64_t vsm_config(tlfs::Vtl v) const { return vsm_config_[v].load(std::memory_order_acquire); }
+  void set_vsm_config(tlfs::Vtl v, std::uint64_t value) {
+    vsm_config_[v].store(value, std::memory_order_release);
+  }
+
+  void attach(Backend* backend, GuestMemory* memory) {
+    backend_ = backend;
+    memory_ = memory;
+  }
+  Backend* backend() const { return backend_; }
+  GuestMemory* memory() const { return memory_; }
+
+ private:
+  const tlfs::PartitionId id_;
+  const tlfs::PartitionId parent_;
+  const tlfs::PrivilegeMask privileges_;
+  const tlfs::Vtl max_vtl_;
+  const CpuLimits cpu_;
+  std::atomic<PartitionState> state_{PartitionState::kCreated};
+  std::atomic<std::uint16_t> enabled_vtls_{1};
+  std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vsm_config_{};
+  std::vector<std::unique_ptr<Vp>> vps_;
+  std::vector<std::pair<std::uint32_t, tlfs::VpIndex>> by_apic_id_;  // sorted by APIC ID
+  Backend* backend_ = nullptr;
+  GuestMemory* memory_ = nullptr;
+};
+
+}  // namespace hvk::hv

@@ -1,0 +1,57 @@
+// HvCallStartVirtualProcessor (0x0099): the checks, in the order docs/conformance.md gives.
+#include "hv/calls.h"
+#include "hv/context_check.h"
+#include "hv/hypervisor.h"
+#include "hv/target.h"
+#include "hvk/tlfs/registers.h"
+
+namespace hvk::hv {
+
+using tlfs::Privilege;
+using tlfs::Status;
+
+Status start_virtual_processor(CallContext& ctx, const tlfs::StartVirtualProcessorInput& in,
+                               NoOutput&) {
+  if (!ctx.partition.privileges().has(Privilege::kStartVirtualProcessor)) {
+    return Status::kAccessDenied;
+  }
+  const Target t = resolve_partition(ctx, in.partition_id);
+  if (t.status != Status::kSuccess) return t.status;
+  Partition& p = *t.partition;
+  if (p.state() != PartitionState::kActive) return Status::kInvalidPartitionState;
+
+  const tlfs::VpIndex index =
+      (in.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : in.vp_index;
+  Vp* vp = p.vp(index);
+  if (vp == nullptr) return Status::kInvalidVpIndex;
+
+  const tlfs::Vtl vtl = in.target_vtl;
+  // VTLs are a partition's own: only a caller in the same partition is bounded by its VTL.
+  if (t.self && vtl > ctx.vtl) return Status::kAccessDenied;
+  if (vtl > p.max_vtl() || !p.vtl_enabled(vtl) || !vp->vtl_enabled(vtl)) {
+    return Status::kInvalidVtlState;
+  }
+  const tlfs::Vtl highest = vp->highest_enabled_vtl();
+  if (t.self && ctx.vtl < highest &&
+      (p.vsm_config(highest) & tlfs::vsm_config::kDenyLowerVtlStartup) != 0) {
+    return Status::kAccessDenied;
+  }
+  if (!vp->startable()) return Status::kInvalidVpState;
+  if (check_initial_context(in.vp_context, p.cpu_limits()) != ContextFault::kNone) {
+    return Status::kInvalidRegisterValue;
+  }
+  // The race between callers is decided here, once; the loser sees the VP running.
+  if (!vp->try_mark_running()) return Status::kInvalidVpState;
+
+  vp->set_vtl_context(vtl, in.vp_context);
+  StartRequest request{index, vtl, highest, in.vp_context};
+  if (highest != vtl) {
+    // The VP's highest enabled VTL runs first, from the context EnableVpVtl gave it.
+    request.context = vp->vtl_context(highest).value_or(tlfs::InitialVpContext{});
+  }
+  vp->set_current_vtl(highest);
+  if (Backend* b = p.backend()) b->start_vp(request);
+  return Status::kSuccess;
+}
+
+}  // namespace hvk::hv
