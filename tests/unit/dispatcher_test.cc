@@ -268,6 +268,25 @@ TEST_F(RepContinuation, AnErrorInALaterBatchReportsAbsoluteRepsCompleted) {
   EXPECT_EQ(o.result.reps_completed(), 3);
 }
 
+TEST_F(Dispatcher, ARefusedContinuationReportsItsRepStartAsCompleted) {
+  // Re-entered at rep start 2 with an output GPA that is no longer valid.
+  const auto o = call(vp_index_control(3, 2), query({1, 2, 3}), nullptr, 0, kIn, kRamSize);
+  EXPECT_EQ(o.result.status(), Status::kInvalidAlignment);
+  EXPECT_EQ(o.result.reps_completed(), 2);
+  // A control word refused for its shape reports none.
+  EXPECT_EQ(status_of(vp_index_control(2, 2), query({1, 2})), Status::kInvalidHypercallInput);
+  EXPECT_EQ(call(vp_index_control(2, 2), query({1, 2})).result.reps_completed(), 0);
+}
+
+TEST_F(Dispatcher, PaddingBytesInInputsAreIgnored) {
+  auto in = start_input(1);
+  in.pad[0] = in.pad[1] = in.pad[2] = 0xAA;
+  EXPECT_EQ(start(in), Status::kSuccess);
+  auto q = query({2});
+  for (auto& b : q.header.reserved) b = 0xFF;
+  EXPECT_EQ(status_of(vp_index_control(1), q), Status::kSuccess);
+}
+
 class CountingTrace final : public hv::TraceSink {
  public:
   void on_call(const hv::TraceRecord& r) noexcept override {
