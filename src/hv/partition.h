@@ -119,6 +119,15 @@ class Partition {
     vsm_config_[v].store(value, std::memory_order_release);
   }
 
+  // Partition-wide synthetic MSRs (synthetic_msrs.h).
+  std::uint64_t guest_os_id() const { return guest_os_id_.load(std::memory_order_acquire); }
+  void set_guest_os_id(std::uint64_t v) { guest_os_id_.store(v, std::memory_order_release); }
+  std::uint64_t hypercall_msr() const { return hypercall_msr_.load(std::memory_order_acquire); }
+  // Compare-and-swap, so that a lock set by one VP cannot be lost to another's write.
+  bool replace_hypercall_msr(std::uint64_t& expected, std::uint64_t desired) {
+    return hypercall_msr_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
+  }
+
   void attach(Backend* backend, GuestMemory* memory) {
     backend_ = backend;
     memory_ = memory;
@@ -135,6 +144,8 @@ class Partition {
   std::atomic<PartitionState> state_{PartitionState::kCreated};
   std::atomic<std::uint16_t> enabled_vtls_{1};
   std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vsm_config_{};
+  std::atomic<std::uint64_t> guest_os_id_{0};
+  std::atomic<std::uint64_t> hypercall_msr_{0};
   std::vector<std::unique_ptr<Vp>> vps_;
   std::vector<std::pair<std::uint32_t, tlfs::VpIndex>> by_apic_id_;  // sorted by APIC ID
   Backend* backend_ = nullptr;

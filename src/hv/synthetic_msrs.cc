@@ -1,0 +1,51 @@
+#include "hv/synthetic_msrs.h"
+
+namespace hvk::hv {
+
+using tlfs::Privilege;
+
+namespace {
+
+MsrAccess gp() { return {true, 0, false, 0}; }
+MsrAccess value(std::uint64_t v) { return {false, v, false, 0}; }
+
+}  // namespace
+
+MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t index) {
+  switch (index) {
+    case msr::kGuestOsId:
+    case msr::kHypercall:
+      if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
+      return value(index == msr::kGuestOsId ? p.guest_os_id() : p.hypercall_msr());
+    case msr::kVpIndex:
+      if (!p.privileges().has(Privilege::kVpIndex)) return gp();
+      return value(vp.index());
+    default:
+      return gp();
+  }
+}
+
+MsrAccess write_synthetic_msr(Partition& p, const Vp&, std::uint32_t index, std::uint64_t v) {
+  switch (index) {
+    case msr::kGuestOsId:
+      if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
+      p.set_guest_os_id(v);
+      return {};
+    case msr::kHypercall: {
+      if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
+      HypercallMsr next{v & (HypercallMsr::kGpaMask | HypercallMsr::kLocked | HypercallMsr::kEnable)};
+      // The page can be enabled only once the guest has identified itself.
+      if (p.guest_os_id() == 0) next.raw &= ~HypercallMsr::kEnable;
+      std::uint64_t old = p.hypercall_msr();
+      do {
+        if (HypercallMsr{old}.locked()) return {};  // locked: writes are ignored until reset
+      } while (!p.replace_hypercall_msr(old, next.raw));
+      if (next.enabled()) return {false, 0, true, next.page_gpa()};
+      return {};
+    }
+    default:  // VP_INDEX is read-only; the rest hvk does not implement
+      return gp();
+  }
+}
+
+}  // namespace hvk::hv

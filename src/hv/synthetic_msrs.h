@@ -1,0 +1,45 @@
+// The synthetic MSRs (0x40000000-0x400000FF) and what a guest's rdmsr/wrmsr of them does
+// (TLFS "Hypercall interface" and "Virtual processor"; notes §8).
+#pragma once
+
+#include <cstdint>
+
+#include "hv/partition.h"
+
+namespace hvk::hv {
+
+namespace msr {
+inline constexpr std::uint32_t kGuestOsId = 0x4000'0000;
+inline constexpr std::uint32_t kHypercall = 0x4000'0001;
+inline constexpr std::uint32_t kVpIndex = 0x4000'0002;
+inline constexpr std::uint32_t kSyntheticFirst = 0x4000'0000;
+inline constexpr std::uint32_t kSyntheticCount = 0x100;
+}  // namespace msr
+
+// HV_X64_MSR_HYPERCALL: 63:12 page GPA, 11:2 reserved, 1 locked, 0 enable.
+struct HypercallMsr {
+  std::uint64_t raw = 0;
+  static constexpr std::uint64_t kEnable = 1;
+  static constexpr std::uint64_t kLocked = 2;
+  static constexpr std::uint64_t kGpaMask = ~0xFFFull;
+  constexpr bool enabled() const { return raw & kEnable; }
+  constexpr bool locked() const { return raw & kLocked; }
+  constexpr std::uint64_t page_gpa() const { return raw & kGpaMask; }
+};
+
+struct MsrAccess {
+  bool gp = false;            // the guest gets #GP
+  std::uint64_t value = 0;    // for a read
+  bool install_hypercall_page = false;  // the machine writes the hypercall code at...
+  std::uint64_t hypercall_page_gpa = 0;  // ...this GPA
+};
+
+// True for an index hvk handles as a synthetic MSR (the whole range: unknown ones are #GP).
+constexpr bool is_synthetic_msr(std::uint32_t index) {
+  return index - msr::kSyntheticFirst < msr::kSyntheticCount;
+}
+
+MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t index);
+MsrAccess write_synthetic_msr(Partition& p, const Vp& vp, std::uint32_t index, std::uint64_t value);
+
+}  // namespace hvk::hv

@@ -1,0 +1,218 @@
+#include "kvm/vcpu.h"
+
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+
+#include "kvm/flex_buffer.h"
+#include "kvm/ioctl.h"
+
+namespace hvk::kvm {
+namespace {
+
+using MsrBuffer = detail::FlexBuffer<kvm_msrs, kvm_msr_entry>;
+
+std::string msr_refused(const char* op, std::uint32_t index) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s: MSR %#" PRIx32 " refused", op, index);
+  return buf;
+}
+
+}  // namespace
+
+Result<void> Vcpu::set_cpuid(std::span<const kvm_cpuid_entry2> entries) {
+  static_assert(offsetof(kvm_cpuid2, entries) == sizeof(kvm_cpuid2));
+  detail::FlexBuffer<kvm_cpuid2, kvm_cpuid_entry2> buf(entries.size());
+  buf.header()->nent = static_cast<std::uint32_t>(entries.size());
+  std::copy(entries.begin(), entries.end(), buf.entries());
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_CPUID2, buf.header()).status();
+}
+
+template <class T>
+void Vcpu::refresh_synced(std::uint64_t cls, T& synced, const T& value) {
+  kvm_run& run = run_struct();
+  if ((run.kvm_valid_regs & cls) == 0) return;
+  synced = value;
+  run.kvm_dirty_regs &= ~cls;
+}
+
+Result<kvm_regs> Vcpu::regs() const {
+  kvm_regs regs{};
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_REGS, &regs); !r) return r.error();
+  return regs;
+}
+
+Result<void> Vcpu::set_regs(const kvm_regs& regs) {
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_SET_REGS, &regs); !r) return r.error();
+  refresh_synced(KVM_SYNC_X86_REGS, run_struct().s.regs.regs, regs);
+  return {};
+}
+
+Result<kvm_sregs> Vcpu::sregs() const {
+  kvm_sregs sregs{};
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_SREGS, &sregs); !r) return r.error();
+  return sregs;
+}
+
+Result<void> Vcpu::set_sregs(const kvm_sregs& sregs) {
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &sregs); !r) return r.error();
+  refresh_synced(KVM_SYNC_X86_SREGS, run_struct().s.regs.sregs, sregs);
+  return {};
+}
+
+Result<kvm_vcpu_events> Vcpu::events() const {
+  kvm_vcpu_events events{};
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_VCPU_EVENTS, &events); !r) return r.error();
+  return events;
+}
+
+Result<void> Vcpu::set_events(const kvm_vcpu_events& events) {
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_SET_VCPU_EVENTS, &events); !r) return r.error();
+  refresh_synced(KVM_SYNC_X86_EVENTS, run_struct().s.regs.events, events);
+  return {};
+}
+
+Result<kvm_fpu> Vcpu::fpu() const {
+  kvm_fpu fpu{};
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_FPU, &fpu); !r) return r.error();
+  return fpu;
+}
+
+Result<void> Vcpu::set_fpu(const kvm_fpu& fpu) {
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_FPU, &fpu).status();
+}
+
+Result<kvm_mp_state> Vcpu::mp_state() const {
+  kvm_mp_state state{};
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_MP_STATE, &state); !r) return r.error();
+  return state;
+}
+
+Result<void> Vcpu::set_mp_state(std::uint32_t state) {
+  kvm_mp_state mp{state};
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_MP_STATE, &mp).status();
+}
+
+Result<void> Vcpu::get_msrs(std::span<MsrValue> msrs) const {
+  static_assert(offsetof(kvm_msrs, entries) == sizeof(kvm_msrs));
+  MsrBuffer buf(msrs.size());
+  buf.header()->nmsrs = static_cast<std::uint32_t>(msrs.size());
+  for (std::size_t i = 0; i < msrs.size(); ++i) buf.entries()[i].index = msrs[i].index;
+  auto n = HVK_KVM_IOCTL(fd_.get(), KVM_GET_MSRS, buf.header());
+  if (!n) return n.error();
+  // KVM stops at the first MSR it refuses and returns how many it read.
+  auto done = static_cast<std::size_t>(*n);
+  if (done < msrs.size()) return Error{msr_refused("KVM_GET_MSRS", msrs[done].index)};
+  for (std::size_t i = 0; i < msrs.size(); ++i) msrs[i].value = buf.entries()[i].data;
+  return {};
+}
+
+Result<void> Vcpu::set_msrs(std::span<const MsrValue> msrs) {
+  MsrBuffer buf(msrs.size());
+  buf.header()->nmsrs = static_cast<std::uint32_t>(msrs.size());
+  for (std::size_t i = 0; i < msrs.size(); ++i) {
+    buf.entries()[i].index = msrs[i].index;
+    buf.entries()[i].data = msrs[i].value;
+  }
+  auto n = HVK_KVM_IOCTL(fd_.get(), KVM_SET_MSRS, buf.header());
+  if (!n) return n.error();
+  auto done = static_cast<std::size_t>(*n);
+  if (done < msrs.size()) return Error{msr_refused("KVM_SET_MSRS", msrs[done].index)};
+  return {};
+}
+
+Result<std::uint64_t> Vcpu::msr(std::uint32_t index) const {
+  MsrValue v{index, 0};
+  if (auto r = get_msrs({&v, 1}); !r) return r.error();
+  return v.value;
+}
+
+Result<void> Vcpu::set_msr(std::uint32_t index, std::uint64_t value) {
+  const MsrValue v{index, value};
+  return set_msrs({&v, 1});
+}
+
+Result<void> Vcpu::inject_exception(std::uint8_t vector, bool has_error_code,
+                                    std::uint32_t error_code) {
+  // Without KVM_CAP_EXCEPTION_PAYLOAD, KVM delivers an "injected" exception on the next entry.
+  auto queue = [&](kvm_vcpu_events& events) {
+    events.exception.injected = 1;
+    events.exception.nr = vector;
+    events.exception.has_error_code = has_error_code ? 1 : 0;
+    events.exception.error_code = error_code;
+  };
+  if ((run_struct().kvm_valid_regs & KVM_SYNC_X86_EVENTS) != 0) {
+    queue(edit_synced_events());  // no ioctl, and keeps any pending edit of the events
+    return {};
+  }
+  auto events = this->events();
+  if (!events) return events.error();
+  queue(*events);
+  return set_events(*events);
+}
+
+Result<void> Vcpu::enable_sync_regs(std::uint64_t mask) {
+  if ((mask & ~kSyncAll) != 0) return Error{"enable_sync_regs: unknown register class", EINVAL};
+  kvm_run& run = run_struct();
+  run.kvm_valid_regs = 0;
+  run.kvm_dirty_regs = 0;
+  if ((mask & KVM_SYNC_X86_REGS) != 0) {
+    auto r = regs();
+    if (!r) return r.error();
+    run.s.regs.regs = *r;
+  }
+  if ((mask & KVM_SYNC_X86_SREGS) != 0) {
+    auto r = sregs();
+    if (!r) return r.error();
+    run.s.regs.sregs = *r;
+  }
+  if ((mask & KVM_SYNC_X86_EVENTS) != 0) {
+    auto r = events();
+    if (!r) return r.error();
+    run.s.regs.events = *r;
+  }
+  run.kvm_valid_regs = mask;
+  return {};
+}
+
+kvm_regs& Vcpu::edit_synced_regs() {
+  run_struct().kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+  return run_struct().s.regs.regs;
+}
+
+kvm_sregs& Vcpu::edit_synced_sregs() {
+  run_struct().kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+  return run_struct().s.regs.sregs;
+}
+
+kvm_vcpu_events& Vcpu::edit_synced_events() {
+  run_struct().kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+  return run_struct().s.regs.events;
+}
+
+void Vcpu::set_immediate_exit(bool on) {
+  std::atomic_ref<std::uint8_t>(run_struct().immediate_exit)
+      .store(on ? 1 : 0, std::memory_order_release);
+}
+
+bool Vcpu::immediate_exit() const {
+  return std::atomic_ref<std::uint8_t>(run_struct().immediate_exit)
+             .load(std::memory_order_acquire) != 0;
+}
+
+Result<Exit> Vcpu::run() {
+  // Not detail::ioctl: EINTR here is an answer (a kick), not something to retry.
+  if (::ioctl(fd_.get(), KVM_RUN, 0UL) < 0) {
+    if (errno == EINTR) return Exit{exits::Intr{}};
+    return Error::from_errno("KVM_RUN");
+  }
+  return decode_exit(run_struct());
+}
+
+}  // namespace hvk::kvm
