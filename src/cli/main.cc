@@ -1,12 +1,24 @@
 // hvk: the command line.
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "cli/replay.h"
+#include "cli/run.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"hvk: a virtual machine monitor on Linux KVM that speaks the Hyper-V interface"};
   app.require_subcommand(1);
+
+  hvk::cli::RunOptions run_opts;
+  CLI::App* run = app.add_subcommand("run", "Boot an ELF64 image (Linux 64-bit boot protocol)");
+  run->add_option("image", run_opts.image, "The guest image")->required();
+  run->add_option("--vps", run_opts.vps, "Virtual processors")->check(CLI::PositiveNumber);
+  run->add_option("--mem", run_opts.mem, "Guest RAM, e.g. 256M (at most 3G)");
+  run->add_option("--cmdline", run_opts.cmdline, "Command line handed to the guest");
+  run->add_flag("--trace", run_opts.trace, "Print every hypercall, decoded, to stderr");
+  run->add_option("--timeout", run_opts.timeout, "End the VM after this many seconds (status 124)")
+      ->check(CLI::NonNegativeNumber);
+
+  app.add_subcommand("info", "KVM capabilities and the Hyper-V leaves hvk presents");
 
   hvk::cli::ReplayOptions replay_opts;
   CLI::App* replay = app.add_subcommand(
@@ -19,6 +31,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (run->parsed()) return hvk::cli::run(run_opts);
   if (replay->parsed()) return hvk::cli::replay(replay_opts);
-  return 2;
+  return hvk::cli::info();
 }

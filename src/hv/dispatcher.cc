@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 
 #include "hv/hypervisor.h"
 
@@ -59,6 +60,8 @@ Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, VpCallState& state) {
 
 Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::uint8_t cpl,
                              const CallRegs& regs) {
+  const auto t0 = trace_ != nullptr ? std::chrono::steady_clock::now()
+                                     : std::chrono::steady_clock::time_point{};
   CallContext ctx{hv_, partition, vp, vp.current_vtl()};
   const CallDescriptor* call = nullptr;
   Outcome o;
@@ -71,7 +74,10 @@ Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::u
     o = run(ctx, *call, regs, trace_ != nullptr ? text.data() : nullptr, text.size());
   }
   if (trace_ != nullptr) {
-    trace_->on_call({&partition, vp.index(), ctx.vtl, regs.control, call, text.data(), o});
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - t0).count();
+    trace_->on_call({&partition, vp.index(), ctx.vtl, regs.control, call, text.data(), o,
+                     static_cast<std::uint64_t>(ns)});
   }
   return o;
 }

@@ -20,6 +20,7 @@ struct TraceRecord {
   const CallDescriptor* call;  // nullptr for an unknown code
   const char* input_text;      // the decoded input, or "" (valid during the callback only)
   Outcome outcome;
+  std::uint64_t elapsed_ns;  // time in the dispatcher
 };
 
 class TraceSink {

@@ -11,7 +11,9 @@ Result<void> install_kick_handler() {
   struct sigaction action {};
   action.sa_handler = ignore_kick;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;
+  // KVM_RUN returns EINTR on a signal whatever the flags; SA_RESTART spares the thread's other
+  // system calls (console writes) a spurious EINTR.
+  action.sa_flags = SA_RESTART;
   if (sigaction(kKickSignal, &action, nullptr) != 0) return Error::from_errno("sigaction SIGUSR1");
   return {};
 }

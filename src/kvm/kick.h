@@ -16,7 +16,8 @@ namespace hvk::kvm {
 // before KVM_RUN starts. Clearing the flag before the work means no kick is lost.
 inline constexpr int kKickSignal = SIGUSR1;
 
-// Installs a do-nothing handler for kKickSignal (without SA_RESTART), so the signal interrupts
+// Installs a do-nothing handler for kKickSignal (with SA_RESTART: KVM_RUN still
+// returns EINTR, other system calls are restarted), so the signal interrupts
 // KVM_RUN instead of killing the process. Process-wide; calling it again is harmless.
 Result<void> install_kick_handler();
 

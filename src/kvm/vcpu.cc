@@ -54,6 +54,14 @@ Result<void> Vcpu::set_regs(const kvm_regs& regs) {
   return {};
 }
 
+Result<std::optional<std::uint64_t>> Vcpu::translate(std::uint64_t va) const {
+  kvm_translation t{};
+  t.linear_address = va;
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_TRANSLATE, &t); !r) return r.error();
+  if (t.valid == 0) return std::optional<std::uint64_t>{};
+  return std::optional<std::uint64_t>{t.physical_address};
+}
+
 Result<kvm_sregs> Vcpu::sregs() const {
   kvm_sregs sregs{};
   if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_SREGS, &sregs); !r) return r.error();

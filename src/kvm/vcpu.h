@@ -1,5 +1,7 @@
 #pragma once
 
+#include <optional>
+
 #include <cstdint>
 #include <span>
 
@@ -48,6 +50,10 @@ class Vcpu {
   Result<void> set_msrs(std::span<const MsrValue> msrs);
   Result<std::uint64_t> msr(std::uint32_t index) const;
   Result<void> set_msr(std::uint32_t index, std::uint64_t value);
+
+  // KVM_TRANSLATE: the guest-physical address behind virtual address `va` under the vCPU's
+  // current paging, or nullopt when it is not mapped.
+  Result<std::optional<std::uint64_t>> translate(std::uint64_t va) const;
 
   // Queues an exception for delivery on the next run(), after any instruction an exit left
   // half done (an out or rdmsr completes first).

@@ -1,0 +1,124 @@
+#include "cli/run.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "hv/hyperv_cpuid.h"
+#include "kvm/kvm.h"
+#include "kvm/kick.h"
+#include "machine/machine.h"
+#include "machine/vmm.h"
+
+namespace hvk::cli {
+
+namespace {
+
+int error(const std::string& message) {
+  std::fprintf(stderr, "hvk: %s\n", message.c_str());
+  return 1;
+}
+
+std::optional<std::vector<std::byte>> read_file(const std::string& path, std::string& why) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    why = fmt::format("cannot open {}: {}", path, std::strerror(errno));
+    return std::nullopt;
+  }
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) {
+    why = fmt::format("cannot read {}", path);
+    return std::nullopt;
+  }
+  std::vector<std::byte> out(bytes.size());
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  std::size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    const auto digit = static_cast<std::uint64_t>(text[i] - '0');
+    if (value > (UINT64_MAX - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  if (i == 0) return std::nullopt;
+  unsigned shift = 0;
+  if (i < text.size()) {
+    switch (text[i]) {
+      case 'K': case 'k': shift = 10; break;
+      case 'M': case 'm': shift = 20; break;
+      case 'G': case 'g': shift = 30; break;
+      default: return std::nullopt;
+    }
+    if (i + 1 != text.size()) return std::nullopt;
+  }
+  if (shift != 0 && value > (UINT64_MAX >> shift)) return std::nullopt;
+  return value << shift;
+}
+
+int run(const RunOptions& o) {
+  const auto mem = parse_size(o.mem);
+  if (!mem) return error(fmt::format("--mem: '{}' is not a size (examples: 256M, 1G)", o.mem));
+  std::string why;
+  const auto image = read_file(o.image, why);
+  if (!image) return error(why);
+  if (const std::string missing = kvm::Kvm::check_capabilities(); !missing.empty()) {
+    return error(missing);
+  }
+  auto kvm = kvm::Kvm::open();
+  if (!kvm) return error(kvm.error().message());
+  if (o.vps == 0 || o.vps > kvm->max_vcpus()) {
+    return error(fmt::format("--vps: {} is outside 1..{} (this host's KVM limit)", o.vps,
+                             kvm->max_vcpus()));
+  }
+  if (auto r = kvm::install_kick_handler(); !r) return error(r.error().message());
+
+  machine::Vmm vmm(std::move(*kvm), o.trace);
+  hv::PartitionConfig pc;
+  pc.vp_count = o.vps;
+  pc.privileges = hv::default_privileges();
+  hv::Partition& root = vmm.hv().create_root(pc);
+
+  machine::MachineConfig mc;
+  mc.mem_bytes = *mem;
+  mc.cmdline = o.cmdline;
+  auto m = machine::Machine::create(vmm, root, *image, mc);
+  if (!m) return error(fmt::format("{}: {}", o.image, m.error()));
+  vmm.add(std::move(*m));
+  vmm.start();
+  return vmm.wait(o.timeout);
+}
+
+int info() {
+  if (const std::string missing = kvm::Kvm::check_capabilities(); !missing.empty()) {
+    return error(missing);
+  }
+  auto kvm = kvm::Kvm::open();
+  if (!kvm) return error(kvm.error().message());
+  fmt::print("KVM: /dev/kvm usable, API 12\n");
+  fmt::print("max VPs per partition: {}\n", kvm->max_vcpus());
+  hv::Hypervisor hv;
+  hv::PartitionConfig pc;
+  pc.vp_count = 1;
+  pc.privileges = hv::default_privileges();
+  const hv::Partition& p = hv.create_root(pc);
+  fmt::print("Hyper-V CPUID leaves presented to a 1-VP partition:\n");
+  for (const hv::CpuidLeaf& l : hv::hyperv_cpuid_leaves(p)) {
+    fmt::print("  {:#010x}: eax={:#010x} ebx={:#010x} ecx={:#010x} edx={:#010x}\n", l.function,
+               l.eax, l.ebx, l.ecx, l.edx);
+  }
+  fmt::print("privilege mask: {:#018x}\n", p.privileges().raw);
+  return 0;
+}
+
+}  // namespace hvk::cli

@@ -1,0 +1,25 @@
+// `hvk run` and `hvk info`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace hvk::cli {
+
+struct RunOptions {
+  std::string image;
+  std::uint32_t vps = 1;
+  std::string mem = "256M";
+  std::string cmdline;
+  bool trace = false;
+  double timeout = 0;  // seconds; 0: none
+};
+
+// Parses "256M", "1G", "4096", "64K" into bytes; nullopt for anything else or an overflow.
+std::optional<std::uint64_t> parse_size(const std::string& text);
+
+int run(const RunOptions& options);
+int info();
+
+}  // namespace hvk::cli

@@ -1,0 +1,35 @@
+// Guest console output (COM1) to stdout, one whole line at a time, so lines from different VPs
+// and partitions never interleave; each line is prefixed with its partition id when asked.
+#pragma once
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+namespace hvk::machine {
+
+class Console {
+ public:
+  explicit Console(std::FILE* out = stdout) : out_(out) {}
+
+  // A line buffer of one partition.
+  class Stream {
+   public:
+    Stream(Console& console, std::string prefix) : console_(console), prefix_(std::move(prefix)) {}
+    void put(char c);
+    void flush();  // writes a partial line, if any
+
+   private:
+    Console& console_;
+    std::string prefix_;
+    std::string line_;
+    std::mutex mu_;
+  };
+
+ private:
+  void write_line(const std::string& prefix, const std::string& line);
+  std::FILE* out_;
+  std::mutex mu_;
+};
+
+}  // namespace hvk::machine

@@ -1,0 +1,328 @@
+#include "machine/machine.h"
+
+#include <fmt/format.h>
+#include <pthread.h>
+
+#include "hv/synthetic_msrs.h"
+#include "kvm/kick.h"
+#include "machine/cpuid.h"
+#include "machine/hypercall_page.h"
+#include "machine/vcpu_state.h"
+#include "machine/vmm.h"
+
+namespace hvk::machine {
+
+namespace {
+
+constexpr std::uint16_t kExitPort = 0xF4;
+constexpr std::uint16_t kCom1 = 0x3F8;
+constexpr std::uint8_t kLsrThrEmpty = 0x60;
+constexpr std::uint64_t kTssAddr = 0xFFFB'D000;  // VMX real-mode helpers, outside RAM and MMIO
+constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
+constexpr std::uint64_t kMaxMem = 3ull << 30;  // below the 32-bit MMIO hole
+constexpr std::uint8_t kVectorUd = 6;
+constexpr std::uint8_t kVectorBp = 3;
+
+template <typename T>
+Error kvm_error(const kvm::Result<T>& r) {
+  return Error{r.error().message()};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partition,
+                                                 std::span<const std::byte> image,
+                                                 const MachineConfig& config) {
+  if (config.mem_bytes % 4096 != 0 || config.mem_bytes > kMaxMem) {
+    return machine::fail(fmt::format("--mem: {} bytes is not a multiple of 4 KiB of at most 3 GiB",
+                            config.mem_bytes));
+  }
+  auto vm = vmm.kvm().create_vm();
+  if (!vm) return kvm_error(vm);
+  if (auto r = vm->enable_split_irqchip(); !r) return kvm_error(r);
+  if (auto r = vm->enable_user_space_msr(kvm::MsrExits::kFilter); !r) return kvm_error(r);
+  const kvm::MsrRange synthetic{hv::msr::kSyntheticFirst, hv::msr::kSyntheticCount};
+  if (auto r = vm->set_msr_filter({&synthetic, 1}); !r) return kvm_error(r);
+  if (auto r = vm->set_tss_addr(kTssAddr); !r) return kvm_error(r);
+  if (auto r = vm->set_identity_map_addr(kIdentityMapAddr); !r) return kvm_error(r);
+
+  auto ram = kvm::Mapping::anonymous(config.mem_bytes);
+  if (!ram) return kvm_error(ram);
+  if (auto r = vm->set_user_memory_region(0, 0, config.mem_bytes, ram->data()); !r) {
+    return kvm_error(r);
+  }
+  std::unique_ptr<Machine> m(
+      new Machine(vmm, partition, std::move(*vm), std::move(*ram), config));
+  auto boot = prepare_elf64_boot(image, m->ram_.span(), {config.cmdline, 0});
+  if (!boot) return Error{boot.error()};
+  m->boot_ = *boot;
+
+  auto supported = vmm.kvm().supported_cpuid();
+  if (!supported) return kvm_error(supported);
+  for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
+    auto vcpu = m->vm_.create_vcpu(i);
+    if (!vcpu) return kvm_error(vcpu);
+    if (auto r = vcpu->set_cpuid(vp_cpuid(*supported, partition, partition.vp(i)->apic_id())); !r) {
+      return kvm_error(r);
+    }
+    if (auto r = vcpu->enable_sync_regs(); !r) return kvm_error(r);
+    m->slots_.push_back(std::make_unique<Slot>(std::move(*vcpu)));
+  }
+  if (config.boot) {
+    auto r = load_context(m->slots_[0]->vcpu, context_from_boot_state(m->boot_.state),
+                          m->boot_.state.rsi);
+    if (!r) return kvm_error(r);
+  }
+  partition.attach(m.get(), &m->memory_);
+  return m;
+}
+
+Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
+                 const MachineConfig& config)
+    : vmm_(vmm),
+      partition_(partition),
+      vm_(std::move(vm)),
+      ram_(std::move(ram)),
+      config_(config),
+      console_(vmm.console(), config.console_prefix) {
+  memory_.add(0, ram_.span());
+}
+
+Machine::~Machine() {
+  stop();
+  join();
+  partition_.attach(nullptr, nullptr);
+}
+
+void Machine::start_threads() {
+  for (auto& s : slots_) {
+    Slot* slot = s.get();
+    slot->thread = std::thread([this, slot] { run_vp(*slot); });
+  }
+}
+
+void Machine::kick(Slot& slot) {
+  slot.vcpu.set_immediate_exit(true);
+  slot.cv.notify_all();
+  if (slot.thread.joinable()) (void)kvm::kick(slot.thread.native_handle());
+}
+
+void Machine::stop() {
+  if (stopping_.exchange(true)) return;
+  for (auto& s : slots_) {
+    { std::lock_guard lock(s->mu); }  // a waiter sees stopping_ before it sleeps again
+    kick(*s);
+  }
+}
+
+void Machine::join() {
+  for (auto& s : slots_) {
+    if (s->thread.joinable() && s->thread.get_id() != std::this_thread::get_id()) s->thread.join();
+  }
+  console_.flush();
+}
+
+void Machine::start_vp(const hv::StartRequest& request) noexcept {
+  Slot& slot = *slots_[request.vp_index];
+  {
+    std::lock_guard lock(slot.mu);
+    slot.pending = request;
+  }
+  kick(slot);
+}
+
+void Machine::partition_state_changed(hv::PartitionState state) noexcept {
+  if (state == hv::PartitionState::kFinalized || state == hv::PartitionState::kDeleted) stop();
+}
+
+void Machine::end(int status, const std::string& message) {
+  if (partition_.parent() == tlfs::kPartitionIdInvalid) {
+    vmm_.end(status, message);
+  } else {
+    // A child that ends stops itself; the run goes on with its parent.
+    if (!message.empty()) std::fprintf(stderr, "hvk: partition %llu: %s\n",
+                                       static_cast<unsigned long long>(partition_.id()), message.c_str());
+    stop();
+  }
+}
+
+void Machine::fail(Slot& slot, int status, const std::string& what) {
+  auto regs = slot.vcpu.regs();
+  const std::uint64_t rip = regs ? regs->rip : 0;
+  std::string bytes = "unreadable";
+  if (auto gpa = slot.vcpu.translate(rip); gpa && gpa->has_value()) {
+    std::array<std::byte, 16> b{};
+    const std::uint64_t n = std::min<std::uint64_t>(16, 4096 - (**gpa % 4096));
+    if (memory_.read(**gpa, std::span(b).first(n))) {
+      bytes.clear();
+      for (std::uint64_t i = 0; i < n; ++i) {
+        bytes += fmt::format("{}{:02x}", i ? " " : "", static_cast<unsigned>(b[i]));
+      }
+    }
+  }
+  end(status, fmt::format("partition {} VP {}: {} at RIP {:#x} (bytes: {})", partition_.id(),
+                          slot.vcpu.id(), what, rip, bytes));
+}
+
+void Machine::run_vp(Slot& slot) {
+  hv::Vp& vp = *partition_.vp(slot.vcpu.id());
+  // A VP that only HvCallStartVirtualProcessor may start does not enter KVM_RUN before it is
+  // started (APs do: KVM's LAPIC holds them until INIT-SIPI).
+  if (slot.vcpu.id() == 0 && !config_.boot) {
+    std::unique_lock lock(slot.mu);
+    slot.cv.wait(lock, [&] { return slot.pending.has_value() || stopping_.load(); });
+  }
+  while (!stopping_.load(std::memory_order_acquire)) {
+    std::optional<hv::StartRequest> start;
+    {
+      std::lock_guard lock(slot.mu);
+      start.swap(slot.pending);
+    }
+    if (start) {
+      if (auto r = load_context(slot.vcpu, start->context); !r) {
+        fail(slot, kExitVcpuFailure, "loading the start context failed: " + r.error().message());
+        return;
+      }
+    }
+    auto exit = slot.vcpu.run();
+    if (!exit) {
+      fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
+      return;
+    }
+    // An AP brought up by INIT-SIPI runs without the engine having started it.
+    if (vp.run_state() != hv::VpRunState::kRunning) vp.try_mark_running();
+    if (!handle_exit(slot, *exit)) return;
+  }
+}
+
+bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
+  using namespace kvm::exits;
+  if (auto* io = std::get_if<Io>(&exit)) return on_io(slot, *io);
+  if (auto* rd = std::get_if<MsrRead>(&exit)) {
+    on_msr_read(slot, *rd);
+    return true;
+  }
+  if (auto* wr = std::get_if<MsrWrite>(&exit)) {
+    on_msr_write(slot, *wr);
+    return true;
+  }
+  if (std::holds_alternative<Intr>(exit)) {
+    slot.vcpu.set_immediate_exit(false);
+    return true;
+  }
+  if (auto* mmio = std::get_if<Mmio>(&exit)) {
+    // No MMIO device yet: reads of unbacked addresses see all ones, writes are dropped.
+    if (!mmio->is_write) std::fill(mmio->data.begin(), mmio->data.end(), std::uint8_t{0xFF});
+    return true;
+  }
+  if (std::holds_alternative<Hlt>(exit)) return true;
+  if (std::holds_alternative<Shutdown>(exit)) {
+    fail(slot, kExitTripleFault, "triple fault");
+    return false;
+  }
+  if (auto* ie = std::get_if<InternalError>(&exit)) return on_internal_error(slot, *ie);
+  if (auto* ev = std::get_if<SystemEvent>(&exit)) {
+    end(0, fmt::format("partition {}: system event {} from VP {}", partition_.id(), ev->type,
+                       slot.vcpu.id()));
+    return false;
+  }
+  fail(slot, kExitVcpuFailure, "unexpected exit: " + kvm::describe(exit));
+  return false;
+}
+
+bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
+  if (io.is_out() && io.port == kHypercallPort && io.size == 1 && io.count == 1) {
+    on_hypercall(slot);
+    return true;
+  }
+  if (io.is_out() && io.port == kExitPort) {
+    end(io.data.empty() ? 0 : io.data[0], "");
+    return false;
+  }
+  if (io.port >= kCom1 && io.port < kCom1 + 8) {
+    if (io.is_out() && io.port == kCom1) {
+      for (std::uint8_t b : io.data) console_.put(static_cast<char>(b));
+    } else if (!io.is_out()) {
+      std::fill(io.data.begin(), io.data.end(),
+                std::uint8_t{io.port == kCom1 + 5 ? kLsrThrEmpty : std::uint8_t{0}});
+    }
+    return true;
+  }
+  // Nothing at this port: reads float high, writes are dropped.
+  if (!io.is_out()) std::fill(io.data.begin(), io.data.end(), std::uint8_t{0xFF});
+  return true;
+}
+
+void Machine::on_hypercall(Slot& slot) {
+  kvm_regs& regs = slot.vcpu.edit_synced_regs();
+  hv::VpCallState state = call_state(regs, slot.vcpu.synced_sregs());
+  hv::Vp& vp = *partition_.vp(slot.vcpu.id());
+  hv::Outcome o = vmm_.dispatcher().dispatch(partition_, vp, state);
+  // Where the exit left RIP: at the `out` (KVM skips it on re-entry unless RIP changes) or
+  // already past it (some hosts). Either way the page is the 4 KiB page holding it.
+  const std::uint64_t offset = regs.rip & 0xFFF;
+  const bool in_page =
+      offset == hypercall_page::kOutOffset || offset == hypercall_page::kOutOffset + 2;
+  if (!in_page) {
+    // An `out 0xf5` outside the hypercall page: finish rep calls here, #UD by injection.
+    while (o.action == hv::Action::kRetry) o = vmm_.dispatcher().dispatch(partition_, vp, state);
+    if (o.action == hv::Action::kInjectUd) (void)slot.vcpu.inject_exception(kVectorUd);
+  }
+  store_call_regs(regs, state.regs);
+  const std::uint64_t page = regs.rip & ~0xFFFull;
+  if (in_page && o.action == hv::Action::kRetry) regs.rip = page + hypercall_page::kRetryOffset;
+  if (in_page && o.action == hv::Action::kInjectUd) regs.rip = page + hypercall_page::kUdOffset;
+}
+
+void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
+  if (!hv::is_synthetic_msr(msr.index)) {
+    msr.set_error();
+    return;
+  }
+  const hv::MsrAccess a =
+      hv::read_synthetic_msr(partition_, *partition_.vp(slot.vcpu.id()), msr.index);
+  if (a.gp) {
+    msr.set_error();
+  } else {
+    msr.set_data(a.value);
+  }
+}
+
+void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
+  if (!hv::is_synthetic_msr(msr.index)) {
+    msr.set_error();
+    return;
+  }
+  const hv::MsrAccess a =
+      hv::write_synthetic_msr(partition_, *partition_.vp(slot.vcpu.id()), msr.index, msr.data);
+  if (a.gp) {
+    msr.set_error();
+    return;
+  }
+  if (a.install_hypercall_page) {
+    // The page is hvk's to fill; a GPA outside RAM gets no code (calls through it fault).
+    std::span<std::byte> page = memory_.host_span(a.hypercall_page_gpa, 4096);
+    if (!page.empty()) {
+      std::fill(page.begin(), page.end(), std::byte{0xCC});  // int3 past the code
+      std::memcpy(page.data(), hypercall_page::kCode.data(), hypercall_page::kCode.size());
+    }
+  }
+}
+
+bool Machine::on_internal_error(Slot& slot, const kvm::exits::InternalError& e) {
+  // Some KVM hosts fail to emulate int3 (notes §9): finish it as the CPU would, with #BP after it.
+  if (e.suberror == KVM_INTERNAL_ERROR_EMULATION && !e.instruction.empty() &&
+      e.instruction[0] == 0xCC) {
+    slot.vcpu.edit_synced_regs().rip += 1;
+    if (auto r = slot.vcpu.inject_exception(kVectorBp); r) return true;
+  }
+  std::string what = fmt::format("KVM internal error (suberror {})", e.suberror);
+  if (!e.instruction.empty()) {
+    what += " on instruction";
+    for (std::uint8_t b : e.instruction) what += fmt::format(" {:02x}", b);
+  }
+  fail(slot, kExitVcpuFailure, what);
+  return false;
+}
+
+}  // namespace hvk::machine

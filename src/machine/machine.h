@@ -1,0 +1,98 @@
+// One partition running on one KVM VM: guest RAM, the loaded image, a vCPU and a thread per VP,
+// and the exit handling that connects them to the engine. Implements hv::Backend.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hv/backend.h"
+#include "hv/guest_memory.h"
+#include "hv/partition.h"
+#include "kvm/exit.h"
+#include "kvm/mapping.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+#include "machine/console.h"
+#include "machine/loader/boot.h"
+#include "machine/loader/result.h"
+
+namespace hvk::machine {
+
+class Vmm;
+
+struct MachineConfig {
+  std::uint64_t mem_bytes = 256ull << 20;
+  std::string cmdline;
+  // true: VP 0 boots the image at once (a root partition). false: the image is loaded but VP 0
+  // waits until someone starts it with HvCallStartVirtualProcessor (a child partition).
+  bool boot = true;
+  std::string console_prefix;  // put before each console line of this partition
+};
+
+// Exit statuses hvk itself gives a VM that ends abnormally (docs/guest-abi.md).
+inline constexpr int kExitTimeout = 124;
+inline constexpr int kExitTripleFault = 125;
+inline constexpr int kExitVcpuFailure = 126;
+
+class Machine final : public hv::Backend {
+ public:
+  static Result<std::unique_ptr<Machine>> create(Vmm& vmm, hv::Partition& partition,
+                                                 std::span<const std::byte> image,
+                                                 const MachineConfig& config);
+  ~Machine() override;
+
+  hv::Partition& partition() const { return partition_; }
+  std::uint64_t entry() const { return boot_.image.entry; }
+
+  void start_threads();
+  void stop();  // asks every VP thread to leave; returns at once
+  void join();
+
+  void start_vp(const hv::StartRequest& request) noexcept override;
+  void partition_state_changed(hv::PartitionState state) noexcept override;
+
+ private:
+  struct Slot {
+    explicit Slot(kvm::Vcpu v) : vcpu(std::move(v)) {}
+    kvm::Vcpu vcpu;
+    std::thread thread;
+    std::mutex mu;  // guards pending
+    std::condition_variable cv;
+    std::optional<hv::StartRequest> pending;
+  };
+
+  Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
+          const MachineConfig& config);
+  void run_vp(Slot& slot);
+  // Handles one exit; false when the VP's thread should stop.
+  bool handle_exit(Slot& slot, kvm::Exit& exit);
+  void on_hypercall(Slot& slot);
+  bool on_io(Slot& slot, const kvm::exits::Io& io);
+  void on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr);
+  void on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr);
+  bool on_internal_error(Slot& slot, const kvm::exits::InternalError& e);
+  // Ends the VM (root) or this partition (child) because of the VP in `slot`.
+  void fail(Slot& slot, int status, const std::string& what);
+  void end(int status, const std::string& message);
+  void kick(Slot& slot);
+
+  Vmm& vmm_;
+  hv::Partition& partition_;
+  kvm::Vm vm_;
+  kvm::Mapping ram_;
+  hv::MemoryMap memory_;
+  MachineConfig config_;
+  BootSetup boot_{};
+  Console::Stream console_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace hvk::machine

@@ -1,0 +1,143 @@
+#include "machine/vcpu_state.h"
+
+#include "kvm/vcpu.h"
+
+namespace hvk::machine {
+
+namespace {
+
+constexpr std::uint64_t kRflagsVm = 1ull << 17;
+
+std::uint8_t bit(std::uint16_t attr, unsigned shift, unsigned width = 1) {
+  return static_cast<std::uint8_t>((attr >> shift) & ((1u << width) - 1));
+}
+
+kvm_dtable to_kvm_table(const tlfs::TableRegister& t) { return kvm_dtable{t.base, t.limit, {}}; }
+
+}  // namespace
+
+kvm_segment to_kvm_segment(const tlfs::SegmentRegister& s) {
+  kvm_segment k{};
+  k.base = s.base;
+  k.limit = s.limit;
+  k.selector = s.selector;
+  k.type = bit(s.attributes, 0, 4);
+  k.s = bit(s.attributes, 4);
+  k.dpl = bit(s.attributes, 5, 2);
+  k.present = bit(s.attributes, 7);
+  k.avl = bit(s.attributes, 12);
+  k.l = bit(s.attributes, 13);
+  k.db = bit(s.attributes, 14);
+  k.g = bit(s.attributes, 15);
+  k.unusable = k.present ? 0 : 1;
+  return k;
+}
+
+tlfs::SegmentRegister from_kvm_segment(const kvm_segment& k) {
+  const auto attr = static_cast<std::uint16_t>(
+      (k.type & 0xF) | (k.s & 1) << 4 | (k.dpl & 3) << 5 | (k.present & 1) << 7 |
+      (k.avl & 1) << 12 | (k.l & 1) << 13 | (k.db & 1) << 14 | (k.g & 1) << 15);
+  return {k.base, k.limit, k.selector, attr};
+}
+
+tlfs::SegmentRegister to_tlfs_segment(const Segment& s) {
+  kvm_segment k{};
+  k.type = s.type;
+  k.s = s.s;
+  k.dpl = s.dpl;
+  k.present = s.present;
+  k.avl = s.avl;
+  k.l = s.l;
+  k.db = s.db;
+  k.g = s.g;
+  tlfs::SegmentRegister t = from_kvm_segment(k);
+  t.base = s.base;
+  t.limit = s.limit;
+  t.selector = s.selector;
+  return t;
+}
+
+tlfs::InitialVpContext context_from_boot_state(const BootState& b) {
+  tlfs::InitialVpContext c{};
+  c.rip = b.rip;
+  c.rsp = b.rsp;
+  c.rflags = b.rflags;
+  c.cs = to_tlfs_segment(b.cs);
+  c.ds = to_tlfs_segment(b.ds);
+  c.es = to_tlfs_segment(b.es);
+  c.fs = to_tlfs_segment(b.fs);
+  c.gs = to_tlfs_segment(b.gs);
+  c.ss = to_tlfs_segment(b.ss);
+  c.tr = to_tlfs_segment(b.tr);
+  c.ldtr = to_tlfs_segment(b.ldtr);
+  c.gdtr = {{0, 0, 0}, b.gdt.limit, b.gdt.base};
+  c.idtr = {{0, 0, 0}, b.idt.limit, b.idt.base};
+  c.efer = b.efer;
+  c.cr0 = b.cr0;
+  c.cr3 = b.cr3;
+  c.cr4 = b.cr4;
+  c.msr_cr_pat = 0x0007'0406'0007'0406ull;  // the architectural reset value
+  return c;
+}
+
+kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
+                               std::uint64_t rsi) {
+  auto sregs = vcpu.sregs();
+  if (!sregs) return sregs.error();
+  kvm_sregs& s = *sregs;
+  s.cs = to_kvm_segment(c.cs);
+  s.ds = to_kvm_segment(c.ds);
+  s.es = to_kvm_segment(c.es);
+  s.fs = to_kvm_segment(c.fs);
+  s.gs = to_kvm_segment(c.gs);
+  s.ss = to_kvm_segment(c.ss);
+  s.tr = to_kvm_segment(c.tr);
+  s.ldt = to_kvm_segment(c.ldtr);
+  s.gdt = to_kvm_table(c.gdtr);
+  s.idt = to_kvm_table(c.idtr);
+  s.cr0 = c.cr0;
+  s.cr2 = 0;
+  s.cr3 = c.cr3;
+  s.cr4 = c.cr4;
+  s.cr8 = 0;
+  s.efer = c.efer;
+  for (auto& word : s.interrupt_bitmap) word = 0;
+  if (auto r = vcpu.set_sregs(s); !r) return r;
+
+  kvm_regs regs{};
+  regs.rip = c.rip;
+  regs.rsp = c.rsp;
+  regs.rflags = c.rflags;
+  regs.rsi = rsi;
+  if (auto r = vcpu.set_regs(regs); !r) return r;
+  if (auto r = vcpu.set_msr(kMsrPat, c.msr_cr_pat); !r) return r;
+  return vcpu.set_mp_state(KVM_MP_STATE_RUNNABLE);
+}
+
+hv::VpCallState call_state(const kvm_regs& r, const kvm_sregs& s) {
+  hv::VpCallState st;
+  if ((s.cr0 & kCr0Pe) == 0) {
+    st.mode = hv::ExecMode::kReal;
+  } else if ((r.rflags & kRflagsVm) != 0) {
+    st.mode = hv::ExecMode::kVirtual8086;
+  } else if ((s.efer & kEferLma) != 0 && s.cs.l != 0) {
+    st.mode = hv::ExecMode::k64Bit;
+  } else {
+    st.mode = hv::ExecMode::kProtected;
+  }
+  st.cpl = s.ss.dpl;  // SS.DPL is the CPL in protected and long mode
+  st.regs = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.r8};
+  return st;
+}
+
+void store_call_regs(kvm_regs& r, const hv::HypercallRegs& h) {
+  r.rax = h.rax;
+  r.rbx = h.rbx;
+  r.rcx = h.rcx;
+  r.rdx = h.rdx;
+  r.rsi = h.rsi;
+  r.rdi = h.rdi;
+  r.r8 = h.r8;
+}
+
+}  // namespace hvk::machine

@@ -1,0 +1,40 @@
+// Converting between the TLFS's register state and KVM's: HV_INITIAL_VP_CONTEXT into a vCPU, the
+// loader's boot state into a context, and a vCPU's registers into the dispatcher's view.
+#pragma once
+
+#include "hv/call_context.h"
+#include "hvk/tlfs/vp_context.h"
+#include "kvm/linux_kvm.h"
+#include "kvm/result.h"
+#include "machine/loader/cpu_state.h"
+
+namespace hvk::kvm {
+class Vcpu;
+}
+
+namespace hvk::machine {
+
+inline constexpr std::uint32_t kMsrPat = 0x277;
+
+// Bit for bit: Type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15. A segment that is not
+// present is marked unusable, as VMX and SVM expect of a null segment.
+kvm_segment to_kvm_segment(const tlfs::SegmentRegister& s);
+tlfs::SegmentRegister from_kvm_segment(const kvm_segment& s);
+tlfs::SegmentRegister to_tlfs_segment(const Segment& s);
+
+// The loader's boot state as an HV_INITIAL_VP_CONTEXT, so the boot VP and started VPs are loaded
+// by the same code.
+tlfs::InitialVpContext context_from_boot_state(const BootState& b);
+
+// Loads all 18 fields of `c` into `vcpu` (sregs keep the vCPU's APIC base), zeroes the general
+// registers, and makes the vCPU runnable. `rsi` is the one general register a caller may set (the
+// boot protocol's boot_params pointer).
+kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
+                               std::uint64_t rsi = 0);
+
+// The dispatcher's view of a vCPU stopped at a hypercall.
+hv::VpCallState call_state(const kvm_regs& r, const kvm_sregs& s);
+// Writes back what the dispatcher changed (RAX..R8 only).
+void store_call_regs(kvm_regs& r, const hv::HypercallRegs& h);
+
+}  // namespace hvk::machine

@@ -1,0 +1,70 @@
+#include "machine/vmm.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "machine/machine.h"
+
+namespace hvk::machine {
+
+Vmm::Vmm(kvm::Kvm kvm, bool trace) : kvm_(std::move(kvm)), dispatcher_(hv_) {
+  if (trace) dispatcher_.set_trace(&trace_);
+}
+
+Vmm::~Vmm() {
+  for (auto& m : machines_) m->stop();
+  for (auto& m : machines_) m->join();
+}
+
+void Vmm::add(std::unique_ptr<Machine> machine) { machines_.push_back(std::move(machine)); }
+
+void Vmm::start() {
+  for (auto& m : machines_) m->start_threads();
+}
+
+void Vmm::end(int status, const std::string& message) {
+  {
+    std::lock_guard lock(mu_);
+    if (status_) return;
+    status_ = status;
+  }
+  if (!message.empty()) std::fprintf(stderr, "hvk: %s\n", message.c_str());
+  for (auto& m : machines_) m->stop();
+  cv_.notify_all();
+}
+
+int Vmm::wait(double timeout_seconds) {
+  std::unique_lock lock(mu_);
+  auto done = [this] { return status_.has_value(); };
+  if (timeout_seconds > 0) {
+    const auto limit = std::chrono::duration<double>(timeout_seconds);
+    if (!cv_.wait_for(lock, limit, done)) {
+      lock.unlock();
+      end(kExitTimeout, fmt::format("timeout: the guest did not end within {} s", timeout_seconds));
+      lock.lock();
+    }
+  } else {
+    cv_.wait(lock, done);
+  }
+  const int status = *status_;
+  lock.unlock();
+  for (auto& m : machines_) m->join();
+  return status;
+}
+
+void Vmm::Trace::on_call(const hv::TraceRecord& r) noexcept {
+  const char* name = r.call != nullptr ? tlfs::call_name(r.call->code) : "unknown call";
+  const char* status = r.outcome.action == hv::Action::kInjectUd
+                           ? "#UD"
+                           : tlfs::status_name(r.outcome.result.status());
+  std::fprintf(stderr, "hvk trace: P%llu VP%u VTL%u %s (%#06x) %s -> %s reps=%u%s %.1f us\n",
+               static_cast<unsigned long long>(r.partition->id()), r.vp, unsigned{r.vtl}, name,
+               unsigned{r.control.code()}, r.input_text, status ? status : "?",
+               unsigned{r.outcome.result.reps_completed()},
+               r.outcome.action == hv::Action::kRetry ? " (continues)" : "",
+               static_cast<double>(r.elapsed_ns) / 1000.0);
+}
+
+}  // namespace hvk::machine
