@@ -1,0 +1,112 @@
+// Converting TLFS register state to KVM's and the CPUID a VP sees (no /dev/kvm needed).
+#include <gtest/gtest.h>
+
+#include "hv/hypervisor.h"
+#include "hv/linux_context.h"
+#include "machine/cpuid.h"
+#include "machine/hypercall_page.h"
+#include "machine/vcpu_state.h"
+
+namespace hvk::machine {
+namespace {
+
+TEST(SegmentConversion, LinuxCodeSegmentBitForBit) {
+  const kvm_segment k = to_kvm_segment({0x1234, 0xFFFF'FFFF, 0x10, 0xA09B});
+  EXPECT_EQ(k.base, 0x1234u);
+  EXPECT_EQ(k.limit, 0xFFFF'FFFFu);
+  EXPECT_EQ(k.selector, 0x10);
+  EXPECT_EQ(k.type, 0xB);
+  EXPECT_EQ(k.s, 1);
+  EXPECT_EQ(k.dpl, 0);
+  EXPECT_EQ(k.present, 1);
+  EXPECT_EQ(k.avl, 0);
+  EXPECT_EQ(k.l, 1);
+  EXPECT_EQ(k.db, 0);
+  EXPECT_EQ(k.g, 1);
+  EXPECT_EQ(k.unusable, 0);
+}
+
+TEST(SegmentConversion, EveryAttributeBitRoundTrips) {
+  for (unsigned b : {0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u, 12u, 13u, 14u, 15u}) {
+    const auto attr = static_cast<std::uint16_t>(0x80 | (1u << b));
+    EXPECT_EQ(from_kvm_segment(to_kvm_segment({0, 0, 0, attr})).attributes, attr) << b;
+  }
+  // Bits 11:8 are reserved: kvm_segment has nowhere to keep them.
+  EXPECT_EQ(from_kvm_segment(to_kvm_segment({0, 0, 0, 0x0F80})).attributes, 0x80);
+}
+
+TEST(SegmentConversion, NotPresentIsUnusable) {
+  EXPECT_EQ(to_kvm_segment({0, 0, 0, 0x0093 & ~0x80}).unusable, 1);
+  EXPECT_EQ(to_kvm_segment({0, 0, 0, 0}).unusable, 1);
+  EXPECT_EQ(to_kvm_segment({0, 0x67, 0x40, 0x8B}).unusable, 0);
+}
+
+TEST(SegmentConversion, LoaderBootStateBecomesAValidContext) {
+  Segment code{0, 0xFFFF'FFFF, 0x10, 0xB, 1, 0, 1, 0, 1, 0, 1};
+  EXPECT_EQ(to_tlfs_segment(code).attributes, 0xA09B);
+  Segment data{0, 0xFFFF'FFFF, 0x18, 0x3, 1, 0, 1, 0, 0, 1, 1};
+  EXPECT_EQ(to_tlfs_segment(data).attributes, 0xC093);
+}
+
+TEST(CallState, ModesAndCpl) {
+  kvm_regs r{};
+  kvm_sregs s{};
+  r.rcx = 0x99;
+  EXPECT_EQ(call_state(r, s).mode, hv::ExecMode::kReal);
+  s.cr0 = 1;
+  EXPECT_EQ(call_state(r, s).mode, hv::ExecMode::kProtected);
+  r.rflags = 1u << 17;
+  EXPECT_EQ(call_state(r, s).mode, hv::ExecMode::kVirtual8086);
+  r.rflags = 2;
+  s.efer = 0x500;
+  s.cs.l = 0;
+  EXPECT_EQ(call_state(r, s).mode, hv::ExecMode::kProtected);  // compatibility mode
+  s.cs.l = 1;
+  s.ss.dpl = 3;
+  const hv::VpCallState st = call_state(r, s);
+  EXPECT_EQ(st.mode, hv::ExecMode::k64Bit);
+  EXPECT_EQ(st.cpl, 3);
+  EXPECT_EQ(st.regs.rcx, 0x99u);
+}
+
+TEST(VpCpuid, ReplacesKvmLeavesAndSetsHypervisorBitAndApicId) {
+  std::vector<kvm_cpuid_entry2> supported(3);
+  supported[0].function = 1;
+  supported[0].ebx = 0xAB00'0800;
+  supported[1].function = 0x4000'0000;  // KVM's signature
+  supported[1].ebx = 0x4B4D'564B;
+  supported[2].function = 0x4000'0001;
+  hv::Hypervisor hv;
+  hv::PartitionConfig cfg;
+  cfg.vp_count = 4;
+  cfg.privileges = hv::default_privileges();
+  const auto out = vp_cpuid(supported, hv.create_root(cfg), 3);
+  int signature_leaves = 0;
+  for (const auto& e : out) {
+    if (e.function == 1) {
+      EXPECT_TRUE(e.ecx & (1u << 31));
+      EXPECT_EQ(e.ebx >> 24, 3u);
+      EXPECT_EQ(e.ebx & 0xFFFFFF, 0x000800u);
+    }
+    if (e.function == 0x4000'0000) {
+      ++signature_leaves;
+      EXPECT_EQ(e.ebx, 0x7263'694Du);  // "Micr"
+    }
+  }
+  EXPECT_EQ(signature_leaves, 1);
+}
+
+TEST(HypercallPage, CodeLayout) {
+  using namespace hypercall_page;
+  EXPECT_EQ(kCode[kOutOffset], 0xE6);
+  EXPECT_EQ(kCode[kOutOffset + 1], kHypercallPort);
+  EXPECT_EQ(kCode[kOutOffset + 2], 0xC3);  // ret
+  EXPECT_EQ(kCode[kUdOffset + 1], 0x0B);   // ud2
+  // The retry jump lands on the out.
+  EXPECT_EQ(kRetryOffset + 2 + static_cast<std::int8_t>(kCode[kRetryOffset + 1]), kOutOffset);
+  // The CPL check's jnz lands on ud2.
+  EXPECT_EQ(0x08 + static_cast<std::int8_t>(kCode[0x07]), kUdOffset);
+}
+
+}  // namespace
+}  // namespace hvk::machine

@@ -1,0 +1,112 @@
+// Synthetic MSRs and the Hyper-V CPUID leaves: what the engine answers a guest's rdmsr, wrmsr and
+// cpuid with.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "hv/hypervisor.h"
+#include "hv/hyperv_cpuid.h"
+#include "hv/synthetic_msrs.h"
+
+namespace hvk::hv {
+namespace {
+
+using tlfs::Privilege;
+
+class SyntheticMsrs : public ::testing::Test {
+ protected:
+  Partition& make(std::uint64_t privileges = default_privileges().raw, std::uint32_t vps = 2) {
+    PartitionConfig cfg;
+    cfg.vp_count = vps;
+    cfg.privileges = {privileges};
+    return hv.create_root(cfg);
+  }
+  Hypervisor hv;
+};
+
+TEST_F(SyntheticMsrs, HypercallPageNeedsAGuestOsIdFirst) {
+  Partition& p = make();
+  const Vp& vp = *p.vp(0);
+  MsrAccess a = write_synthetic_msr(p, vp, msr::kHypercall, 0x5000 | 1);
+  EXPECT_FALSE(a.gp);
+  EXPECT_FALSE(a.install_hypercall_page);
+  EXPECT_EQ(read_synthetic_msr(p, vp, msr::kHypercall).value, 0x5000u);  // enable bit dropped
+  EXPECT_FALSE(write_synthetic_msr(p, vp, msr::kGuestOsId, 0x8100'0000'0000'0001ull).gp);
+  EXPECT_EQ(read_synthetic_msr(p, vp, msr::kGuestOsId).value, 0x8100'0000'0000'0001ull);
+  a = write_synthetic_msr(p, vp, msr::kHypercall, 0x5000 | 1);
+  EXPECT_TRUE(a.install_hypercall_page);
+  EXPECT_EQ(a.hypercall_page_gpa, 0x5000u);
+  EXPECT_EQ(read_synthetic_msr(p, vp, msr::kHypercall).value, 0x5001u);
+}
+
+TEST_F(SyntheticMsrs, HypercallReservedBitsReadAsZero) {
+  Partition& p = make();
+  write_synthetic_msr(p, *p.vp(0), msr::kGuestOsId, 1);
+  write_synthetic_msr(p, *p.vp(0), msr::kHypercall, 0x7000 | 0xFFC | 1);
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(1), msr::kHypercall).value, 0x7001u);  // partition-wide
+}
+
+TEST_F(SyntheticMsrs, LockedHypercallMsrIgnoresWrites) {
+  Partition& p = make();
+  write_synthetic_msr(p, *p.vp(0), msr::kGuestOsId, 1);
+  write_synthetic_msr(p, *p.vp(0), msr::kHypercall, 0x5000 | 3);
+  const MsrAccess a = write_synthetic_msr(p, *p.vp(1), msr::kHypercall, 0x9000 | 1);
+  EXPECT_FALSE(a.gp);
+  EXPECT_FALSE(a.install_hypercall_page);
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kHypercall).value, 0x5003u);
+}
+
+TEST_F(SyntheticMsrs, VpIndexIsReadOnlyAndPerVp) {
+  Partition& p = make();
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kVpIndex).value, 0u);
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(1), msr::kVpIndex).value, 1u);
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(1), msr::kVpIndex, 5).gp);
+}
+
+TEST_F(SyntheticMsrs, UnknownSyntheticMsrsAreGp) {
+  Partition& p = make();
+  for (std::uint32_t index : {0x4000'0003u, 0x4000'0073u, 0x4000'00FFu}) {
+    EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), index).gp) << std::hex << index;
+    EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), index, 0).gp) << std::hex << index;
+  }
+  EXPECT_TRUE(is_synthetic_msr(0x4000'0000));
+  EXPECT_TRUE(is_synthetic_msr(0x4000'00FF));
+  EXPECT_FALSE(is_synthetic_msr(0x4000'0100));
+  EXPECT_FALSE(is_synthetic_msr(0x3FFF'FFFF));
+}
+
+TEST_F(SyntheticMsrs, PrivilegesGateTheMsrs) {
+  Partition& p = make(default_privileges().raw & ~tlfs::privilege_bit(Privilege::kHypercallMsrs) &
+                      ~tlfs::privilege_bit(Privilege::kVpIndex));
+  EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), msr::kGuestOsId).gp);
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kGuestOsId, 1).gp);
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kHypercall, 0x5001).gp);
+  EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), msr::kVpIndex).gp);
+}
+
+TEST(HypervCpuid, SignatureInterfacePrivilegesAndVpCount) {
+  Hypervisor hv;
+  PartitionConfig cfg;
+  cfg.vp_count = 64;
+  cfg.privileges = default_privileges();
+  const auto leaves = hyperv_cpuid_leaves(hv.create_root(cfg));
+  ASSERT_EQ(leaves[0].function, 0x4000'0000u);
+  EXPECT_GE(leaves[0].eax, 0x4000'0005u);
+  char vendor[13] = {};
+  std::memcpy(vendor, &leaves[0].ebx, 4);
+  std::memcpy(vendor + 4, &leaves[0].ecx, 4);
+  std::memcpy(vendor + 8, &leaves[0].edx, 4);
+  EXPECT_STREQ(vendor, "Microsoft Hv");
+  EXPECT_EQ(leaves[1].eax, 0x3123'7648u);  // "Hv#1"
+  EXPECT_EQ(leaves[3].eax, static_cast<std::uint32_t>(cfg.privileges.raw));
+  EXPECT_EQ(leaves[3].ebx, static_cast<std::uint32_t>(cfg.privileges.raw >> 32));
+  // Linux detects Hyper-V only with HypercallMsrs (bit 5) and VpIndex (bit 6).
+  EXPECT_EQ(leaves[3].eax & 0x60u, 0x60u);
+  EXPECT_TRUE(leaves[3].ebx & (1u << 21));  // StartVirtualProcessor
+  EXPECT_EQ(leaves[5].function, 0x4000'0005u);
+  EXPECT_EQ(leaves[5].eax, 64u);
+  for (std::size_t i = 0; i < leaves.size(); ++i) EXPECT_EQ(leaves[i].function, 0x4000'0000u + i);
+}
+
+}  // namespace
+}  // namespace hvk::hv
