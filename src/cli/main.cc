@@ -18,6 +18,14 @@ int main(int argc, char** argv) {
   run->add_option("--timeout", run_opts.timeout, "End the VM after this many seconds (status 124)")
       ->check(CLI::NonNegativeNumber);
 
+  run->add_option("--privileges", run_opts.privileges,
+                  "Privilege mask: a number, or names applied to the default (e.g. "
+                  "-StartVirtualProcessor,-CpuManagement)");
+  run->add_option("--child", run_opts.children,
+                  "A child partition image (repeatable); its VPs wait for the parent");
+  run->add_option("--child-vps", run_opts.child_vps, "VPs of each child partition");
+  run->add_option("--child-mem", run_opts.child_mem, "RAM of each child partition");
+
   app.add_subcommand("info", "KVM capabilities and the Hyper-V leaves hvk presents");
 
   hvk::cli::ReplayOptions replay_opts;

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <vector>
 
+#include "cli/privileges.h"
 #include "hv/hyperv_cpuid.h"
 #include "kvm/kvm.h"
 #include "kvm/kick.h"
@@ -83,15 +84,49 @@ int run(const RunOptions& o) {
   }
   if (auto r = kvm::install_kick_handler(); !r) return error(r.error().message());
 
+  const auto privileges = parse_privileges(o.privileges, why);
+  if (!privileges) return error(why);
+  const auto child_mem = parse_size(o.child_mem);
+  if (!child_mem) return error(fmt::format("--child-mem: '{}' is not a size", o.child_mem));
+  if (o.child_vps == 0 || o.child_vps > kvm->max_vcpus()) {
+    return error(fmt::format("--child-vps: {} is outside 1..{}", o.child_vps, kvm->max_vcpus()));
+  }
+  std::vector<std::vector<std::byte>> child_images;
+  for (const std::string& path : o.children) {
+    auto bytes = read_file(path, why);
+    if (!bytes) return error(why);
+    child_images.push_back(std::move(*bytes));
+  }
+
   machine::Vmm vmm(std::move(*kvm), o.trace);
   hv::PartitionConfig pc;
   pc.vp_count = o.vps;
-  pc.privileges = hv::default_privileges();
+  pc.privileges = *privileges;
   hv::Partition& root = vmm.hv().create_root(pc);
+  const bool prefixed = !o.children.empty();
+
+  // Children first: the parent's command line names each child's partition id and entry point.
+  std::string cmdline = o.cmdline;
+  for (std::size_t i = 0; i < child_images.size(); ++i) {
+    hv::PartitionConfig cc;
+    cc.vp_count = o.child_vps;
+    cc.privileges = hv::default_privileges();
+    hv::Partition& child = vmm.hv().create_child(root, cc);
+    machine::MachineConfig mc;
+    mc.mem_bytes = *child_mem;
+    mc.boot = false;
+    mc.console_prefix = fmt::format("[P{}] ", child.id());
+    auto m = machine::Machine::create(vmm, child, child_images[i], mc);
+    if (!m) return error(fmt::format("{}: {}", o.children[i], m.error()));
+    cmdline += fmt::format("{}hvk.child={},{:#x}", cmdline.empty() ? "" : " ", child.id(),
+                           (*m)->entry());
+    vmm.add(std::move(*m));
+  }
 
   machine::MachineConfig mc;
   mc.mem_bytes = *mem;
-  mc.cmdline = o.cmdline;
+  mc.cmdline = cmdline;
+  if (prefixed) mc.console_prefix = fmt::format("[P{}] ", root.id());
   auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", o.image, m.error()));
   vmm.add(std::move(*m));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace hvk::cli {
 
@@ -14,6 +15,10 @@ struct RunOptions {
   std::string cmdline;
   bool trace = false;
   double timeout = 0;  // seconds; 0: none
+  std::string privileges;  // empty: the default mask (cli/privileges.h)
+  std::vector<std::string> children;  // child partition images
+  std::uint32_t child_vps = 1;
+  std::string child_mem = "64M";
 };
 
 // Parses "256M", "1G", "4096", "64K" into bytes; nullopt for anything else or an overflow.

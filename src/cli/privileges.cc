@@ -1,0 +1,98 @@
+#include "cli/privileges.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string_view>
+#include <utility>
+
+#include "hv/partition.h"
+
+namespace hvk::cli {
+
+namespace {
+
+using tlfs::Privilege;
+
+constexpr std::pair<std::string_view, Privilege> kNames[] = {
+    {"VpRuntime", Privilege::kVpRuntime},
+    {"PartitionReferenceCounter", Privilege::kPartitionReferenceCounter},
+    {"SynicRegs", Privilege::kSynicRegs},
+    {"SyntheticTimerRegs", Privilege::kSyntheticTimerRegs},
+    {"IntrCtrlRegs", Privilege::kIntrCtrlRegs},
+    {"HypercallMsrs", Privilege::kHypercallMsrs},
+    {"VpIndex", Privilege::kVpIndex},
+    {"ResetReg", Privilege::kResetReg},
+    {"StatsReg", Privilege::kStatsReg},
+    {"PartitionReferenceTsc", Privilege::kPartitionReferenceTsc},
+    {"GuestIdleReg", Privilege::kGuestIdleReg},
+    {"FrequencyRegs", Privilege::kFrequencyRegs},
+    {"DebugRegs", Privilege::kDebugRegs},
+    {"ReenlightenmentControls", Privilege::kReenlightenmentControls},
+    {"CreatePartitions", Privilege::kCreatePartitions},
+    {"AccessPartitionId", Privilege::kAccessPartitionId},
+    {"AccessMemoryPool", Privilege::kAccessMemoryPool},
+    {"PostMessages", Privilege::kPostMessages},
+    {"SignalEvents", Privilege::kSignalEvents},
+    {"CreatePort", Privilege::kCreatePort},
+    {"ConnectPort", Privilege::kConnectPort},
+    {"AccessStats", Privilege::kAccessStats},
+    {"Debugging", Privilege::kDebugging},
+    {"CpuManagement", Privilege::kCpuManagement},
+    {"AccessVsm", Privilege::kAccessVsm},
+    {"AccessVpRegisters", Privilege::kAccessVpRegisters},
+    {"FastHypercallOutput", Privilege::kFastHypercallOutput},
+    {"EnableExtendedHypercalls", Privilege::kEnableExtendedHypercalls},
+    {"StartVirtualProcessor", Privilege::kStartVirtualProcessor},
+    {"Isolation", Privilege::kIsolation},
+};
+
+}  // namespace
+
+std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std::string& why) {
+  if (!text.empty() && text[0] >= '0' && text[0] <= '9') {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long v = std::strtoull(text.c_str(), &end, 0);
+    if (errno != 0 || end == nullptr || *end != '\0') {
+      why = fmt::format("--privileges: '{}' is not a number", text);
+      return std::nullopt;
+    }
+    return tlfs::PrivilegeMask{v};
+  }
+  std::uint64_t mask = hv::default_privileges().raw;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string_view token = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (token == "none") {
+      mask = 0;
+      continue;
+    }
+    if (token == "default") {
+      mask = hv::default_privileges().raw;
+      continue;
+    }
+    bool remove = false;
+    if (!token.empty() && (token[0] == '-' || token[0] == '+')) {
+      remove = token[0] == '-';
+      token.remove_prefix(1);
+    }
+    bool found = false;
+    for (const auto& [name, p] : kNames) {
+      if (name == token) {
+        mask = remove ? mask & ~tlfs::privilege_bit(p) : mask | tlfs::privilege_bit(p);
+        found = true;
+      }
+    }
+    if (!found) {
+      why = fmt::format("--privileges: unknown privilege '{}'", token);
+      return std::nullopt;
+    }
+  }
+  return tlfs::PrivilegeMask{mask};
+}
+
+}  // namespace hvk::cli
