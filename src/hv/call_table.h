@@ -59,7 +59,7 @@ struct CallDescriptor {
   std::uint16_t in_element;   // rep only
   std::uint16_t out_element;  // rep only (0: none)
   Invoke invoke;
-  Describe describe;  // formats the decoded input for --trace; may be null
+  Describe describe;  // formats the decoded input for --trace
 };
 
 template <typename In>
@@ -72,7 +72,7 @@ constexpr std::uint16_t size_of() {
 }
 
 template <typename In, typename Out, tlfs::Status (*Fn)(CallContext&, const In&, Out&),
-          std::size_t (*Desc)(const In&, char*, std::size_t) = nullptr>
+          std::size_t (*Desc)(const In&, char*, std::size_t)>
 constexpr CallDescriptor simple_call(tlfs::CallCode code) {
   CallDescriptor d{};
   d.code = code;
@@ -90,21 +90,19 @@ constexpr CallDescriptor simple_call(tlfs::CallCode code) {
     }
     return {s, 0};
   };
-  if constexpr (Desc != nullptr) {
-    d.describe = [](std::span<const std::byte> input, char* buf, std::size_t n) -> std::size_t {
-      if constexpr (std::is_same_v<In, NoInput>) {
-        return Desc(In{}, buf, n);
-      } else {
-        return Desc(tlfs::load<In>(input), buf, n);
-      }
-    };
-  }
+  d.describe = [](std::span<const std::byte> input, char* buf, std::size_t n) -> std::size_t {
+    if constexpr (std::is_same_v<In, NoInput>) {
+      return Desc(In{}, buf, n);
+    } else {
+      return Desc(tlfs::load<In>(input), buf, n);
+    }
+  };
   return d;
 }
 
 template <typename Header, typename InElem, typename OutElem,
           RepResult (*Fn)(CallContext&, const Header&, RepInput<InElem>, RepOutput<OutElem>),
-          std::size_t (*Desc)(const Header&, RepInput<InElem>, char*, std::size_t) = nullptr>
+          std::size_t (*Desc)(const Header&, RepInput<InElem>, char*, std::size_t)>
 constexpr CallDescriptor rep_call(tlfs::CallCode code) {
   CallDescriptor d{};
   d.code = code;
@@ -118,12 +116,9 @@ constexpr CallDescriptor rep_call(tlfs::CallCode code) {
     return Fn(ctx, header, RepInput<InElem>(input.subspan(sizeof(Header))),
               RepOutput<OutElem>(output));
   };
-  if constexpr (Desc != nullptr) {
-    d.describe = [](std::span<const std::byte> input, char* buf, std::size_t n) -> std::size_t {
-      return Desc(tlfs::load<Header>(input), RepInput<InElem>(input.subspan(sizeof(Header))), buf,
-                  n);
-    };
-  }
+  d.describe = [](std::span<const std::byte> input, char* buf, std::size_t n) -> std::size_t {
+    return Desc(tlfs::load<Header>(input), RepInput<InElem>(input.subspan(sizeof(Header))), buf, n);
+  };
   return d;
 }
 

@@ -23,7 +23,14 @@ constexpr std::array kCalls = {
         CallCode::kDeletePartition),
     simple_call<t::GetNextChildPartitionInput, t::GetNextChildPartitionOutput,
                 get_next_child_partition, describe_next_child>(CallCode::kGetNextChildPartition),
-    simple_call<NoInput, t::GetPartitionIdOutput, get_partition_id>(CallCode::kGetPartitionId),
+    simple_call<t::EnablePartitionVtlInput, NoOutput, enable_partition_vtl,
+                describe_enable_partition_vtl>(CallCode::kEnablePartitionVtl),
+    simple_call<t::EnableVpVtlInput, NoOutput, enable_vp_vtl, describe_start_vp>(
+        CallCode::kEnableVpVtl),
+    rep_call<t::VpRegistersHeader, t::GetVpRegistersElement, t::RegisterValue, get_vp_registers,
+             describe_vp_registers>(CallCode::kGetVpRegisters),
+    simple_call<NoInput, t::GetPartitionIdOutput, get_partition_id, describe_nothing>(
+        CallCode::kGetPartitionId),
 };
 
 }  // namespace

@@ -20,11 +20,24 @@ tlfs::Status get_next_child_partition(CallContext& ctx, const tlfs::GetNextChild
                                       tlfs::GetNextChildPartitionOutput& out);
 tlfs::Status get_partition_id(CallContext& ctx, const NoInput&, tlfs::GetPartitionIdOutput& out);
 
+tlfs::Status enable_partition_vtl(CallContext& ctx, const tlfs::EnablePartitionVtlInput& in,
+                                  NoOutput&);
+tlfs::Status enable_vp_vtl(CallContext& ctx, const tlfs::EnableVpVtlInput& in, NoOutput&);
+RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
+                           RepInput<tlfs::GetVpRegistersElement> names,
+                           RepOutput<tlfs::RegisterValue> values);
+
 // Trace formatters (describe.cc).
 std::size_t describe_start_vp(const tlfs::StartVirtualProcessorInput& in, char* buf, std::size_t n);
 std::size_t describe_vp_index(const tlfs::GetVpIndexFromApicIdHeader& h,
                               RepInput<tlfs::ApicIdElement> ids, char* buf, std::size_t n);
 std::size_t describe_partition_id(const tlfs::PartitionIdInput& in, char* buf, std::size_t n);
+std::size_t describe_enable_partition_vtl(const tlfs::EnablePartitionVtlInput& in, char* buf,
+                                          std::size_t n);
+std::size_t describe_vp_registers(const tlfs::VpRegistersHeader& h,
+                                  RepInput<tlfs::GetVpRegistersElement> names, char* buf,
+                                  std::size_t n);
+std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n);
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n);
 

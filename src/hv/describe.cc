@@ -38,6 +38,22 @@ std::size_t describe_partition_id(const tlfs::PartitionIdInput& in, char* buf, s
   return put(buf, n, "partition={:#x}", in.partition_id);
 }
 
+std::size_t describe_enable_partition_vtl(const tlfs::EnablePartitionVtlInput& in, char* buf,
+                                          std::size_t n) {
+  return put(buf, n, "partition={:#x} vtl={} flags={:#x}", in.partition_id, in.target_vtl,
+             in.flags);
+}
+
+std::size_t describe_vp_registers(const tlfs::VpRegistersHeader& h,
+                                  RepInput<tlfs::GetVpRegistersElement> names, char* buf,
+                                  std::size_t n) {
+  return put(buf, n, "partition={:#x} vp={:#x} vtl={:#04x} names={:#x}{}", h.partition_id,
+             h.vp_index, h.target_vtl.raw, names.size() > 0 ? names[0] : 0u,
+             names.size() > 1 ? ",..." : "");
+}
+
+std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n) { return put(buf, n, ""); }
+
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n) {
   return put(buf, n, "parent={:#x} previous={:#x}", in.parent_id, in.previous_child_id);

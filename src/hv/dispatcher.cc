@@ -129,7 +129,7 @@ Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const Call
                                                 std::max<std::uint16_t>(options_.max_reps_per_entry, 1));
   const std::size_t in_now = call.input_size + std::size_t{batch} * call.in_element;
   const std::size_t out_now = call.rep ? std::size_t{batch} * call.out_element : call.output_size;
-  if (text != nullptr && call.describe != nullptr) {
+  if (text != nullptr) {
     call.describe(std::span(in).first(in_now), text, text_size);
   }
 

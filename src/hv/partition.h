@@ -60,7 +60,7 @@ class Vp {
   void set_current_vtl(tlfs::Vtl v) { current_vtl_.store(v, std::memory_order_release); }
 
   bool vtl_enabled(tlfs::Vtl v) const {
-    return v <= tlfs::kMaxVtl && (enabled_vtls_.load(std::memory_order_acquire) >> v) & 1u;
+    return v <= tlfs::kMaxVtl && (static_cast<unsigned>(enabled_vtls_.load(std::memory_order_acquire)) >> v & 1u) != 0;
   }
   std::uint16_t enabled_vtl_set() const { return enabled_vtls_.load(std::memory_order_acquire); }
   tlfs::Vtl highest_enabled_vtl() const;
@@ -108,7 +108,7 @@ class Partition {
   const Vp* vp_by_apic_id(std::uint32_t apic_id) const;
 
   bool vtl_enabled(tlfs::Vtl v) const {
-    return v <= tlfs::kMaxVtl && (enabled_vtls_.load(std::memory_order_acquire) >> v) & 1u;
+    return v <= tlfs::kMaxVtl && (static_cast<unsigned>(enabled_vtls_.load(std::memory_order_acquire)) >> v & 1u) != 0;
   }
   std::uint16_t enabled_vtl_set() const { return enabled_vtls_.load(std::memory_order_acquire); }
   bool enable_vtl(tlfs::Vtl v);  // false if already enabled

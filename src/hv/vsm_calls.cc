@@ -1,0 +1,118 @@
+// Virtual trust levels: HvCallEnablePartitionVtl (0x000D), HvCallEnableVpVtl (0x000F) and the VSM
+// registers of HvCallGetVpRegisters (0x0050). Rules in docs/conformance.md, rows E, F, G.
+#include <algorithm>
+
+#include "hv/calls.h"
+#include "hv/context_check.h"
+#include "hv/target.h"
+#include "hvk/tlfs/registers.h"
+
+namespace hvk::hv {
+
+using tlfs::Privilege;
+using tlfs::RegisterName;
+using tlfs::Status;
+
+namespace {
+
+bool all_zero(std::span<const std::uint8_t> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+// The highest VTL enabled on `p` below `vtl`.
+tlfs::Vtl highest_enabled_below(const Partition& p, tlfs::Vtl vtl) {
+  tlfs::Vtl v = vtl == 0 ? 0 : static_cast<tlfs::Vtl>(vtl - 1);
+  while (v > 0 && !p.vtl_enabled(v)) --v;
+  return v;
+}
+
+// TLFS: a VTL may enable a lower one, its own, or the next one up: a higher target only from the
+// highest VTL enabled below it.
+bool may_enable(const Partition& p, tlfs::Vtl caller, tlfs::Vtl target) {
+  return caller >= target || caller == highest_enabled_below(p, target);
+}
+
+}  // namespace
+
+Status enable_partition_vtl(CallContext& ctx, const tlfs::EnablePartitionVtlInput& in, NoOutput&) {
+  if (!ctx.partition.privileges().has(Privilege::kAccessVsm)) return Status::kAccessDenied;
+  const Target t = resolve_partition(ctx, in.partition_id);
+  if (t.status != Status::kSuccess) return t.status;
+  Partition& p = *t.partition;
+  if (p.state() != PartitionState::kActive) return Status::kInvalidPartitionState;
+  // No MBEC (VsmCapabilities says so); the flag's other bits and RsvdZ must be zero.
+  if (in.flags != 0 || !all_zero(in.reserved)) return Status::kInvalidParameter;
+  if (in.target_vtl > p.max_vtl()) return Status::kInvalidParameter;
+  const tlfs::Vtl caller = t.self ? ctx.vtl : tlfs::kMaxVtl;
+  if (!may_enable(p, caller, in.target_vtl)) return Status::kAccessDenied;
+  return p.enable_vtl(in.target_vtl) ? Status::kSuccess : Status::kVtlAlreadyEnabled;
+}
+
+Status enable_vp_vtl(CallContext& ctx, const tlfs::EnableVpVtlInput& in, NoOutput&) {
+  if (!ctx.partition.privileges().has(Privilege::kAccessVsm)) return Status::kAccessDenied;
+  const Target t = resolve_partition(ctx, in.partition_id);
+  if (t.status != Status::kSuccess) return t.status;
+  Partition& p = *t.partition;
+  if (p.state() != PartitionState::kActive) return Status::kInvalidPartitionState;
+  const tlfs::VpIndex index =
+      (in.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : in.vp_index;
+  Vp* vp = p.vp(index);
+  if (vp == nullptr) return Status::kInvalidVpIndex;
+  if (!all_zero(in.pad)) return Status::kInvalidParameter;
+  if (in.target_vtl > p.max_vtl() || !p.vtl_enabled(in.target_vtl)) return Status::kInvalidVtlState;
+  const tlfs::Vtl caller = t.self ? ctx.vtl : tlfs::kMaxVtl;
+  if (!may_enable(p, caller, in.target_vtl)) return Status::kAccessDenied;
+  if (vp->vtl_enabled(in.target_vtl)) return Status::kVtlAlreadyEnabled;
+  if (check_initial_context(in.vp_context, p.cpu_limits()) != ContextFault::kNone) {
+    return Status::kInvalidRegisterValue;
+  }
+  return vp->enable_vtl(in.target_vtl, in.vp_context) ? Status::kSuccess
+                                                      : Status::kVtlAlreadyEnabled;
+}
+
+RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
+                           RepInput<tlfs::GetVpRegistersElement> names,
+                           RepOutput<tlfs::RegisterValue> values) {
+  if (!ctx.partition.privileges().has(Privilege::kAccessVpRegisters)) {
+    return {Status::kAccessDenied, 0};
+  }
+  const Target t = resolve_partition(ctx, h.partition_id);
+  if (t.status != Status::kSuccess) return {t.status, 0};
+  const Partition& p = *t.partition;
+  if (p.state() != PartitionState::kActive) return {Status::kInvalidPartitionState, 0};
+  const tlfs::VpIndex index =
+      (h.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : h.vp_index;
+  const Vp* vp = p.vp(index);
+  if (vp == nullptr) return {Status::kInvalidVpIndex, 0};
+  if (h.target_vtl.reserved_set()) return {Status::kInvalidParameter, 0};
+  const tlfs::Vtl vtl = h.target_vtl.use_target_vtl() ? h.target_vtl.target_vtl()
+                                                      : (t.self ? ctx.vtl : tlfs::Vtl{0});
+  if (t.self && vtl > ctx.vtl) return {Status::kAccessDenied, 0};
+  if (!p.vtl_enabled(vtl) || !vp->vtl_enabled(vtl)) return {Status::kInvalidVtlState, 0};
+
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    tlfs::RegisterValue v{0, 0};
+    switch (static_cast<RegisterName>(names[i])) {
+      case RegisterName::kVsmVpStatus:
+        // ActiveVtl 3:0 · ActiveMbec 4 · EnabledVtlSet 31:16.
+        v.low = vp->current_vtl() | (std::uint64_t{vp->enabled_vtl_set()} << 16);
+        break;
+      case RegisterName::kVsmPartitionStatus:
+        // EnabledVtlSet 15:0 · MaximumVtl 19:16.
+        v.low = p.enabled_vtl_set() | (std::uint64_t{p.max_vtl()} << 16);
+        break;
+      case RegisterName::kVsmPartitionConfig:
+        v.low = p.vsm_config(vtl);
+        break;
+      case RegisterName::kVsmCapabilities:
+        v.low = 0;  // no MBEC, no optional VSM features
+        break;
+      default:
+        return {Status::kUnknownRegisterName, static_cast<std::uint16_t>(i)};
+    }
+    values.set(i, v);
+  }
+  return {Status::kSuccess, static_cast<std::uint16_t>(names.size())};
+}
+
+}  // namespace hvk::hv
