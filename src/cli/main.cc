@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   run->add_option("--timeout", run_opts.timeout, "End the VM after this many seconds (status 124)")
       ->check(CLI::NonNegativeNumber);
 
+  run->add_option("--vtl", run_opts.vtl, "The VTL VP 0 boots in (a paravisor layout: 2)")
+      ->check(CLI::Range(0u, 2u));
   run->add_option("--privileges", run_opts.privileges,
                   "Privilege mask: a number, or names applied to the default (e.g. "
                   "-StartVirtualProcessor,-CpuManagement)");

@@ -102,6 +102,7 @@ int run(const RunOptions& o) {
   hv::PartitionConfig pc;
   pc.vp_count = o.vps;
   pc.privileges = *privileges;
+  pc.boot_vtl = static_cast<tlfs::Vtl>(o.vtl);
   hv::Partition& root = vmm.hv().create_root(pc);
   const bool prefixed = !o.children.empty();
 

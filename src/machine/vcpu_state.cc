@@ -9,7 +9,7 @@ namespace {
 constexpr std::uint64_t kRflagsVm = 1ull << 17;
 
 std::uint8_t bit(std::uint16_t attr, unsigned shift, unsigned width = 1) {
-  return static_cast<std::uint8_t>((attr >> shift) & ((1u << width) - 1));
+  return static_cast<std::uint8_t>((unsigned{attr} >> shift) & ((1u << width) - 1));
 }
 
 kvm_dtable to_kvm_table(const tlfs::TableRegister& t) { return kvm_dtable{t.base, t.limit, {}}; }
