@@ -1,10 +1,15 @@
 // hvk: the command line.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <exception>
+
 #include "cli/replay.h"
 #include "cli/run.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_main(int argc, char** argv) {
   CLI::App app{"hvk: a virtual machine monitor on Linux KVM that speaks the Hyper-V interface"};
   app.require_subcommand(1);
 
@@ -44,4 +49,18 @@ int main(int argc, char** argv) {
   if (run->parsed()) return hvk::cli::run(run_opts);
   if (replay->parsed()) return hvk::cli::replay(replay_opts);
   return hvk::cli::info();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Host-side failures (say, out of memory while loading) become one line, never an abort.
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hvk: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "hvk: unexpected error\n");
+  }
+  return 1;
 }
