@@ -124,6 +124,7 @@ std::string describe(const Exit& exit) {
             return "system event " + std::to_string(e.type) + " data" + words(e.data);
           },
           [](const exits::Intr&) { return std::string("interrupted"); },
+          [](const exits::Again&) { return std::string("again (INIT/SIPI state change)"); },
           [](const exits::Unknown& e) {
             return "exit reason " + std::to_string(e.exit_reason) + " hardware reason " +
                    hex(e.hardware_exit_reason);

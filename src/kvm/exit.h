@@ -93,6 +93,9 @@ struct SystemEvent {
 // KVM_RUN was interrupted by a signal or immediate_exit (EINTR).
 struct Intr {};
 
+// KVM_RUN returned EAGAIN: a vCPU waiting for INIT/SIPI changed state without running.
+struct Again {};
+
 // Any other exit reason; hardware_exit_reason is set for KVM_EXIT_UNKNOWN.
 struct Unknown {
   std::uint32_t exit_reason;
@@ -103,7 +106,7 @@ struct Unknown {
 
 using Exit = std::variant<exits::Io, exits::Mmio, exits::MsrRead, exits::MsrWrite, exits::Hlt,
                           exits::Shutdown, exits::InternalError, exits::FailEntry,
-                          exits::SystemEvent, exits::Intr, exits::Unknown>;
+                          exits::SystemEvent, exits::Intr, exits::Again, exits::Unknown>;
 
 // Reads the exit KVM_RUN left in `run` (after a successful KVM_RUN).
 Exit decode_exit(kvm_run& run);

@@ -218,6 +218,8 @@ Result<Exit> Vcpu::run() {
   // Not detail::ioctl: EINTR here is an answer (a kick), not something to retry.
   if (::ioctl(fd_.get(), KVM_RUN, 0UL) < 0) {
     if (errno == EINTR) return Exit{exits::Intr{}};
+    // An AP waiting for SIPI returns EAGAIN when INIT wakes it: nothing ran, run it again.
+    if (errno == EAGAIN) return Exit{exits::Again{}};
     return Error::from_errno("KVM_RUN");
   }
   return decode_exit(run_struct());

@@ -215,7 +215,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
     if (!mmio->is_write) std::fill(mmio->data.begin(), mmio->data.end(), std::uint8_t{0xFF});
     return true;
   }
-  if (std::holds_alternative<Hlt>(exit)) return true;
+  if (std::holds_alternative<Hlt>(exit) || std::holds_alternative<Again>(exit)) return true;
   if (std::holds_alternative<Shutdown>(exit)) {
     fail(slot, kExitTripleFault, "triple fault");
     return false;
