@@ -1,0 +1,88 @@
+// The Hyper-V interface as docs/guest-abi.md describes it: CPUID leaves, synthetic MSRs, the
+// hypercall page and the 64-bit hypercall convention.
+#pragma once
+
+#include <cstdint>
+
+#include "hvk/tlfs/call_codes.h"
+#include "hvk/tlfs/control.h"
+#include "hvk/tlfs/inputs.h"
+#include "hvk/tlfs/registers.h"
+#include "hvk/tlfs/status.h"
+#include "hvk/tlfs/types.h"
+#include "hvk/tlfs/vp_context.h"
+#include "hvk/tlfs/vtl.h"
+
+namespace guest {
+
+namespace tlfs = hvk::tlfs;
+
+inline constexpr std::uint32_t kCpuidHvVendor = 0x40000000;
+inline constexpr std::uint32_t kCpuidHvInterface = 0x40000001;
+inline constexpr std::uint32_t kCpuidHvFeatures = 0x40000003;
+inline constexpr std::uint32_t kCpuidHvLimits = 0x40000005;
+
+inline constexpr std::uint32_t kMsrGuestOsId = 0x40000000;
+inline constexpr std::uint32_t kMsrHypercall = 0x40000001;
+inline constexpr std::uint32_t kMsrVpIndex = 0x40000002;
+
+// Open-source guest (bit 63), OS type 0x7F (hvk's own test guests), version 1.
+inline constexpr std::uint64_t kGuestOsId = 0x807F'0000'0000'0001ull;
+
+// The hypercall page (4 KiB aligned, in .bss), defined in entry64.S.
+extern "C" std::uint8_t guest_hypercall_page[4096];
+
+// Checks CPUID.1:ECX.hypervisor, the "Microsoft Hv" signature, the leaf range and "Hv#1", writes
+// GUEST_OS_ID, enables the hypercall page and records the calling VP's index. Returns nullptr on success, else why it failed.
+const char* hv_init();
+bool hv_ready();
+
+// One hypercall through the page: RCX control, RDX input GPA (or fast input), R8 output GPA (or
+// fast input); the result value is returned. Flags are clobbered.
+inline std::uint64_t hv_call(std::uint64_t control, std::uint64_t input, std::uint64_t output) {
+  std::uint64_t result;
+  register std::uint64_t r8 asm("r8") = output;
+  asm volatile("call guest_hypercall_page"
+               : "=a"(result), "+c"(control), "+d"(input), "+r"(r8)
+               :
+               : "cc", "memory");
+  return result;
+}
+inline std::uint64_t hv_call(std::uint64_t control, const void* input, void* output) {
+  return hv_call(control, reinterpret_cast<std::uint64_t>(input),
+                 reinterpret_cast<std::uint64_t>(output));
+}
+
+inline std::uint16_t hv_status(std::uint64_t result) { return static_cast<std::uint16_t>(result); }
+inline std::uint16_t hv_reps(std::uint64_t result) {
+  return static_cast<std::uint16_t>((result >> 32) & 0xFFF);
+}
+inline constexpr std::uint64_t hv_control(tlfs::CallCode code, std::uint16_t rep_count = 0) {
+  return tlfs::HypercallControl::make(code, false, rep_count).raw;
+}
+// "HV_STATUS_..." or "unknown status".
+const char* hv_status_name(std::uint16_t status);
+
+// This VP's hypercall input and output pages (in its block; identity-mapped, so GVA == GPA).
+void* hv_input_page();
+void* hv_output_page();
+
+// MSR 0x40000002.
+std::uint32_t vp_index();
+// CPUID 0x40000005 EAX: the partition's VP count.
+std::uint32_t vp_count();
+
+// --- calls --------------------------------------------------------------------------------------
+
+// HvCallGetVpIndexFromApicId, rep count 1, on this VP's pages. Returns the result value.
+std::uint64_t hv_get_vp_index_from_apic_id(std::uint32_t apic_id, std::uint32_t* vp_index);
+// HvCallStartVirtualProcessor (PartitionId SELF).
+std::uint64_t hv_start_virtual_processor(std::uint32_t vp_index, std::uint8_t target_vtl,
+                                         const tlfs::InitialVpContext& ctx);
+// HvCallGetVpRegisters for one register of (SELF, vp_index, input_vtl); `value` gets the 16 bytes.
+std::uint64_t hv_get_vp_register(std::uint32_t vp_index, tlfs::InputVtl input_vtl,
+                                 tlfs::RegisterName name, tlfs::RegisterValue* value);
+// The calling VP's active VTL from VsmVpStatus (bits 3:0), or -1 when the call fails.
+int hv_active_vtl();
+
+}  // namespace guest
