@@ -128,6 +128,14 @@ class Partition {
     return hypercall_msr_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
   }
 
+  // HvRegisterVsmCodePageOffsets: where the machine put the VtlCall and VtlReturn entries.
+  std::uint64_t vsm_code_page_offsets() const {
+    return code_page_offsets_.load(std::memory_order_acquire);
+  }
+  void set_vsm_code_page_offsets(std::uint64_t v) {
+    code_page_offsets_.store(v, std::memory_order_release);
+  }
+
   void attach(Backend* backend, GuestMemory* memory) {
     backend_ = backend;
     memory_ = memory;
@@ -146,6 +154,7 @@ class Partition {
   std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vsm_config_{};
   std::atomic<std::uint64_t> guest_os_id_{0};
   std::atomic<std::uint64_t> hypercall_msr_{0};
+  std::atomic<std::uint64_t> code_page_offsets_{0};
   std::vector<std::unique_ptr<Vp>> vps_;
   std::vector<std::pair<std::uint32_t, tlfs::VpIndex>> by_apic_id_;  // sorted by APIC ID
   Backend* backend_ = nullptr;

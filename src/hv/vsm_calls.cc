@@ -104,6 +104,9 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
       case RegisterName::kVsmPartitionConfig:
         v.low = p.vsm_config(vtl);
         break;
+      case RegisterName::kVsmCodePageOffsets:
+        v.low = p.vsm_code_page_offsets();
+        break;
       case RegisterName::kVsmCapabilities:
         v.low = 0;  // no MBEC, no optional VSM features
         break;

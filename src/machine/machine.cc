@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "hv/synthetic_msrs.h"
+#include "hv/vtl_switch.h"
 #include "kvm/kick.h"
 #include "machine/cpuid.h"
 #include "machine/hypercall_page.h"
@@ -29,6 +30,13 @@ Error kvm_error(const kvm::Result<T>& r) {
 }
 
 }  // namespace
+
+std::array<kvm::MsrValue, 10> Machine::VtlState::reset_msrs(std::uint64_t pat) {
+  std::array<kvm::MsrValue, 10> msrs{};
+  for (std::size_t i = 0; i < msrs.size(); ++i) msrs[i] = {kPrivateMsrs[i], 0};
+  msrs[0].value = pat;
+  return msrs;
+}
 
 Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partition,
                                                  std::span<const std::byte> image,
@@ -74,6 +82,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
     if (!r) return kvm_error(r);
   }
   partition.attach(m.get(), &m->memory_);
+  partition.set_vsm_code_page_offsets(hypercall_page::kVsmCodePageOffsets);
   return m;
 }
 
@@ -179,6 +188,7 @@ void Machine::run_vp(Slot& slot) {
       start.swap(slot.pending);
     }
     if (start) {
+      slot.vtl = {};  // a started VP begins afresh in every VTL
       if (auto r = load_context(slot.vcpu, start->context); !r) {
         fail(slot, kExitVcpuFailure, "loading the start context failed: " + r.error().message());
         return;
@@ -231,9 +241,16 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
 }
 
 bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
-  if (io.is_out() && io.port == kHypercallPort && io.size == 1 && io.count == 1) {
-    on_hypercall(slot);
-    return true;
+  if (io.is_out() && io.size == 1 && io.count == 1) {
+    if (io.port == kHypercallPort) {
+      on_hypercall(slot);
+      return true;
+    }
+    if (io.port == kVtlCallPort || io.port == kVtlReturnPort) {
+      on_vtl_switch(slot, io.port == kVtlCallPort ? hv::VtlDirection::kCall
+                                                  : hv::VtlDirection::kReturn);
+      return true;
+    }
   }
   if (io.is_out() && io.port == kExitPort) {
     end(io.data.empty() ? 0 : io.data[0], "");
@@ -259,19 +276,72 @@ void Machine::on_hypercall(Slot& slot) {
   hv::Vp& vp = *partition_.vp(slot.vcpu.id());
   hv::Outcome o = vmm_.dispatcher().dispatch(partition_, vp, state);
   // Where the exit left RIP: at the `out` (KVM skips it on re-entry unless RIP changes) or
-  // already past it (some hosts). Either way the page is the 4 KiB page holding it.
-  const std::uint64_t offset = regs.rip & 0xFFF;
-  const bool in_page =
-      offset == hypercall_page::kOutOffset || offset == hypercall_page::kOutOffset + 2;
-  if (!in_page) {
+  // already past it (some hosts). Either way the entry is known from the page offset.
+  const std::int64_t entry = hypercall_page::entry_of(regs.rip & 0xFFF);
+  if (entry < 0) {
     // An `out 0xf5` outside the hypercall page: finish rep calls here, #UD by injection.
     while (o.action == hv::Action::kRetry) o = vmm_.dispatcher().dispatch(partition_, vp, state);
     if (o.action == hv::Action::kInjectUd) (void)slot.vcpu.inject_exception(kVectorUd);
   }
   store_call_regs(regs, state.regs);
-  const std::uint64_t page = regs.rip & ~0xFFFull;
-  if (in_page && o.action == hv::Action::kRetry) regs.rip = page + hypercall_page::kRetryOffset;
-  if (in_page && o.action == hv::Action::kInjectUd) regs.rip = page + hypercall_page::kUdOffset;
+  if (entry < 0) return;
+  const std::uint64_t base = (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(entry);
+  if (o.action == hv::Action::kRetry) regs.rip = base + hypercall_page::kRetryOffset;
+  if (o.action == hv::Action::kInjectUd) regs.rip = base + hypercall_page::kUdOffset;
+}
+
+void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
+  kvm_regs& regs = slot.vcpu.edit_synced_regs();
+  kvm_sregs& sregs = slot.vcpu.edit_synced_sregs();
+  const hv::VpCallState state = call_state(regs, sregs);
+  hv::Vp& vp = *partition_.vp(slot.vcpu.id());
+  const std::int64_t entry = hypercall_page::entry_of(regs.rip & 0xFFF);
+  const std::uint64_t control = hv::decode_call_regs(state.mode, state.regs).control.raw;
+  hv::VtlTransfer t = hv::transfer_vtl(vp, direction, state.mode, state.cpl, control);
+  std::optional<VtlState>& target = slot.vtl[t.to];
+  if (!t.ud && !target && !t.first_entry) {
+    // A VTL that was never given a context has nothing to run: refuse the switch.
+    vp.set_current_vtl(t.from);
+    t.ud = true;
+  }
+  if (entry < 0) {
+    if (t.ud) (void)slot.vcpu.inject_exception(kVectorUd);
+    if (t.ud) return;
+  }
+  const std::uint64_t base = (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
+  if (t.ud) {
+    regs.rip = base + hypercall_page::kUdOffset;
+    return;
+  }
+  // The leaving VTL resumes after the entry's `out` when it is next entered.
+  VtlState leaving{};
+  leaving.rip = entry < 0 ? regs.rip : base + hypercall_page::kRetOffset;
+  leaving.rsp = regs.rsp;
+  leaving.rflags = regs.rflags;
+  leaving.sregs = sregs;
+  if (auto r = slot.vcpu.get_msrs(leaving.msrs); !r) {
+    fail(slot, kExitVcpuFailure, "saving VTL state: " + r.error().message());
+    return;
+  }
+  slot.vtl[t.from] = leaving;
+  if (target) {
+    regs.rip = target->rip;
+    regs.rsp = target->rsp;
+    regs.rflags = target->rflags;
+    const std::uint64_t apic_base = sregs.apic_base;
+    sregs = target->sregs;
+    sregs.apic_base = apic_base;  // one local APIC per VP, shared by its VTLs
+    if (auto r = slot.vcpu.set_msrs(target->msrs); !r) {
+      fail(slot, kExitVcpuFailure, "restoring VTL state: " + r.error().message());
+    }
+  } else {
+    apply_context(regs, sregs, *t.first_entry);
+    auto msrs = VtlState::reset_msrs(t.first_entry->msr_cr_pat);
+    if (auto r = slot.vcpu.set_msrs(msrs); !r) {
+      fail(slot, kExitVcpuFailure, "entering VTL: " + r.error().message());
+    }
+  }
+  target.reset();
 }
 
 void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
@@ -304,7 +374,12 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
     std::span<std::byte> page = memory_.host_span(a.hypercall_page_gpa, 4096);
     if (!page.empty()) {
       std::fill(page.begin(), page.end(), std::byte{0xCC});  // int3 past the code
-      std::memcpy(page.data(), hypercall_page::kCode.data(), hypercall_page::kCode.size());
+      for (auto [offset, port] : {std::pair{hypercall_page::kHypercallEntry, kHypercallPort},
+                                  std::pair{hypercall_page::kVtlCallEntry, kVtlCallPort},
+                                  std::pair{hypercall_page::kVtlReturnEntry, kVtlReturnPort}}) {
+        const auto code = hypercall_page::entry_code(port);
+        std::memcpy(page.data() + offset, code.data(), code.size());
+      }
     }
   }
 }

@@ -2,6 +2,7 @@
 // and the exit handling that connects them to the engine. Implements hv::Backend.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "hv/backend.h"
 #include "hv/guest_memory.h"
 #include "hv/partition.h"
+#include "hv/vtl_switch.h"
 #include "kvm/exit.h"
 #include "kvm/mapping.h"
 #include "kvm/vcpu.h"
@@ -59,6 +61,27 @@ class Machine final : public hv::Backend {
   void partition_state_changed(hv::PartitionState state) noexcept override;
 
  private:
+  // What a VTL keeps to itself on a VP while another VTL runs (TLFS "VTL state isolation": the
+  // general registers and the FPU/SSE state are shared).
+  struct VtlState {
+    static constexpr std::array<std::uint32_t, 10> kPrivateMsrs = {
+        0x277,       // PAT
+        0x174,       // SYSENTER_CS
+        0x175,       // SYSENTER_ESP
+        0x176,       // SYSENTER_EIP
+        0xC0000081,  // STAR
+        0xC0000082,  // LSTAR
+        0xC0000083,  // CSTAR
+        0xC0000084,  // SFMASK
+        0xC0000102,  // KERNEL_GS_BASE
+        0xC0000103,  // TSC_AUX
+    };
+    static std::array<kvm::MsrValue, 10> reset_msrs(std::uint64_t pat);
+    std::uint64_t rip = 0, rsp = 0, rflags = 0;
+    kvm_sregs sregs{};
+    std::array<kvm::MsrValue, 10> msrs = reset_msrs(0);
+  };
+
   struct Slot {
     explicit Slot(kvm::Vcpu v) : vcpu(std::move(v)) {}
     kvm::Vcpu vcpu;
@@ -66,6 +89,7 @@ class Machine final : public hv::Backend {
     std::mutex mu;  // guards pending
     std::condition_variable cv;
     std::optional<hv::StartRequest> pending;
+    std::array<std::optional<VtlState>, tlfs::kMaxVtl + 1> vtl;  // saved while not running
   };
 
   Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
@@ -74,6 +98,7 @@ class Machine final : public hv::Backend {
   // Handles one exit; false when the VP's thread should stop.
   bool handle_exit(Slot& slot, kvm::Exit& exit);
   void on_hypercall(Slot& slot);
+  void on_vtl_switch(Slot& slot, hv::VtlDirection direction);
   bool on_io(Slot& slot, const kvm::exits::Io& io);
   void on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr);
   void on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr);

@@ -80,11 +80,7 @@ tlfs::InitialVpContext context_from_boot_state(const BootState& b) {
   return c;
 }
 
-kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
-                               std::uint64_t rsi) {
-  auto sregs = vcpu.sregs();
-  if (!sregs) return sregs.error();
-  kvm_sregs& s = *sregs;
+void apply_context(kvm_regs& regs, kvm_sregs& s, const tlfs::InitialVpContext& c) {
   s.cs = to_kvm_segment(c.cs);
   s.ds = to_kvm_segment(c.ds);
   s.es = to_kvm_segment(c.es);
@@ -102,13 +98,19 @@ kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
   s.cr8 = 0;
   s.efer = c.efer;
   for (auto& word : s.interrupt_bitmap) word = 0;
-  if (auto r = vcpu.set_sregs(s); !r) return r;
-
-  kvm_regs regs{};
   regs.rip = c.rip;
   regs.rsp = c.rsp;
   regs.rflags = c.rflags;
+}
+
+kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
+                               std::uint64_t rsi) {
+  auto sregs = vcpu.sregs();
+  if (!sregs) return sregs.error();
+  kvm_regs regs{};
   regs.rsi = rsi;
+  apply_context(regs, *sregs, c);
+  if (auto r = vcpu.set_sregs(*sregs); !r) return r;
   if (auto r = vcpu.set_regs(regs); !r) return r;
   if (auto r = vcpu.set_msr(kMsrPat, c.msr_cr_pat); !r) return r;
   return vcpu.set_mp_state(KVM_MP_STATE_RUNNABLE);

@@ -26,6 +26,11 @@ tlfs::SegmentRegister to_tlfs_segment(const Segment& s);
 // by the same code.
 tlfs::InitialVpContext context_from_boot_state(const BootState& b);
 
+// Puts the context's registers into KVM's register structures: RIP, RSP, RFLAGS into `regs`
+// (the other general registers are left alone), segments, tables, CR0/3/4, EFER into `sregs`
+// (the APIC base is kept). PAT is an MSR: the caller sets it.
+void apply_context(kvm_regs& regs, kvm_sregs& sregs, const tlfs::InitialVpContext& c);
+
 // Loads all 18 fields of `c` into `vcpu` (sregs keep the vCPU's APIC base), zeroes the general
 // registers, and makes the vCPU runnable. `rsi` is the one general register a caller may set (the
 // boot protocol's boot_params pointer).

@@ -98,14 +98,32 @@ TEST(VpCpuid, ReplacesKvmLeavesAndSetsHypervisorBitAndApicId) {
 
 TEST(HypercallPage, CodeLayout) {
   using namespace hypercall_page;
-  EXPECT_EQ(kCode[kOutOffset], 0xE6);
-  EXPECT_EQ(kCode[kOutOffset + 1], kHypercallPort);
-  EXPECT_EQ(kCode[kOutOffset + 2], 0xC3);  // ret
-  EXPECT_EQ(kCode[kUdOffset + 1], 0x0B);   // ud2
-  // The retry jump lands on the out.
-  EXPECT_EQ(kRetryOffset + 2 + static_cast<std::int8_t>(kCode[kRetryOffset + 1]), kOutOffset);
-  // The CPL check's jnz lands on ud2.
-  EXPECT_EQ(0x08 + static_cast<std::int8_t>(kCode[0x07]), kUdOffset);
+  for (std::uint16_t port : {kHypercallPort, kVtlCallPort, kVtlReturnPort}) {
+    const auto code = entry_code(port);
+    EXPECT_EQ(code[kOutOffset], 0xE6);
+    EXPECT_EQ(code[kOutOffset + 1], port);
+    EXPECT_EQ(code[kRetOffset], 0xC3);     // ret
+    EXPECT_EQ(code[kUdOffset + 1], 0x0B);  // ud2
+    // The retry jump lands on the out.
+    EXPECT_EQ(kRetryOffset + 2 + static_cast<std::int8_t>(code[kRetryOffset + 1]), kOutOffset);
+    // The CPL check's jnz lands on ud2.
+    EXPECT_EQ(0x08 + static_cast<std::int8_t>(code[0x07]), kUdOffset);
+  }
+  // Entries do not overlap, and the VSM register reports the VTL ones.
+  EXPECT_LE(kHypercallEntry + kEntrySize, kVtlCallEntry);
+  EXPECT_LE(kVtlCallEntry + kEntrySize, kVtlReturnEntry);
+  EXPECT_EQ(kVsmCodePageOffsets & 0xFFF, kVtlCallEntry);
+  EXPECT_EQ((kVsmCodePageOffsets >> 12) & 0xFFF, kVtlReturnEntry);
+}
+
+TEST(HypercallPage, EntryOfAnExitRip) {
+  using namespace hypercall_page;
+  EXPECT_EQ(entry_of(0x08), 0x00);  // RIP at the out
+  EXPECT_EQ(entry_of(0x0A), 0x00);  // RIP already past it
+  EXPECT_EQ(entry_of(0x28), 0x20);
+  EXPECT_EQ(entry_of(0x4A), 0x40);
+  EXPECT_EQ(entry_of(0x09), -1);
+  EXPECT_EQ(entry_of(0x100), -1);
 }
 
 }  // namespace
