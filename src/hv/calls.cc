@@ -29,6 +29,8 @@ constexpr std::array kCalls = {
         CallCode::kEnableVpVtl),
     rep_call<t::VpRegistersHeader, t::GetVpRegistersElement, t::RegisterValue, get_vp_registers,
              describe_vp_registers>(CallCode::kGetVpRegisters),
+    rep_call<t::VpRegistersHeader, t::SetVpRegistersElement, NoOutput, set_vp_registers,
+             describe_set_vp_registers>(CallCode::kSetVpRegisters),
     simple_call<NoInput, t::GetPartitionIdOutput, get_partition_id, describe_nothing>(
         CallCode::kGetPartitionId),
 };

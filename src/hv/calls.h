@@ -27,6 +27,9 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
                            RepInput<tlfs::GetVpRegistersElement> names,
                            RepOutput<tlfs::RegisterValue> values);
 
+RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
+                           RepInput<tlfs::SetVpRegistersElement> elements, RepOutput<NoOutput>);
+
 // Trace formatters (describe.cc).
 std::size_t describe_start_vp(const tlfs::StartVirtualProcessorInput& in, char* buf, std::size_t n);
 std::size_t describe_vp_index(const tlfs::GetVpIndexFromApicIdHeader& h,
@@ -37,6 +40,9 @@ std::size_t describe_enable_partition_vtl(const tlfs::EnablePartitionVtlInput& i
 std::size_t describe_vp_registers(const tlfs::VpRegistersHeader& h,
                                   RepInput<tlfs::GetVpRegistersElement> names, char* buf,
                                   std::size_t n);
+std::size_t describe_set_vp_registers(const tlfs::VpRegistersHeader& h,
+                                      RepInput<tlfs::SetVpRegistersElement> elements, char* buf,
+                                      std::size_t n);
 std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n);
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n);

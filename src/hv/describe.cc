@@ -52,6 +52,16 @@ std::size_t describe_vp_registers(const tlfs::VpRegistersHeader& h,
              names.size() > 1 ? ",..." : "");
 }
 
+std::size_t describe_set_vp_registers(const tlfs::VpRegistersHeader& h,
+                                      RepInput<tlfs::SetVpRegistersElement> elements, char* buf,
+                                      std::size_t n) {
+  const tlfs::SetVpRegistersElement first =
+      elements.size() > 0 ? elements[0] : tlfs::SetVpRegistersElement{};
+  return put(buf, n, "partition={:#x} vp={:#x} vtl={:#04x} {:#x}={:#x}{}", h.partition_id,
+             h.vp_index, h.target_vtl.raw, first.name, first.value.low,
+             elements.size() > 1 ? ",..." : "");
+}
+
 std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n) { return put(buf, n, ""); }
 
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,

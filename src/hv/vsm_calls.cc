@@ -119,3 +119,54 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
 }
 
 }  // namespace hvk::hv
+
+namespace hvk::hv {
+
+namespace {
+// HvRegisterVsmPartitionConfig bits hvk accepts: EnableVtlProtection 0,
+// DefaultVtlProtectionMask 4:1, ZeroMemoryOnReset 5, DenyLowerVtlStartup 6,
+// InterceptAcceptance 7, InterceptEnableVtlProtection 8, InterceptVpStartup 9,
+// InterceptCpuidUnimplemented 10, InterceptUnrecoverableException 11, InterceptPage 12.
+constexpr std::uint64_t kVsmPartitionConfigMask = 0x1FFF;
+}  // namespace
+
+RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
+                           RepInput<tlfs::SetVpRegistersElement> elements,
+                           RepOutput<NoOutput>) {
+  if (!ctx.partition.privileges().has(Privilege::kAccessVpRegisters)) {
+    return {Status::kAccessDenied, 0};
+  }
+  const Target t = resolve_partition(ctx, h.partition_id);
+  if (t.status != Status::kSuccess) return {t.status, 0};
+  Partition& p = *t.partition;
+  if (p.state() != PartitionState::kActive) return {Status::kInvalidPartitionState, 0};
+  const tlfs::VpIndex index =
+      (h.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : h.vp_index;
+  const Vp* vp = p.vp(index);
+  if (vp == nullptr) return {Status::kInvalidVpIndex, 0};
+  if (h.target_vtl.reserved_set()) return {Status::kInvalidParameter, 0};
+  const tlfs::Vtl vtl = h.target_vtl.use_target_vtl() ? h.target_vtl.target_vtl()
+                                                      : (t.self ? ctx.vtl : tlfs::Vtl{0});
+  if (t.self && vtl > ctx.vtl) return {Status::kAccessDenied, 0};
+  if (!p.vtl_enabled(vtl) || !vp->vtl_enabled(vtl)) return {Status::kInvalidVtlState, 0};
+
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    const tlfs::SetVpRegistersElement e = elements[i];
+    const auto done = static_cast<std::uint16_t>(i);
+    switch (static_cast<RegisterName>(e.name)) {
+      case RegisterName::kVsmPartitionConfig:
+        // Each VTL above 0 configures itself; VTL 0 has no VSM configuration.
+        if (vtl == 0) return {Status::kInvalidParameter, done};
+        if ((e.value.low & ~kVsmPartitionConfigMask) != 0 || e.value.high != 0) {
+          return {Status::kInvalidParameter, done};
+        }
+        p.set_vsm_config(vtl, e.value.low);
+        break;
+      default:
+        return {Status::kUnknownRegisterName, done};
+    }
+  }
+  return {Status::kSuccess, static_cast<std::uint16_t>(elements.size())};
+}
+
+}  // namespace hvk::hv

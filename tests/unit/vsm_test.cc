@@ -160,5 +160,46 @@ TEST_F(Vsm, GetVpRegistersVtlRules) {
   EXPECT_EQ(get({name(RegisterName::kVsmVpStatus)}, 7).result.status(), Status::kInvalidVpIndex);
 }
 
+struct SetQuery {
+  tlfs::VpRegistersHeader header;
+  tlfs::SetVpRegistersElement element;
+};
+
+class VsmConfig : public Vsm {
+ protected:
+  Status set_config(std::uint64_t value, std::uint32_t reg = 0x000D'0007) {
+    SetQuery q{{tlfs::kPartitionIdSelf, tlfs::kVpIndexSelf, {}, {}}, {reg, 0, 0, {value, 0}}};
+    return status_of(HypercallControl::make(CallCode::kSetVpRegisters, false, 1), q);
+  }
+};
+
+TEST_F(VsmConfig, DenyLowerVtlStartupSetByVtl1RefusesVtl0Starts) {
+  ASSERT_EQ(enable_partition(1), Status::kSuccess);
+  ASSERT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);
+  ASSERT_EQ(enable_vp(1, 1), Status::kSuccess);
+  root_->vp(0)->set_current_vtl(1);
+  EXPECT_EQ(set_config(tlfs::vsm_config::kDenyLowerVtlStartup), Status::kSuccess);
+  EXPECT_EQ(root_->vsm_config(1), tlfs::vsm_config::kDenyLowerVtlStartup);
+  root_->vp(0)->set_current_vtl(0);
+  EXPECT_EQ(start(start_input(1)), Status::kAccessDenied);
+  root_->vp(0)->set_current_vtl(1);
+  EXPECT_EQ(start(start_input(1)), Status::kSuccess);
+}
+
+TEST_F(VsmConfig, Rules) {
+  EXPECT_EQ(set_config(0), Status::kInvalidParameter);  // VTL 0 has no VSM configuration
+  ASSERT_EQ(enable_partition(1), Status::kSuccess);
+  ASSERT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);
+  root_->vp(0)->set_current_vtl(1);
+  EXPECT_EQ(set_config(1ull << 13), Status::kInvalidParameter);  // reserved bit
+  EXPECT_EQ(set_config(0, 0x1234), Status::kUnknownRegisterName);
+  auto q = get({name(RegisterName::kVsmPartitionConfig)});
+  EXPECT_EQ(q.result.status(), Status::kSuccess);
+  EXPECT_EQ(out_at<tlfs::RegisterValue>().low, 0u);
+  EXPECT_EQ(set_config(tlfs::vsm_config::kEnableVtlProtection), Status::kSuccess);
+  q = get({name(RegisterName::kVsmPartitionConfig)});
+  EXPECT_EQ(out_at<tlfs::RegisterValue>().low, tlfs::vsm_config::kEnableVtlProtection);
+}
+
 }  // namespace
 }  // namespace hvk::test
