@@ -14,7 +14,7 @@ Partition& Hypervisor::add(tlfs::PartitionId parent, const PartitionConfig& conf
 Partition& Hypervisor::create_root(const PartitionConfig& config) {
   Partition& p = add(tlfs::kPartitionIdInvalid, config);
   p.transition(PartitionState::kCreated, PartitionState::kActive);
-  p.vp(0)->try_mark_running();
+  p.vp(0)->mark_running_in(p.vp(0)->current_vtl());
   return p;
 }
 

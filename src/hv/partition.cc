@@ -32,8 +32,17 @@ bool Vp::try_mark_running() {
 
 bool Vp::reset_to_wait_for_sipi() {
   VpRunState expected = VpRunState::kRunning;
-  return run_state_.compare_exchange_strong(expected, VpRunState::kWaitForSipi,
-                                            std::memory_order_acq_rel);
+  if (!run_state_.compare_exchange_strong(expected, VpRunState::kWaitForSipi,
+                                          std::memory_order_acq_rel)) {
+    return false;
+  }
+  started_vtls_.store(0, std::memory_order_release);
+  return true;
+}
+
+bool Vp::try_start_vtl(tlfs::Vtl v) {
+  const auto bit = static_cast<std::uint16_t>(1u << v);
+  return (started_vtls_.fetch_or(bit, std::memory_order_acq_rel) & bit) == 0;
 }
 
 tlfs::Vtl Vp::highest_enabled_vtl() const {

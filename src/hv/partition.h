@@ -50,11 +50,26 @@ class Vp {
   std::uint32_t apic_id() const { return apic_id_; }
 
   VpRunState run_state() const { return run_state_.load(std::memory_order_acquire); }
-  bool startable() const { return run_state() != VpRunState::kRunning; }
-  // The one atomic step that decides a start race: kStopped/kWaitForSipi -> kRunning.
+  // kStopped/kWaitForSipi -> kRunning; false if the VP was running already.
   bool try_mark_running();
-  // INIT: a running VP goes back to wait-for-SIPI; false if it was not running.
+  // INIT: a running VP goes back to wait-for-SIPI with no VTL started; false if it was not
+  // running.
   bool reset_to_wait_for_sipi();
+
+  // Each VTL of a VP is started once (TLFS: StartVirtualProcessor starts a VP in a VTL; the
+  // VP's other VTLs may be started later, e.g. VTL 0 by its own kernel after VTL 1 came up).
+  bool vtl_started(tlfs::Vtl v) const {
+    return v <= tlfs::kMaxVtl &&
+           ((static_cast<unsigned>(started_vtls_.load(std::memory_order_acquire)) >> v) & 1u) != 0;
+  }
+  // The one atomic step that decides a start race: true for the caller that started `v`.
+  bool try_start_vtl(tlfs::Vtl v);
+  // A VP found running in `v` without a StartVirtualProcessor (the boot VP, an AP woken by
+  // INIT-SIPI).
+  void mark_running_in(tlfs::Vtl v) {
+    try_start_vtl(v);
+    try_mark_running();
+  }
 
   tlfs::Vtl current_vtl() const { return current_vtl_.load(std::memory_order_acquire); }
   void set_current_vtl(tlfs::Vtl v) { current_vtl_.store(v, std::memory_order_release); }
@@ -81,6 +96,7 @@ class Vp {
   std::atomic<VpRunState> run_state_{VpRunState::kStopped};
   std::atomic<tlfs::Vtl> current_vtl_{0};
   std::atomic<std::uint16_t> enabled_vtls_{1};  // VTL 0 is always enabled
+  std::atomic<std::uint16_t> started_vtls_{0};
   mutable std::mutex mu_;                       // guards vtl_
   std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
 };

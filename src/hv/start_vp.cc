@@ -36,18 +36,22 @@ Status start_virtual_processor(CallContext& ctx, const tlfs::StartVirtualProcess
       (p.vsm_config(highest) & tlfs::vsm_config::kDenyLowerVtlStartup) != 0) {
     return Status::kAccessDenied;
   }
-  if (!vp->startable()) return Status::kInvalidVpState;
+  if (vp->vtl_started(vtl)) return Status::kInvalidVpState;
   if (check_initial_context(in.vp_context, p.cpu_limits()) != ContextFault::kNone) {
     return Status::kInvalidRegisterValue;
   }
-  // The race between callers is decided here, once; the loser sees the VP running.
-  if (!vp->try_mark_running()) return Status::kInvalidVpState;
-
+  // The race between callers is decided here, once; the losers see the VTL started.
+  if (!vp->try_start_vtl(vtl)) return Status::kInvalidVpState;
   vp->set_vtl_context(vtl, in.vp_context);
+  if (!vp->try_mark_running()) {
+    // The VP already runs in another VTL: this one starts from the context when first entered.
+    return Status::kSuccess;
+  }
+  // The VP's highest enabled VTL runs first, from the context EnableVpVtl gave it.
   StartRequest request{index, vtl, highest, in.vp_context};
   if (highest != vtl) {
-    // The VP's highest enabled VTL runs first, from the context EnableVpVtl gave it.
     request.context = vp->vtl_context(highest).value_or(tlfs::InitialVpContext{});
+    vp->try_start_vtl(highest);
   }
   vp->set_current_vtl(highest);
   if (Backend* b = p.backend()) b->start_vp(request);

@@ -200,7 +200,7 @@ void Machine::run_vp(Slot& slot) {
       return;
     }
     // An AP brought up by INIT-SIPI runs without the engine having started it.
-    if (vp.run_state() != hv::VpRunState::kRunning) vp.try_mark_running();
+    if (vp.run_state() != hv::VpRunState::kRunning) vp.mark_running_in(vp.current_vtl());
     if (!handle_exit(slot, *exit)) return;
   }
 }

@@ -57,7 +57,7 @@ TEST_F(StartVp, ForeignPartitionIsInvalidPartitionId) {
   EXPECT_EQ(start(start_input(0, 0, grandchild.id())), Status::kInvalidPartitionId);
   // And the child cannot start its parent's VPs.
   ASSERT_TRUE(child.transition(PartitionState::kCreated, PartitionState::kActive));
-  ASSERT_TRUE(child.vp(0)->try_mark_running());
+  child.vp(0)->mark_running_in(0);
   EXPECT_EQ(start(start_input(1, 0, root_->id()), &child, 0), Status::kInvalidPartitionId);
 }
 
@@ -198,6 +198,27 @@ TEST_F(StartVpVtl, HighestEnabledVtlRunsFirst) {
   EXPECT_EQ(root_->vp(1)->current_vtl(), 1);
 }
 
+TEST_F(StartVpVtl, EachVtlOfAVpIsStartedOnce) {
+  // VTL 2 of VP 1 first (the paravisor brings its APs up), then VTL 0 of the same VP: the VP
+  // keeps running in VTL 2; VTL 0 starts from its context when VTL 2 first returns to it.
+  ASSERT_TRUE(root_->vp(1)->enable_vtl(2, good_context()));
+  EXPECT_EQ(start(start_input(1, 2)), Status::kSuccess);
+  ASSERT_EQ(backend_.starts.size(), 1u);
+  auto vtl0 = good_context();
+  vtl0.rip = 0xffff'ffff'8300'0000ull;
+  EXPECT_EQ(start(start_input(1, 0, tlfs::kPartitionIdSelf, vtl0)), Status::kSuccess);
+  EXPECT_EQ(backend_.starts.size(), 1u);  // no second start request: the VP runs
+  EXPECT_EQ(root_->vp(1)->vtl_context(0), vtl0);
+  EXPECT_EQ(root_->vp(1)->current_vtl(), 2);
+  EXPECT_EQ(start(start_input(1, 0)), Status::kInvalidVpState);
+  EXPECT_EQ(start(start_input(1, 2)), Status::kInvalidVpState);
+  // The boot VP runs in VTL 2; its VTL 0 has not started yet.
+  EXPECT_TRUE(root_->vp(0)->vtl_started(2));
+  EXPECT_FALSE(root_->vp(0)->vtl_started(0));
+  EXPECT_EQ(start(start_input(tlfs::kVpIndexSelf, 0)), Status::kSuccess);
+  EXPECT_EQ(start(start_input(tlfs::kVpIndexSelf, 2)), Status::kInvalidVpState);
+}
+
 TEST_F(StartVpVtl, DenyLowerVtlStartupRefusesLowerCallers) {
   ASSERT_TRUE(root_->vp(1)->enable_vtl(2, good_context()));
   root_->set_vsm_config(2, tlfs::vsm_config::kDenyLowerVtlStartup);
@@ -229,7 +250,7 @@ class StartVpOrder : public Engine {
     make_root(cfg);
     hv::Partition& child = make_child(2);
     if (!fault(3)) child.transition(PartitionState::kCreated, PartitionState::kActive);
-    if (fault(6)) child.vp(0)->try_mark_running();
+    if (fault(6)) child.vp(0)->mark_running_in(0);
     auto ctx = good_context();
     if (fault(7)) ctx.cr0 |= 1ull << 40;
     const tlfs::PartitionId pid = fault(1) ? 0x999 : child.id();
@@ -247,7 +268,7 @@ class StartVpOrder : public Engine {
       root_->vp(1)->enable_vtl(2, good_context());
       root_->set_vsm_config(2, tlfs::vsm_config::kDenyLowerVtlStartup);
     }
-    if (fault(3)) root_->vp(1)->try_mark_running();
+    if (fault(3)) root_->vp(1)->mark_running_in(1);
     auto ctx = good_context();
     if (fault(4)) ctx.rip = 0x0000'8000'0000'0000ull;
     return start(start_input(1, fault(0) ? 2 : 1, tlfs::kPartitionIdSelf, ctx));
@@ -284,7 +305,7 @@ class StartVpRace : public Engine {
 
 TEST_F(StartVpRace, ManyCallersOneTargetExactlyOneSuccess) {
   const tlfs::VpIndex target = kCallers;
-  for (std::uint32_t v = 1; v < kCallers; ++v) ASSERT_TRUE(root_->vp(v)->try_mark_running());
+  for (std::uint32_t v = 1; v < kCallers; ++v) root_->vp(v)->mark_running_in(0);
   for (std::uint32_t i = 0; i < kCallers; ++i) {
     memory_.write(0x4000 + i * 0x1000ull, tlfs::as_bytes(start_input(target)));
   }
