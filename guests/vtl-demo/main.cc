@@ -1,0 +1,206 @@
+// vtl-demo: every VP runs code in VTL 1 and in VTL 0 and switches between them.
+//
+// The boot VP (VTL 0) enables VTL 1 on the partition and on every VP (EnableVpVtl, a VTL-1
+// context with its own stack) and calls up into VTL 1 (VtlCall), which starts every AP in VTL 1
+// with HvCallStartVirtualProcessor (only VTL 1 may: from VTL 0 that is ACCESS_DENIED) and returns
+// to VTL 0 (fast VtlReturn). On each AP, VTL 1 reports its VP index and VTL (from VsmVpStatus), starts its own VTL 0 with
+// HvCallStartVirtualProcessor, and returns to it with VtlReturn; VTL 0 reports and calls back up
+// with VtlCall; VTL 1 checks it came back in VTL 1 with its private state intact. The boot VP
+// does the same round trip from VTL 0 (VtlCall first). Each VTL keeps a VTL-specific value in
+// KERNEL_GS_BASE, a per-VTL MSR, and checks the other VTL did not change it.
+//
+// Output: "vtl-demo: VP <i> in VTL <v>" lines, then "vtl-demo: all <N> VPs ran in VTL 1 and
+// VTL 0" and exit 0; otherwise a line saying what went wrong and exit 1 (a call failed), 2
+// (timeout) or 3 (a VP ran in the wrong VTL or lost its private state).
+#include <cstdint>
+
+#include "guest/guest.h"
+
+extern "C" void vtl_call(std::uint64_t call_offset);
+extern "C" void vtl_return(std::uint64_t return_offset, std::uint64_t fast);
+
+namespace {
+
+using namespace guest;
+
+constexpr std::uint32_t kMsrKernelGsBase = 0xC000'0102;
+constexpr std::uint32_t kMaxVps = 256;
+constexpr std::uint64_t kVtl1StackGap = 0x2000;  // VTL 1's stack starts this far below VTL 0's
+
+std::uint64_t g_call_offset = 0;
+std::uint64_t g_return_offset = 0;
+std::uint32_t g_vps = 0;
+volatile std::uint32_t g_done = 0;
+volatile std::uint64_t g_start_failure = 0;  // the first failed start's result, with its VP
+volatile std::uint32_t g_bad = 0;
+volatile std::uint8_t g_seen[kMaxVps][2];  // [vp][vtl]: the VTL reported by VsmVpStatus + 1
+
+std::uint64_t rdtsc() {
+  std::uint32_t lo, hi;
+  asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (std::uint64_t{hi} << 32) | lo;
+}
+
+std::uint64_t marker(std::uint32_t vp, int vtl) {
+  return 0xFFFF'8000'0000'0000ull | (std::uint64_t(vtl) << 32) | vp;
+}
+
+void bad(const char* what, std::uint32_t vp, std::uint64_t value) {
+  printf("vtl-demo: VP %u: %s (0x%lx)\n", vp, what, value);
+  __atomic_fetch_add(&g_bad, 1, __ATOMIC_SEQ_CST);
+}
+
+// Reports the VTL this code runs in and checks it is `want`.
+void report(std::uint32_t vp, int want) {
+  const int vtl = hv_active_vtl();
+  printf("vtl-demo: VP %u in VTL %d\n", vp, vtl);
+  if (vtl != want) bad("ran in the wrong VTL", vp, static_cast<std::uint64_t>(vtl));
+  if (vp < kMaxVps && vtl >= 0 && vtl <= 1) g_seen[vp][vtl] = static_cast<std::uint8_t>(vtl + 1);
+}
+
+void check_marker(std::uint32_t vp, int vtl) {
+  const std::uint64_t v = rdmsr(kMsrKernelGsBase);
+  if (v != marker(vp, vtl)) bad("per-VTL KERNEL_GS_BASE changed across a VTL switch", vp, v);
+}
+
+tlfs::InitialVpContext vtl1_context(std::uint32_t vp) {
+  return vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64),
+                       vp_stack_top(vp) - kVtl1StackGap);
+}
+
+// Every VP's entry, in either VTL (guest_ap_entry64 calls it).
+void ap_main() {
+  const std::uint32_t vp = this_cpu()->vp_index;
+  const int vtl = hv_active_vtl();
+  if (vtl == 1 && vp == 0) {
+    // The boot VP's VTL 1: start every AP in VTL 1, then go back with a fast VtlReturn.
+    report(vp, 1);
+    wrmsr(kMsrKernelGsBase, marker(vp, 1));  // VTL 0's own value must survive this
+    for (std::uint32_t ap = 1; ap < g_vps; ++ap) {
+      const std::uint64_t r = hv_start_virtual_processor(ap, 1, vtl1_context(ap));
+      if (hv_status(r) != 0) {
+        g_start_failure = (std::uint64_t{ap} << 32) | hv_status(r);
+        break;
+      }
+    }
+    vtl_return(g_return_offset, 1);
+    bad("VTL 0 called VTL 1 of the boot VP a second time", vp, 0);
+    return;
+  }
+  if (vtl == 1) {
+    // An AP, started in VTL 1: start this VP's VTL 0, which runs when VTL 1 returns to it.
+    report(vp, 1);
+    wrmsr(kMsrKernelGsBase, marker(vp, 1));
+    const auto ctx0 = vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64),
+                                    vp_stack_top(vp));
+    const std::uint64_t r = hv_start_virtual_processor(vp, 0, ctx0);
+    if (hv_status(r) != 0) {
+      bad("HvCallStartVirtualProcessor of its own VTL 0 failed", vp, r);
+      return;
+    }
+    vtl_return(g_return_offset, 0);
+    // Back from VTL 0's VtlCall.
+    if (hv_active_vtl() != 1) bad("VtlCall did not come back to VTL 1", vp, 0);
+    check_marker(vp, 1);
+    __atomic_fetch_add(&g_done, 1, __ATOMIC_SEQ_CST);
+    return;  // the AP halts in VTL 1
+  }
+  // An AP's VTL 0, entered by VTL 1's VtlReturn.
+  report(vp, 0);
+  wrmsr(kMsrKernelGsBase, marker(vp, 0));
+  vtl_call(g_call_offset);
+  bad("VTL 1 returned to an AP's VTL 0 a second time", vp, 0);
+}
+
+int fail(const char* call, std::uint32_t vp, std::uint64_t r) {
+  printf("vtl-demo: %s (VP %u) failed: status 0x%04x (%s)\n", call, vp, hv_status(r),
+         hv_status_name(hv_status(r)));
+  return 1;
+}
+
+std::uint64_t enable_partition_vtl1() {
+  auto* in = static_cast<tlfs::EnablePartitionVtlInput*>(hv_input_page());
+  *in = {tlfs::kPartitionIdSelf, 1, 0, {}};
+  return hv_call(hv_control(tlfs::CallCode::kEnablePartitionVtl), in, nullptr);
+}
+
+std::uint64_t enable_vp_vtl1(std::uint32_t vp) {
+  auto* in = static_cast<tlfs::EnableVpVtlInput*>(hv_input_page());
+  *in = {};
+  in->partition_id = tlfs::kPartitionIdSelf;
+  in->vp_index = vp;
+  in->target_vtl = 1;
+  in->vp_context = vtl1_context(vp);
+  return hv_call(hv_control(tlfs::CallCode::kEnableVpVtl), in, nullptr);
+}
+
+}  // namespace
+
+extern "C" int guest_main(const void*) {
+  if (const char* err = hv_init()) {
+    printf("vtl-demo: no Hyper-V interface: %s\n", err);
+    return 1;
+  }
+  const std::uint32_t n = vp_count();
+  if (n == 0 || n > kMaxVps) {
+    printf("vtl-demo: %u VPs is outside 1..%u\n", n, kMaxVps);
+    return 1;
+  }
+  tlfs::RegisterValue offsets{};
+  std::uint64_t r = hv_get_vp_register(tlfs::kVpIndexSelf, tlfs::InputVtl::current(),
+                                       tlfs::RegisterName::kVsmCodePageOffsets, &offsets);
+  if (hv_status(r) != 0) return fail("GetVpRegisters(VsmCodePageOffsets)", 0, r);
+  g_call_offset = offsets.low & 0xFFF;
+  g_return_offset = (offsets.low >> 12) & 0xFFF;
+  if (n > 1) {
+    if (const char* err = vp_blocks_init(n)) {
+      printf("vtl-demo: %s\n", err);
+      return 1;
+    }
+  }
+  set_ap_main(ap_main);
+  r = enable_partition_vtl1();
+  if (hv_status(r) != 0) return fail("HvCallEnablePartitionVtl", 0, r);
+  for (std::uint32_t vp = 0; vp < n; ++vp) {
+    r = enable_vp_vtl1(vp);
+    if (hv_status(r) != 0) return fail("HvCallEnableVpVtl", vp, r);
+  }
+
+  // From VTL 0 the APs cannot be started in VTL 1.
+  if (n > 1) {
+    r = hv_start_virtual_processor(1, 1, vtl1_context(1));
+    if (hv_status(r) != static_cast<std::uint16_t>(tlfs::Status::kAccessDenied)) {
+      return fail("HvCallStartVirtualProcessor into VTL 1 from VTL 0 (expected ACCESS_DENIED)", 1,
+                  r);
+    }
+  }
+
+  // The boot VP: VTL 0 -> VTL 1 (which starts the APs) -> VTL 0.
+  g_vps = n;
+  report(0, 0);
+  wrmsr(kMsrKernelGsBase, marker(0, 0));
+  vtl_call(g_call_offset);
+  if (hv_active_vtl() != 0) bad("VtlReturn did not come back to VTL 0", 0, 0);
+  check_marker(0, 0);
+  if (g_start_failure != 0) {
+    printf("vtl-demo: HvCallStartVirtualProcessor into VTL 1 (VP %u) from VTL 1 failed: %s\n",
+           static_cast<std::uint32_t>(g_start_failure >> 32),
+           hv_status_name(static_cast<std::uint16_t>(g_start_failure)));
+    return 1;
+  }
+  // Wait for every AP's round trip, bounded by the TSC (pause is slow on some nested hosts).
+  const std::uint64_t start = rdtsc();
+  while (g_done + g_bad < n - 1) {
+    if (rdtsc() - start > 40'000'000'000ull) {
+      printf("vtl-demo: timeout: %u of %u APs finished\n", g_done, n - 1);
+      return 2;
+    }
+    pause();
+  }
+  for (std::uint32_t vp = 0; vp < n; ++vp) {
+    if (g_seen[vp][0] != 1 || g_seen[vp][1] != 2) bad("did not run in both VTLs", vp, 0);
+  }
+  if (g_bad != 0) return 3;
+  printf("vtl-demo: all %u VPs ran in VTL 1 and VTL 0\n", n);
+  return 0;
+}
