@@ -166,6 +166,17 @@ extern "C" int guest_main(const void*) {
     if (hv_status(r) != 0) return fail("HvCallEnableVpVtl", vp, r);
   }
 
+  // Misuse is #UD, not a status: VtlCall with a reserved control bit, VtlReturn from VTL 0.
+  const int call_ud = catch_exception(
+      [](void*) { vtl_return(g_call_offset, 1); }, nullptr);  // the VtlCall entry, RCX = 1
+  const int return_ud = catch_exception([](void*) { vtl_return(g_return_offset, 0); }, nullptr);
+  if (call_ud != 6 || return_ud != 6) {
+    printf("vtl-demo: misuse gave vectors %d and %d, expected #UD (6) for both\n", call_ud,
+           return_ud);
+    return 3;
+  }
+  puts("vtl-demo: VtlCall with a reserved bit and VtlReturn from VTL 0 raise #UD");
+
   // From VTL 0 the APs cannot be started in VTL 1.
   if (n > 1) {
     r = hv_start_virtual_processor(1, 1, vtl1_context(1));
