@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "cli/bench.h"
 #include "cli/replay.h"
 #include "cli/run.h"
 
@@ -33,6 +34,14 @@ int run_main(int argc, char** argv) {
   run->add_option("--child-vps", run_opts.child_vps, "VPs of each child partition");
   run->add_option("--child-mem", run_opts.child_mem, "RAM of each child partition");
 
+  hvk::cli::BenchOptions bench_opts;
+  CLI::App* bench = app.add_subcommand(
+      "bench", "Measure the hypercall and VTL-switch round trips against the exit floor");
+  bench->add_option("--guest", bench_opts.guest, "The bench guest (default: the built one)");
+  bench->add_option("--iterations", bench_opts.iterations, "Iterations of each operation")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
+  bench->add_option("--json", bench_opts.json, "Also write the results to this JSON file");
+
   app.add_subcommand("info", "KVM capabilities and the Hyper-V leaves hvk presents");
 
   hvk::cli::ReplayOptions replay_opts;
@@ -48,6 +57,7 @@ int run_main(int argc, char** argv) {
   }
   if (run->parsed()) return hvk::cli::run(run_opts);
   if (replay->parsed()) return hvk::cli::replay(replay_opts);
+  if (bench->parsed()) return hvk::cli::bench(bench_opts);
   return hvk::cli::info();
 }
 

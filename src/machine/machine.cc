@@ -16,6 +16,7 @@ namespace hvk::machine {
 namespace {
 
 constexpr std::uint16_t kExitPort = 0xF4;
+constexpr std::uint16_t kMarkPort = 0xF8;
 constexpr std::uint16_t kCom1 = 0x3F8;
 constexpr std::uint8_t kLsrThrEmpty = 0x60;
 constexpr std::uint64_t kTssAddr = 0xFFFB'D000;  // VMX real-mode helpers, outside RAM and MMIO
@@ -251,6 +252,10 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
                                                   : hv::VtlDirection::kReturn);
       return true;
     }
+  }
+  if (io.is_out() && io.port == kMarkPort && config_.on_mark) {
+    for (std::uint8_t b : io.data) config_.on_mark(slot.vcpu.id(), b);
+    return true;
   }
   if (io.is_out() && io.port == kExitPort) {
     end(io.data.empty() ? 0 : io.data[0], "");

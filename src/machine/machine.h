@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,6 +37,9 @@ struct MachineConfig {
   // waits until someone starts it with HvCallStartVirtualProcessor (a child partition).
   bool boot = true;
   std::string console_prefix;  // put before each console line of this partition
+  // Called for each byte a VP writes to the benchmark mark port (0xF8; `hvk bench`), on that VP's
+  // thread. Unset: the port is ignored like any other.
+  std::function<void(std::uint32_t vp, std::uint8_t mark)> on_mark;
 };
 
 // Exit statuses hvk itself gives a VM that ends abnormally (docs/guest-abi.md).
