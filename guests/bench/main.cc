@@ -5,6 +5,8 @@
 //   mark 2..3  a rejected hypercall (unknown call code: HV_STATUS_INVALID_HYPERCALL_CODE)
 //   mark 3..4  HvCallGetVpIndexFromApicId, rep count 1
 //   mark 4..5  a VTL round trip: VtlCall into VTL 1, which returns at once with a fast VtlReturn
+//   mark 5..6  HvCallGetVpIndexFromApicId with its input written once, before the loop (the
+//              difference to 3..4 is the guest's own stores around each call)
 // Then exits with 0. "n=N" on the command line sets the iterations (default 20000).
 #include <cstdint>
 
@@ -91,5 +93,9 @@ extern "C" int guest_main(const void*) {
   mark(4);
   for (std::uint64_t i = 0; i < n; ++i) vtl_call(call_offset);
   mark(5);
+  hv_get_vp_index_from_apic_id(0, &index);  // leaves the input in place
+  const auto control = hv_control(tlfs::CallCode::kGetVpIndexFromApicId, 1);
+  for (std::uint64_t i = 0; i < n; ++i) hv_call(control, hv_input_page(), hv_output_page());
+  mark(6);
   return 0;
 }
