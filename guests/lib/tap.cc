@@ -40,6 +40,17 @@ void tap_skip(const char* fmt, ...) {
   putc('\n');
 }
 
+void tap_skip_desc(const char* desc, const char* reason_fmt, ...) {
+  LineLock lock;
+  ++g_run;
+  printf("ok %u - %s # SKIP ", g_run, desc);
+  va_list ap;
+  va_start(ap, reason_fmt);
+  vprintf(reason_fmt, ap);
+  va_end(ap);
+  putc('\n');
+}
+
 void tap_diag(const char* fmt, ...) {
   LineLock lock;
   write("# ");

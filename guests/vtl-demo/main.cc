@@ -76,6 +76,16 @@ void ap_main() {
     // The boot VP's VTL 1: start every AP in VTL 1, then go back with a fast VtlReturn.
     report(vp, 1);
     wrmsr(kMsrKernelGsBase, marker(vp, 1));  // VTL 0's own value must survive this
+    // VTL 0's RIP, read from VTL 1: VTL 0 waits at the `ret` of the VtlCall entry it left by.
+    tlfs::RegisterValue rip0{};
+    const std::uint64_t rr = hv_get_vp_register(tlfs::kVpIndexSelf, tlfs::InputVtl::target(0),
+                                                tlfs::RegisterName::kRip, &rip0);
+    const auto page = reinterpret_cast<std::uint64_t>(guest_hypercall_page);
+    if (hv_status(rr) != 0 || rip0.low < page + g_call_offset || rip0.low >= page + 4096) {
+      bad("GetVpRegisters(VTL 0 RIP) from VTL 1 is not in the VtlCall entry", vp, rip0.low);
+    } else {
+      puts("vtl-demo: VTL 1 read VTL 0's RIP in the VtlCall entry with GetVpRegisters");
+    }
     for (std::uint32_t ap = 1; ap < g_vps; ++ap) {
       const std::uint64_t r = hv_start_virtual_processor(ap, 1, vtl1_context(ap));
       if (hv_status(r) != 0) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "hv/partition.h"
+#include "hvk/tlfs/vp_context.h"
 #include "hvk/tlfs/control.h"
 
 namespace hvk::hv {
@@ -33,12 +34,23 @@ struct CallRegs {
   std::uint64_t output;  // output GPA, or the second fast input qword
 };
 
+// The calling VP's own architectural state, per VTL, as the machine holds it during the call (the
+// running VTL in the vCPU, the others saved). Get/SetVpRegisters of the general registers use it:
+// they are exactly the fields of HV_INITIAL_VP_CONTEXT.
+class VpState {
+ public:
+  virtual ~VpState() = default;
+  virtual tlfs::InitialVpContext context(tlfs::Vtl vtl) = 0;
+  virtual void set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext& context) = 0;
+};
+
 // The caller as handlers see it.
 struct CallContext {
   Hypervisor& hv;
   Partition& partition;
   Vp& vp;
   tlfs::Vtl vtl;  // the caller's VTL at the time of the call
+  VpState* state = nullptr;  // the caller's registers; null where the machine offers none
 };
 
 enum class Action : std::uint8_t {

@@ -51,18 +51,19 @@ void write_result(ExecMode mode, HypercallRegs& r, const Outcome& o, HypercallCo
   }
 }
 
-Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, VpCallState& state) {
+Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, VpCallState& state,
+                             VpState* registers) {
   const CallRegs regs = decode_call_regs(state.mode, state.regs);
-  const Outcome o = dispatch(partition, vp, state.mode, state.cpl, regs);
+  const Outcome o = dispatch(partition, vp, state.mode, state.cpl, regs, registers);
   write_result(state.mode, state.regs, o, regs.control);
   return o;
 }
 
 Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::uint8_t cpl,
-                             const CallRegs& regs) {
+                             const CallRegs& regs, VpState* registers) {
   const auto t0 = trace_ != nullptr ? std::chrono::steady_clock::now()
                                      : std::chrono::steady_clock::time_point{};
-  CallContext ctx{hv_, partition, vp, vp.current_vtl()};
+  CallContext ctx{hv_, partition, vp, vp.current_vtl(), registers};
   const CallDescriptor* call = nullptr;
   Outcome o;
   std::array<char, 512> text{};

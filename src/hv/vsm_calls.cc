@@ -5,6 +5,7 @@
 #include "hv/calls.h"
 #include "hv/context_check.h"
 #include "hv/target.h"
+#include "hv/vp_registers.h"
 #include "hvk/tlfs/registers.h"
 
 namespace hvk::hv {
@@ -110,8 +111,18 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
       case RegisterName::kVsmCapabilities:
         v.low = 0;  // no MBEC, no optional VSM features
         break;
-      default:
-        return {Status::kUnknownRegisterName, static_cast<std::uint16_t>(i)};
+      default: {
+        const auto name = static_cast<RegisterName>(names[i]);
+        if (!is_general_register(name)) {
+          return {Status::kUnknownRegisterName, static_cast<std::uint16_t>(i)};
+        }
+        // Another VP is running on its own thread: hvk reads only the caller's own registers.
+        if (!t.self || vp != &ctx.vp || ctx.state == nullptr) {
+          return {Status::kInvalidVpState, static_cast<std::uint16_t>(i)};
+        }
+        v = *read_register(ctx.state->context(vtl), name);
+        break;
+      }
     }
     values.set(i, v);
   }
@@ -162,8 +173,20 @@ RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
         }
         p.set_vsm_config(vtl, e.value.low);
         break;
-      default:
-        return {Status::kUnknownRegisterName, done};
+      default: {
+        const auto name = static_cast<RegisterName>(e.name);
+        if (!is_general_register(name)) return {Status::kUnknownRegisterName, done};
+        if (!t.self || vp != &ctx.vp || ctx.state == nullptr) {
+          return {Status::kInvalidVpState, done};
+        }
+        tlfs::InitialVpContext c = ctx.state->context(vtl);
+        write_register(c, name, e.value);
+        if (check_initial_context(c, p.cpu_limits()) != ContextFault::kNone) {
+          return {Status::kInvalidRegisterValue, done};
+        }
+        ctx.state->set_context(vtl, c);
+        break;
+      }
     }
   }
   return {Status::kSuccess, static_cast<std::uint16_t>(elements.size())};

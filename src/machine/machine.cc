@@ -279,20 +279,57 @@ void Machine::on_hypercall(Slot& slot) {
   kvm_regs& regs = slot.vcpu.edit_synced_regs();
   hv::VpCallState state = call_state(regs, slot.vcpu.synced_sregs());
   hv::Vp& vp = *partition_.vp(slot.vcpu.id());
-  hv::Outcome o = vmm_.dispatcher().dispatch(partition_, vp, state);
   // Where the exit left RIP: at the `out` (KVM skips it on re-entry unless RIP changes) or
   // already past it (some hosts). Either way the entry is known from the page offset.
   const std::int64_t entry = hypercall_page::entry_of(regs.rip & 0xFFF);
+  const std::uint64_t base = (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
+  SlotState registers(*this, slot);
+  hv::Outcome o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
   if (entry < 0) {
     // An `out 0xf5` outside the hypercall page: finish rep calls here, #UD by injection.
-    while (o.action == hv::Action::kRetry) o = vmm_.dispatcher().dispatch(partition_, vp, state);
+    while (o.action == hv::Action::kRetry) {
+      o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
+    }
     if (o.action == hv::Action::kInjectUd) (void)slot.vcpu.inject_exception(kVectorUd);
   }
   store_call_regs(regs, state.regs);
   if (entry < 0) return;
-  const std::uint64_t base = (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(entry);
   if (o.action == hv::Action::kRetry) regs.rip = base + hypercall_page::kRetryOffset;
   if (o.action == hv::Action::kInjectUd) regs.rip = base + hypercall_page::kUdOffset;
+}
+
+tlfs::InitialVpContext Machine::SlotState::context(tlfs::Vtl vtl) {
+  const hv::Vp& vp = *machine_.partition_.vp(slot_.vcpu.id());
+  if (vtl == vp.current_vtl()) {
+    const auto pat = slot_.vcpu.msr(kMsrPat);
+    return context_from_kvm(slot_.vcpu.synced_regs(), slot_.vcpu.synced_sregs(),
+                            pat ? *pat : 0);
+  }
+  if (const auto& saved = slot_.vtl[vtl]) {
+    kvm_regs r{};
+    r.rip = saved->rip;
+    r.rsp = saved->rsp;
+    r.rflags = saved->rflags;
+    return context_from_kvm(r, saved->sregs, saved->msrs[0].value);
+  }
+  return vp.vtl_context(vtl).value_or(tlfs::InitialVpContext{});
+}
+
+void Machine::SlotState::set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext& c) {
+  hv::Vp& vp = *machine_.partition_.vp(slot_.vcpu.id());
+  if (vtl == vp.current_vtl()) {
+    apply_context(slot_.vcpu.edit_synced_regs(), slot_.vcpu.edit_synced_sregs(), c);
+    (void)slot_.vcpu.set_msr(kMsrPat, c.msr_cr_pat);
+  } else if (auto& saved = slot_.vtl[vtl]) {
+    kvm_regs r{};
+    apply_context(r, saved->sregs, c);
+    saved->rip = r.rip;
+    saved->rsp = r.rsp;
+    saved->rflags = r.rflags;
+    saved->msrs[0].value = c.msr_cr_pat;
+  } else {
+    vp.set_vtl_context(vtl, c);  // the VTL's first entry will use it
+  }
 }
 
 void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {

@@ -96,6 +96,18 @@ class Machine final : public hv::Backend {
     std::array<std::optional<VtlState>, tlfs::kMaxVtl + 1> vtl;  // saved while not running
   };
 
+  // The calling VP's registers per VTL, for Get/SetVpRegisters during one hypercall.
+  class SlotState final : public hv::VpState {
+   public:
+    SlotState(Machine& m, Slot& s) : machine_(m), slot_(s) {}
+    tlfs::InitialVpContext context(tlfs::Vtl vtl) override;
+    void set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext& c) override;
+
+   private:
+    Machine& machine_;
+    Slot& slot_;
+  };
+
   Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
           const MachineConfig& config);
   void run_vp(Slot& slot);

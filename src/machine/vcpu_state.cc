@@ -92,15 +92,36 @@ void apply_context(kvm_regs& regs, kvm_sregs& s, const tlfs::InitialVpContext& c
   s.gdt = to_kvm_table(c.gdtr);
   s.idt = to_kvm_table(c.idtr);
   s.cr0 = c.cr0;
-  s.cr2 = 0;
   s.cr3 = c.cr3;
   s.cr4 = c.cr4;
-  s.cr8 = 0;
   s.efer = c.efer;
-  for (auto& word : s.interrupt_bitmap) word = 0;
   regs.rip = c.rip;
   regs.rsp = c.rsp;
   regs.rflags = c.rflags;
+}
+
+tlfs::InitialVpContext context_from_kvm(const kvm_regs& regs, const kvm_sregs& s,
+                                        std::uint64_t pat) {
+  tlfs::InitialVpContext c{};
+  c.rip = regs.rip;
+  c.rsp = regs.rsp;
+  c.rflags = regs.rflags;
+  c.cs = from_kvm_segment(s.cs);
+  c.ds = from_kvm_segment(s.ds);
+  c.es = from_kvm_segment(s.es);
+  c.fs = from_kvm_segment(s.fs);
+  c.gs = from_kvm_segment(s.gs);
+  c.ss = from_kvm_segment(s.ss);
+  c.tr = from_kvm_segment(s.tr);
+  c.ldtr = from_kvm_segment(s.ldt);
+  c.gdtr = {{0, 0, 0}, s.gdt.limit, s.gdt.base};
+  c.idtr = {{0, 0, 0}, s.idt.limit, s.idt.base};
+  c.efer = s.efer;
+  c.cr0 = s.cr0;
+  c.cr3 = s.cr3;
+  c.cr4 = s.cr4;
+  c.msr_cr_pat = pat;
+  return c;
 }
 
 kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
@@ -110,6 +131,9 @@ kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
   kvm_regs regs{};
   regs.rsi = rsi;
   apply_context(regs, *sregs, c);
+  sregs->cr2 = 0;
+  sregs->cr8 = 0;
+  for (auto& word : sregs->interrupt_bitmap) word = 0;
   if (auto r = vcpu.set_sregs(*sregs); !r) return r;
   if (auto r = vcpu.set_regs(regs); !r) return r;
   if (auto r = vcpu.set_msr(kMsrPat, c.msr_cr_pat); !r) return r;

@@ -28,8 +28,12 @@ tlfs::InitialVpContext context_from_boot_state(const BootState& b);
 
 // Puts the context's registers into KVM's register structures: RIP, RSP, RFLAGS into `regs`
 // (the other general registers are left alone), segments, tables, CR0/3/4, EFER into `sregs`
-// (the APIC base is kept). PAT is an MSR: the caller sets it.
+// (CR2, CR8, the APIC base and pending interrupts are left alone). PAT is an MSR: the caller
+// sets it.
 void apply_context(kvm_regs& regs, kvm_sregs& sregs, const tlfs::InitialVpContext& c);
+// The reverse: the 18 fields of a context from KVM's structures and the PAT MSR's value.
+tlfs::InitialVpContext context_from_kvm(const kvm_regs& regs, const kvm_sregs& sregs,
+                                        std::uint64_t pat);
 
 // Loads all 18 fields of `c` into `vcpu` (sregs keep the vCPU's APIC base), zeroes the general
 // registers, and makes the vCPU runnable. `rsi` is the one general register a caller may set (the
