@@ -34,6 +34,11 @@ class Backend {
   virtual void start_vp(const StartRequest& request) noexcept = 0;
   // The partition moved to `state` (finalized and deleted partitions run no VP).
   virtual void partition_state_changed(PartitionState state) noexcept = 0;
+  // The engine is about to refuse a start because VP `vp_index` looks started: bring the engine's
+  // view up to date first (an INIT the machine handled without telling the engine puts the VP
+  // back in wait-for-SIPI: Vp::reset_to_wait_for_sipi). Called on the caller's thread; returns
+  // when done or after a short bound.
+  virtual void refresh_vp_state(tlfs::VpIndex vp_index) noexcept { (void)vp_index; }
 };
 
 }  // namespace hvk::hv

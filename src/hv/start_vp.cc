@@ -36,6 +36,9 @@ Status start_virtual_processor(CallContext& ctx, const tlfs::StartVirtualProcess
       (p.vsm_config(highest) & tlfs::vsm_config::kDenyLowerVtlStartup) != 0) {
     return Status::kAccessDenied;
   }
+  if (vp->vtl_started(vtl) && vp != &ctx.vp) {
+    if (Backend* b = p.backend()) b->refresh_vp_state(index);
+  }
   if (vp->vtl_started(vtl)) return Status::kInvalidVpState;
   if (check_initial_context(in.vp_context, p.cpu_limits()) != ContextFault::kNone) {
     return Status::kInvalidRegisterValue;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <pthread.h>
 
+#include <chrono>
+
 #include "hv/synthetic_msrs.h"
 #include "hv/vtl_switch.h"
 #include "kvm/kick.h"
@@ -141,6 +143,36 @@ void Machine::start_vp(const hv::StartRequest& request) noexcept {
   kick(slot);
 }
 
+void Machine::refresh_vp_state(tlfs::VpIndex vp_index) noexcept {
+  if (vp_index >= slots_.size()) return;
+  Slot& slot = *slots_[vp_index];
+  std::unique_lock lock(slot.mu);
+  slot.refresh_requested = true;
+  slot.refresh_done = false;
+  lock.unlock();
+  kick(slot);
+  lock.lock();
+  // Bounded: two VPs asking each other at once must not deadlock; a late answer only means the
+  // engine's view is refreshed a moment later.
+  slot.cv.wait_for(lock, std::chrono::milliseconds(100),
+                   [&] { return slot.refresh_done || stopping_.load(); });
+}
+
+void Machine::answer_refresh(Slot& slot) {
+  std::unique_lock lock(slot.mu);
+  if (!slot.refresh_requested) return;
+  slot.refresh_requested = false;
+  lock.unlock();
+  // KVM's LAPIC handles INIT by itself; the vCPU's MP state tells whether one arrived.
+  if (auto mp = slot.vcpu.mp_state(); mp && (mp->mp_state == KVM_MP_STATE_INIT_RECEIVED ||
+                                             mp->mp_state == KVM_MP_STATE_UNINITIALIZED)) {
+    partition_.vp(slot.vcpu.id())->reset_to_wait_for_sipi();
+  }
+  lock.lock();
+  slot.refresh_done = true;
+  slot.cv.notify_all();
+}
+
 void Machine::partition_state_changed(hv::PartitionState state) noexcept {
   if (state == hv::PartitionState::kFinalized || state == hv::PartitionState::kDeleted) stop();
 }
@@ -219,6 +251,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
   }
   if (std::holds_alternative<Intr>(exit)) {
     slot.vcpu.set_immediate_exit(false);
+    answer_refresh(slot);
     return true;
   }
   if (auto* mmio = std::get_if<Mmio>(&exit)) {

@@ -63,6 +63,7 @@ class Machine final : public hv::Backend {
 
   void start_vp(const hv::StartRequest& request) noexcept override;
   void partition_state_changed(hv::PartitionState state) noexcept override;
+  void refresh_vp_state(tlfs::VpIndex vp_index) noexcept override;
 
  private:
   // What a VTL keeps to itself on a VP while another VTL runs (TLFS "VTL state isolation": the
@@ -93,6 +94,8 @@ class Machine final : public hv::Backend {
     std::mutex mu;  // guards pending
     std::condition_variable cv;
     std::optional<hv::StartRequest> pending;
+    bool refresh_requested = false;  // guarded by mu; see refresh_vp_state()
+    bool refresh_done = false;
     std::array<std::optional<VtlState>, tlfs::kMaxVtl + 1> vtl;  // saved while not running
   };
 
@@ -113,6 +116,7 @@ class Machine final : public hv::Backend {
   void run_vp(Slot& slot);
   // Handles one exit; false when the VP's thread should stop.
   bool handle_exit(Slot& slot, kvm::Exit& exit);
+  void answer_refresh(Slot& slot);
   void on_hypercall(Slot& slot);
   void on_vtl_switch(Slot& slot, hv::VtlDirection direction);
   bool on_io(Slot& slot, const kvm::exits::Io& io);

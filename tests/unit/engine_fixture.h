@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <ostream>
 #include <vector>
@@ -38,7 +39,13 @@ class RecordingBackend final : public hv::Backend {
     std::lock_guard lock(mu);
     states.push_back(s);
   }
+  void refresh_vp_state(tlfs::VpIndex vp) noexcept override {
+    refreshed.push_back(vp);
+    if (on_refresh) on_refresh(vp);
+  }
   std::mutex mu;
+  std::function<void(tlfs::VpIndex)> on_refresh;
+  std::vector<tlfs::VpIndex> refreshed;
   std::vector<hv::StartRequest> starts;
   std::vector<hv::PartitionState> states;
 };

@@ -39,6 +39,7 @@ TEST_F(NoAllocation, SuccessfulAndRejectedCallsAndTracing) {
   for (RecordingBackend* b : {&backend_, &child_backend_}) {
     b->starts.reserve(8);
     b->states.reserve(8);
+    b->refreshed.reserve(8);
   }
   const auto start_ctl = HypercallControl::make(CallCode::kStartVirtualProcessor);
   EXPECT_EQ(count([&] { raw_call(start_ctl, kIn, kOut); }), 0);  // success

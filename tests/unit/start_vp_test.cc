@@ -120,6 +120,19 @@ TEST_F(StartVp, AVpReturnedToWaitForSipiByInitMayBeStartedAgain) {
   EXPECT_FALSE(root_->vp(2)->reset_to_wait_for_sipi());  // never started: nothing to reset
 }
 
+TEST_F(StartVp, TheMachineIsAskedBeforeAStartedVpIsRefused) {
+  // An INIT handled by KVM's LAPIC: the machine finds the VP in wait-for-SIPI when asked.
+  EXPECT_EQ(start(start_input(1)), Status::kSuccess);
+  backend_.on_refresh = [this](tlfs::VpIndex vp) { root_->vp(vp)->reset_to_wait_for_sipi(); };
+  EXPECT_EQ(start(start_input(1)), Status::kSuccess);
+  EXPECT_EQ(backend_.refreshed, (std::vector<tlfs::VpIndex>{1}));
+  // Nothing changed: still refused. The caller itself is never asked about.
+  backend_.on_refresh = nullptr;
+  EXPECT_EQ(start(start_input(1)), Status::kInvalidVpState);
+  EXPECT_EQ(start(start_input(0)), Status::kInvalidVpState);
+  EXPECT_EQ(backend_.refreshed, (std::vector<tlfs::VpIndex>{1, 1}));
+}
+
 TEST_F(StartVp, BadRegistersAreInvalidRegisterValueAndDoNotStart) {
   auto ctx = good_context();
   ctx.rflags = 0;
