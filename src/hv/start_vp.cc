@@ -32,8 +32,11 @@ Status start_virtual_processor(CallContext& ctx, const tlfs::StartVirtualProcess
     return Status::kInvalidVtlState;
   }
   const tlfs::Vtl highest = vp->highest_enabled_vtl();
-  if (t.self && ctx.vtl < highest &&
-      (p.vsm_config(highest) & tlfs::vsm_config::kDenyLowerVtlStartup) != 0) {
+  // DenyLowerVtlStartup refuses lower VTLs' starts; InterceptVpStartup would turn them into
+  // intercepts to the higher VTL, which hvk does not deliver yet, so it refuses them too.
+  constexpr std::uint64_t kGuarded =
+      tlfs::vsm_config::kDenyLowerVtlStartup | tlfs::vsm_config::kInterceptVpStartup;
+  if (t.self && ctx.vtl < highest && (p.vsm_config(highest) & kGuarded) != 0) {
     return Status::kAccessDenied;
   }
   if (vp->vtl_started(vtl) && vp != &ctx.vp) {

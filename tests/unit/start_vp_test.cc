@@ -243,6 +243,15 @@ TEST_F(StartVpVtl, DenyLowerVtlStartupRefusesLowerCallers) {
   EXPECT_EQ(start(start_input(1, 0)), Status::kSuccess);
 }
 
+TEST_F(StartVpVtl, InterceptVpStartupIsRefusedUntilInterceptsExist) {
+  ASSERT_TRUE(root_->vp(1)->enable_vtl(2, good_context()));
+  root_->set_vsm_config(2, tlfs::vsm_config::kInterceptVpStartup);
+  root_->vp(0)->set_current_vtl(0);
+  EXPECT_EQ(start(start_input(1, 0)), Status::kAccessDenied);
+  root_->vp(0)->set_current_vtl(2);
+  EXPECT_EQ(start(start_input(1, 0)), Status::kSuccess);
+}
+
 TEST_F(StartVpVtl, DenyLowerVtlStartupOfAnotherVtlDoesNotApply) {
   ASSERT_TRUE(root_->vp(1)->enable_vtl(2, good_context()));
   root_->set_vsm_config(1, tlfs::vsm_config::kDenyLowerVtlStartup);  // VTL 1's, not VTL 2's
