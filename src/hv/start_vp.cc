@@ -15,15 +15,11 @@ Status start_virtual_processor(CallContext& ctx, const tlfs::StartVirtualProcess
   if (!ctx.partition.privileges().has(Privilege::kStartVirtualProcessor)) {
     return Status::kAccessDenied;
   }
-  const Target t = resolve_partition(ctx, in.partition_id);
+  const VpTarget t = resolve_vp(ctx, in.partition_id, in.vp_index);
   if (t.status != Status::kSuccess) return t.status;
   Partition& p = *t.partition;
-  if (p.state() != PartitionState::kActive) return Status::kInvalidPartitionState;
-
-  const tlfs::VpIndex index =
-      (in.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : in.vp_index;
-  Vp* vp = p.vp(index);
-  if (vp == nullptr) return Status::kInvalidVpIndex;
+  Vp* vp = t.vp;
+  const tlfs::VpIndex index = vp->index();
 
   const tlfs::Vtl vtl = in.target_vtl;
   // VTLs are a partition's own: only a caller in the same partition is bounded by its VTL.

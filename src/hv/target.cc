@@ -37,4 +37,23 @@ Target resolve_child(const CallContext& ctx, tlfs::PartitionId id) {
   return {Status::kSuccess, child, false};
 }
 
+VpTarget resolve_vp(const CallContext& ctx, tlfs::PartitionId id, tlfs::VpIndex vp_index) {
+  const Target t = resolve_partition(ctx, id);
+  if (t.status != Status::kSuccess) return {t.status, nullptr, nullptr, false};
+  if (t.partition->state() != PartitionState::kActive) {
+    return {Status::kInvalidPartitionState, nullptr, nullptr, t.self};
+  }
+  const tlfs::VpIndex index = (vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : vp_index;
+  Vp* vp = t.partition->vp(index);
+  if (vp == nullptr) return {Status::kInvalidVpIndex, nullptr, nullptr, t.self};
+  return {Status::kSuccess, t.partition, vp, t.self};
+}
+
+VtlTarget resolve_input_vtl(const CallContext& ctx, bool self, tlfs::InputVtl in) {
+  if (in.reserved_set()) return {Status::kInvalidParameter, 0};
+  const tlfs::Vtl vtl = in.use_target_vtl() ? in.target_vtl() : (self ? ctx.vtl : tlfs::Vtl{0});
+  if (self && vtl > ctx.vtl) return {Status::kAccessDenied, vtl};
+  return {Status::kSuccess, vtl};
+}
+
 }  // namespace hvk::hv

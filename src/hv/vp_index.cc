@@ -13,10 +13,9 @@ RepResult get_vp_index_from_apic_id(CallContext& ctx, const tlfs::GetVpIndexFrom
   if (t.status != Status::kSuccess) return {t.status, 0};
   const Partition& p = *t.partition;
   if (p.state() != PartitionState::kActive) return {Status::kInvalidPartitionState, 0};
-  if (h.target_vtl.reserved_set()) return {Status::kInvalidParameter, 0};
-  const tlfs::Vtl vtl = h.target_vtl.use_target_vtl() ? h.target_vtl.target_vtl()
-                                                      : (t.self ? ctx.vtl : tlfs::Vtl{0});
-  if (t.self && vtl > ctx.vtl) return {Status::kAccessDenied, 0};
+  const VtlTarget v = resolve_input_vtl(ctx, t.self, h.target_vtl);
+  if (v.status != Status::kSuccess) return {v.status, 0};
+  const tlfs::Vtl vtl = v.vtl;
   if (!p.vtl_enabled(vtl)) return {Status::kInvalidVtlState, 0};
 
   for (std::size_t i = 0; i < apic_ids.size(); ++i) {

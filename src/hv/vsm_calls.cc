@@ -33,6 +33,25 @@ bool may_enable(const Partition& p, tlfs::Vtl caller, tlfs::Vtl target) {
   return caller >= target || caller == highest_enabled_below(p, target);
 }
 
+// The checks Get/SetVpRegisters share: the VP (resolve_vp), then the VTL its HV_INPUT_VTL names,
+// which must be enabled on the partition and on the VP (else INVALID_VTL_STATE).
+struct RegisterTarget {
+  Status status;
+  VpTarget vp;
+  tlfs::Vtl vtl;
+};
+
+RegisterTarget resolve_registers(const CallContext& ctx, const tlfs::VpRegistersHeader& h) {
+  const VpTarget t = resolve_vp(ctx, h.partition_id, h.vp_index);
+  if (t.status != Status::kSuccess) return {t.status, t, 0};
+  const VtlTarget v = resolve_input_vtl(ctx, t.self, h.target_vtl);
+  if (v.status != Status::kSuccess) return {v.status, t, 0};
+  if (!t.partition->vtl_enabled(v.vtl) || !t.vp->vtl_enabled(v.vtl)) {
+    return {Status::kInvalidVtlState, t, 0};
+  }
+  return {Status::kSuccess, t, v.vtl};
+}
+
 }  // namespace
 
 Status enable_partition_vtl(CallContext& ctx, const tlfs::EnablePartitionVtlInput& in, NoOutput&) {
@@ -51,14 +70,10 @@ Status enable_partition_vtl(CallContext& ctx, const tlfs::EnablePartitionVtlInpu
 
 Status enable_vp_vtl(CallContext& ctx, const tlfs::EnableVpVtlInput& in, NoOutput&) {
   if (!ctx.partition.privileges().has(Privilege::kAccessVsm)) return Status::kAccessDenied;
-  const Target t = resolve_partition(ctx, in.partition_id);
+  const VpTarget t = resolve_vp(ctx, in.partition_id, in.vp_index);
   if (t.status != Status::kSuccess) return t.status;
   Partition& p = *t.partition;
-  if (p.state() != PartitionState::kActive) return Status::kInvalidPartitionState;
-  const tlfs::VpIndex index =
-      (in.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : in.vp_index;
-  Vp* vp = p.vp(index);
-  if (vp == nullptr) return Status::kInvalidVpIndex;
+  Vp* vp = t.vp;
   if (!all_zero(in.pad)) return Status::kInvalidParameter;
   if (in.target_vtl > p.max_vtl() || !p.vtl_enabled(in.target_vtl)) return Status::kInvalidVtlState;
   const tlfs::Vtl caller = t.self ? ctx.vtl : tlfs::kMaxVtl;
@@ -77,19 +92,12 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
   if (!ctx.partition.privileges().has(Privilege::kAccessVpRegisters)) {
     return {Status::kAccessDenied, 0};
   }
-  const Target t = resolve_partition(ctx, h.partition_id);
-  if (t.status != Status::kSuccess) return {t.status, 0};
-  const Partition& p = *t.partition;
-  if (p.state() != PartitionState::kActive) return {Status::kInvalidPartitionState, 0};
-  const tlfs::VpIndex index =
-      (h.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : h.vp_index;
-  const Vp* vp = p.vp(index);
-  if (vp == nullptr) return {Status::kInvalidVpIndex, 0};
-  if (h.target_vtl.reserved_set()) return {Status::kInvalidParameter, 0};
-  const tlfs::Vtl vtl = h.target_vtl.use_target_vtl() ? h.target_vtl.target_vtl()
-                                                      : (t.self ? ctx.vtl : tlfs::Vtl{0});
-  if (t.self && vtl > ctx.vtl) return {Status::kAccessDenied, 0};
-  if (!p.vtl_enabled(vtl) || !vp->vtl_enabled(vtl)) return {Status::kInvalidVtlState, 0};
+  const RegisterTarget r = resolve_registers(ctx, h);
+  if (r.status != Status::kSuccess) return {r.status, 0};
+  const Partition& p = *r.vp.partition;
+  const Vp* vp = r.vp.vp;
+  const tlfs::Vtl vtl = r.vtl;
+  const VpTarget& t = r.vp;
 
   for (std::size_t i = 0; i < names.size(); ++i) {
     tlfs::RegisterValue v{0, 0};
@@ -147,19 +155,12 @@ RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
   if (!ctx.partition.privileges().has(Privilege::kAccessVpRegisters)) {
     return {Status::kAccessDenied, 0};
   }
-  const Target t = resolve_partition(ctx, h.partition_id);
-  if (t.status != Status::kSuccess) return {t.status, 0};
-  Partition& p = *t.partition;
-  if (p.state() != PartitionState::kActive) return {Status::kInvalidPartitionState, 0};
-  const tlfs::VpIndex index =
-      (h.vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : h.vp_index;
-  const Vp* vp = p.vp(index);
-  if (vp == nullptr) return {Status::kInvalidVpIndex, 0};
-  if (h.target_vtl.reserved_set()) return {Status::kInvalidParameter, 0};
-  const tlfs::Vtl vtl = h.target_vtl.use_target_vtl() ? h.target_vtl.target_vtl()
-                                                      : (t.self ? ctx.vtl : tlfs::Vtl{0});
-  if (t.self && vtl > ctx.vtl) return {Status::kAccessDenied, 0};
-  if (!p.vtl_enabled(vtl) || !vp->vtl_enabled(vtl)) return {Status::kInvalidVtlState, 0};
+  const RegisterTarget r = resolve_registers(ctx, h);
+  if (r.status != Status::kSuccess) return {r.status, 0};
+  Partition& p = *r.vp.partition;
+  const Vp* vp = r.vp.vp;
+  const tlfs::Vtl vtl = r.vtl;
+  const VpTarget& t = r.vp;
 
   for (std::size_t i = 0; i < elements.size(); ++i) {
     const tlfs::SetVpRegistersElement e = elements[i];

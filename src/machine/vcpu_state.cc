@@ -14,6 +14,18 @@ std::uint8_t bit(std::uint16_t attr, unsigned shift, unsigned width = 1) {
 
 kvm_dtable to_kvm_table(const tlfs::TableRegister& t) { return kvm_dtable{t.base, t.limit, {}}; }
 
+// Each segment register of HV_INITIAL_VP_CONTEXT beside its place in kvm_sregs.
+struct SegmentField {
+  tlfs::SegmentRegister tlfs::InitialVpContext::*context;
+  kvm_segment kvm_sregs::*sregs;
+};
+constexpr SegmentField kSegments[] = {
+    {&tlfs::InitialVpContext::cs, &kvm_sregs::cs},   {&tlfs::InitialVpContext::ds, &kvm_sregs::ds},
+    {&tlfs::InitialVpContext::es, &kvm_sregs::es},   {&tlfs::InitialVpContext::fs, &kvm_sregs::fs},
+    {&tlfs::InitialVpContext::gs, &kvm_sregs::gs},   {&tlfs::InitialVpContext::ss, &kvm_sregs::ss},
+    {&tlfs::InitialVpContext::tr, &kvm_sregs::tr},   {&tlfs::InitialVpContext::ldtr, &kvm_sregs::ldt},
+};
+
 }  // namespace
 
 kvm_segment to_kvm_segment(const tlfs::SegmentRegister& s) {
@@ -81,14 +93,7 @@ tlfs::InitialVpContext context_from_boot_state(const BootState& b) {
 }
 
 void apply_context(kvm_regs& regs, kvm_sregs& s, const tlfs::InitialVpContext& c) {
-  s.cs = to_kvm_segment(c.cs);
-  s.ds = to_kvm_segment(c.ds);
-  s.es = to_kvm_segment(c.es);
-  s.fs = to_kvm_segment(c.fs);
-  s.gs = to_kvm_segment(c.gs);
-  s.ss = to_kvm_segment(c.ss);
-  s.tr = to_kvm_segment(c.tr);
-  s.ldt = to_kvm_segment(c.ldtr);
+  for (const SegmentField& f : kSegments) s.*f.sregs = to_kvm_segment(c.*f.context);
   s.gdt = to_kvm_table(c.gdtr);
   s.idt = to_kvm_table(c.idtr);
   s.cr0 = c.cr0;
@@ -106,14 +111,7 @@ tlfs::InitialVpContext context_from_kvm(const kvm_regs& regs, const kvm_sregs& s
   c.rip = regs.rip;
   c.rsp = regs.rsp;
   c.rflags = regs.rflags;
-  c.cs = from_kvm_segment(s.cs);
-  c.ds = from_kvm_segment(s.ds);
-  c.es = from_kvm_segment(s.es);
-  c.fs = from_kvm_segment(s.fs);
-  c.gs = from_kvm_segment(s.gs);
-  c.ss = from_kvm_segment(s.ss);
-  c.tr = from_kvm_segment(s.tr);
-  c.ldtr = from_kvm_segment(s.ldt);
+  for (const SegmentField& f : kSegments) c.*f.context = from_kvm_segment(s.*f.sregs);
   c.gdtr = {{0, 0, 0}, s.gdt.limit, s.gdt.base};
   c.idtr = {{0, 0, 0}, s.idt.limit, s.idt.base};
   c.efer = s.efer;
