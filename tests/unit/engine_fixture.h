@@ -40,8 +40,13 @@ class RecordingBackend final : public hv::Backend {
     states.push_back(s);
   }
   void refresh_vp_state(tlfs::VpIndex vp) noexcept override {
-    refreshed.push_back(vp);
-    if (on_refresh) on_refresh(vp);
+    std::function<void(tlfs::VpIndex)> f;
+    {
+      std::lock_guard lock(mu);
+      refreshed.push_back(vp);
+      f = on_refresh;
+    }
+    if (f) f(vp);
   }
   std::mutex mu;
   std::function<void(tlfs::VpIndex)> on_refresh;
