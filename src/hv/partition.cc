@@ -105,6 +105,11 @@ Partition::Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const Parti
   vps_[0]->set_current_vtl(config.boot_vtl);
 }
 
+std::uint64_t Partition::reference_time() const {
+  const auto since = std::chrono::steady_clock::now() - created_;
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(since).count() / 100);
+}
+
 bool Partition::transition(PartitionState from, PartitionState to) {
   if (!state_.compare_exchange_strong(from, to, std::memory_order_acq_rel)) return false;
   if (backend_ != nullptr) backend_->partition_state_changed(to);

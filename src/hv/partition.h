@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,10 @@ class Vp {
     try_mark_running();
   }
 
+  // HV_X64_MSR_VP_ASSIST_PAGE as the guest wrote it.
+  std::uint64_t vp_assist_page() const { return vp_assist_page_.load(std::memory_order_acquire); }
+  void set_vp_assist_page(std::uint64_t v) { vp_assist_page_.store(v, std::memory_order_release); }
+
   tlfs::Vtl current_vtl() const { return current_vtl_.load(std::memory_order_acquire); }
   void set_current_vtl(tlfs::Vtl v) { current_vtl_.store(v, std::memory_order_release); }
 
@@ -97,6 +102,7 @@ class Vp {
   std::atomic<tlfs::Vtl> current_vtl_{0};
   std::atomic<std::uint16_t> enabled_vtls_{1};  // VTL 0 is always enabled
   std::atomic<std::uint16_t> started_vtls_{0};
+  std::atomic<std::uint64_t> vp_assist_page_{0};
   mutable std::mutex mu_;                       // guards vtl_
   std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
 };
@@ -144,6 +150,16 @@ class Partition {
     return hypercall_msr_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
   }
 
+  // What the machine's clocks run at (the frequency MSRs; 0 until the machine sets them).
+  std::uint64_t tsc_hz() const { return tsc_hz_.load(std::memory_order_acquire); }
+  std::uint64_t apic_hz() const { return apic_hz_.load(std::memory_order_acquire); }
+  void set_frequencies(std::uint64_t tsc_hz, std::uint64_t apic_hz) {
+    tsc_hz_.store(tsc_hz, std::memory_order_release);
+    apic_hz_.store(apic_hz, std::memory_order_release);
+  }
+  // The partition reference counter: 100 ns units since the partition was created.
+  std::uint64_t reference_time() const;
+
   // HvRegisterVsmCodePageOffsets: where the machine put the VtlCall and VtlReturn entries.
   std::uint64_t vsm_code_page_offsets() const {
     return code_page_offsets_.load(std::memory_order_acquire);
@@ -171,6 +187,9 @@ class Partition {
   std::atomic<std::uint64_t> guest_os_id_{0};
   std::atomic<std::uint64_t> hypercall_msr_{0};
   std::atomic<std::uint64_t> code_page_offsets_{0};
+  std::atomic<std::uint64_t> tsc_hz_{0};
+  std::atomic<std::uint64_t> apic_hz_{0};
+  const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<Vp>> vps_;
   std::vector<std::pair<std::uint32_t, tlfs::VpIndex>> by_apic_id_;  // sorted by APIC ID
   Backend* backend_ = nullptr;

@@ -20,12 +20,21 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
     case msr::kVpIndex:
       if (!p.privileges().has(Privilege::kVpIndex)) return gp();
       return value(vp.index());
+    case msr::kTimeRefCount:
+      if (!p.privileges().has(Privilege::kPartitionReferenceCounter)) return gp();
+      return value(p.reference_time());
+    case msr::kTscFrequency:
+    case msr::kApicFrequency:
+      if (!p.privileges().has(Privilege::kFrequencyRegs)) return gp();
+      return value(index == msr::kTscFrequency ? p.tsc_hz() : p.apic_hz());
+    case msr::kVpAssistPage:
+      return value(vp.vp_assist_page());
     default:
       return gp();
   }
 }
 
-MsrAccess write_synthetic_msr(Partition& p, const Vp&, std::uint32_t index, std::uint64_t v) {
+MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::uint64_t v) {
   switch (index) {
     case msr::kGuestOsId:
       if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
@@ -43,7 +52,13 @@ MsrAccess write_synthetic_msr(Partition& p, const Vp&, std::uint32_t index, std:
       if (next.enabled()) return {false, 0, true, next.page_gpa()};
       return {};
     }
-    default:  // VP_INDEX is read-only; the rest hvk does not implement
+    case msr::kVpAssistPage:
+      // 63:12 page GPA, 0 enable; bits 11:1 reserved. hvk keeps the value (the page's contents
+      // are the guest's: hvk writes nothing there yet).
+      if ((v & 0xFFEull) != 0) return gp();
+      vp.set_vp_assist_page(v);
+      return {};
+    default:  // VP_INDEX, TIME_REF_COUNT and the frequencies are read-only; the rest hvk lacks
       return gp();
   }
 }

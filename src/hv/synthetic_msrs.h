@@ -12,6 +12,10 @@ namespace msr {
 inline constexpr std::uint32_t kGuestOsId = 0x4000'0000;
 inline constexpr std::uint32_t kHypercall = 0x4000'0001;
 inline constexpr std::uint32_t kVpIndex = 0x4000'0002;
+inline constexpr std::uint32_t kTimeRefCount = 0x4000'0020;
+inline constexpr std::uint32_t kTscFrequency = 0x4000'0022;
+inline constexpr std::uint32_t kApicFrequency = 0x4000'0023;
+inline constexpr std::uint32_t kVpAssistPage = 0x4000'0073;
 inline constexpr std::uint32_t kSyntheticFirst = 0x4000'0000;
 inline constexpr std::uint32_t kSyntheticCount = 0x100;
 }  // namespace msr
@@ -40,6 +44,6 @@ constexpr bool is_synthetic_msr(std::uint32_t index) {
 }
 
 MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t index);
-MsrAccess write_synthetic_msr(Partition& p, const Vp& vp, std::uint32_t index, std::uint64_t value);
+MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::uint64_t value);
 
 }  // namespace hvk::hv

@@ -54,6 +54,12 @@ Result<void> Vcpu::set_regs(const kvm_regs& regs) {
   return {};
 }
 
+Result<std::uint32_t> Vcpu::tsc_khz() const {
+  auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_TSC_KHZ, 0UL);
+  if (!r) return r.error();
+  return static_cast<std::uint32_t>(*r);
+}
+
 Result<std::optional<std::uint64_t>> Vcpu::translate(std::uint64_t va) const {
   kvm_translation t{};
   t.linear_address = va;

@@ -51,6 +51,9 @@ class Vcpu {
   Result<std::uint64_t> msr(std::uint32_t index) const;
   Result<void> set_msr(std::uint32_t index, std::uint64_t value);
 
+  // KVM_GET_TSC_KHZ: the guest's TSC frequency.
+  Result<std::uint32_t> tsc_khz() const;
+
   // KVM_TRANSLATE: the guest-physical address behind virtual address `va` under the vCPU's
   // current paging, or nullopt when it is not mapped.
   Result<std::optional<std::uint64_t>> translate(std::uint64_t va) const;

@@ -9,6 +9,7 @@
 #include "hv/vtl_switch.h"
 #include "kvm/kick.h"
 #include "machine/cpuid.h"
+#include "machine/firmware/dtb.h"
 #include "machine/hypercall_page.h"
 #include "machine/vcpu_state.h"
 #include "machine/vmm.h"
@@ -26,6 +27,8 @@ constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
 constexpr std::uint64_t kMaxMem = 3ull << 30;  // below the 32-bit MMIO hole
 constexpr std::uint8_t kVectorUd = 6;
 constexpr std::uint8_t kVectorBp = 3;
+constexpr std::uint32_t kSetupDtb = 2;                // SETUP_DTB (asm/bootparam.h)
+constexpr std::uint64_t kApicHz = 1'000'000'000;     // KVM's APIC bus: one tick per ns
 
 template <typename T>
 Error kvm_error(const kvm::Result<T>& r) {
@@ -64,7 +67,16 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   }
   std::unique_ptr<Machine> m(
       new Machine(vmm, partition, std::move(*vm), std::move(*ram), config));
-  auto boot = prepare_elf64_boot(image, m->ram_.span(), {config.cmdline, 0});
+  // A device tree in setup_data tells a kernel without ACPI where its processors are.
+  std::vector<std::uint32_t> apic_ids;
+  for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
+    apic_ids.push_back(partition.vp(i)->apic_id());
+  }
+  auto dtb = build_cpu_dtb(apic_ids);
+  if (!dtb) return Error{dtb.error()};
+  SetupDataChain setup_data(m->ram_.span());
+  if (auto r = setup_data.add(kSetupDtb, *dtb); !r) return Error{r.error()};
+  auto boot = prepare_elf64_boot(image, m->ram_.span(), {config.cmdline, setup_data.head()});
   if (!boot) return Error{boot.error()};
   m->boot_ = *boot;
 
@@ -78,6 +90,10 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
     }
     if (auto r = vcpu->enable_sync_regs(); !r) return kvm_error(r);
     m->slots_.push_back(std::make_unique<Slot>(std::move(*vcpu)));
+  }
+  // KVM's LAPIC timer counts at 1 GHz; the TSC at what KVM says.
+  if (auto khz = m->slots_[0]->vcpu.tsc_khz(); khz) {
+    partition.set_frequencies(std::uint64_t{*khz} * 1000, kApicHz);
   }
   if (config.boot) {
     auto r = load_context(m->slots_[0]->vcpu, context_from_boot_state(m->boot_.state),

@@ -2,7 +2,9 @@
 // cpuid with.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "hv/hypervisor.h"
 #include "hv/hyperv_cpuid.h"
@@ -26,7 +28,7 @@ class SyntheticMsrs : public ::testing::Test {
 
 TEST_F(SyntheticMsrs, HypercallPageNeedsAGuestOsIdFirst) {
   Partition& p = make();
-  const Vp& vp = *p.vp(0);
+  Vp& vp = *p.vp(0);
   MsrAccess a = write_synthetic_msr(p, vp, msr::kHypercall, 0x5000 | 1);
   EXPECT_FALSE(a.gp);
   EXPECT_FALSE(a.install_hypercall_page);
@@ -65,7 +67,7 @@ TEST_F(SyntheticMsrs, VpIndexIsReadOnlyAndPerVp) {
 
 TEST_F(SyntheticMsrs, UnknownSyntheticMsrsAreGp) {
   Partition& p = make();
-  for (std::uint32_t index : {0x4000'0003u, 0x4000'0073u, 0x4000'00FFu}) {
+  for (std::uint32_t index : {0x4000'0003u, 0x4000'0080u, 0x4000'00FFu}) {
     EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), index).gp) << std::hex << index;
     EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), index, 0).gp) << std::hex << index;
   }
@@ -82,6 +84,32 @@ TEST_F(SyntheticMsrs, PrivilegesGateTheMsrs) {
   EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kGuestOsId, 1).gp);
   EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kHypercall, 0x5001).gp);
   EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), msr::kVpIndex).gp);
+}
+
+TEST_F(SyntheticMsrs, ClockAndFrequencyMsrs) {
+  Partition& p = make();
+  p.set_frequencies(2'000'000'000, 1'000'000'000);
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kTscFrequency).value, 2'000'000'000u);
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kApicFrequency).value, 1'000'000'000u);
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kTscFrequency, 1).gp);
+  const std::uint64_t t0 = read_synthetic_msr(p, *p.vp(0), msr::kTimeRefCount).value;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::uint64_t t1 = read_synthetic_msr(p, *p.vp(1), msr::kTimeRefCount).value;
+  EXPECT_GE(t1 - t0, 20'000u);  // 100 ns units: 2 ms is 20,000
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kTimeRefCount, 0).gp);
+  Partition& q = make(default_privileges().raw &
+                      ~tlfs::privilege_bit(Privilege::kFrequencyRegs) &
+                      ~tlfs::privilege_bit(Privilege::kPartitionReferenceCounter));
+  EXPECT_TRUE(read_synthetic_msr(q, *q.vp(0), msr::kTscFrequency).gp);
+  EXPECT_TRUE(read_synthetic_msr(q, *q.vp(0), msr::kTimeRefCount).gp);
+}
+
+TEST_F(SyntheticMsrs, VpAssistPageIsKeptPerVp) {
+  Partition& p = make();
+  EXPECT_FALSE(write_synthetic_msr(p, *p.vp(1), msr::kVpAssistPage, 0x7000 | 1).gp);
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(1), msr::kVpAssistPage).value, 0x7001u);
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kVpAssistPage).value, 0u);
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(1), msr::kVpAssistPage, 0x7002).gp);  // reserved bit
 }
 
 TEST(HypervCpuid, SignatureInterfacePrivilegesAndVpCount) {
