@@ -81,7 +81,8 @@ BENCHMARK(BM_StartVirtualProcessor_RejectedVpState);
 // Rejected at the control word (a reserved bit).
 void BM_StartVirtualProcessor_RejectedControl(benchmark::State& state) {
   Bed bed(2);
-  const HypercallControl c{HypercallControl::make(CallCode::kStartVirtualProcessor).raw | (1ull << 60)};
+  const HypercallControl c{HypercallControl::make(CallCode::kStartVirtualProcessor).raw |
+                           (1ull << 60)};
   for (auto _ : state) benchmark::DoNotOptimize(bed.call(c));
 }
 BENCHMARK(BM_StartVirtualProcessor_RejectedControl);
@@ -98,7 +99,8 @@ void BM_GetVpIndexFromApicId(benchmark::State& state) {
   std::vector<std::byte> in(16 + 4 * reps);
   tlfs::store(std::span(in), tlfs::GetVpIndexFromApicIdHeader{tlfs::kPartitionIdSelf, {}, {}});
   for (std::uint16_t i = 0; i < reps; ++i) {
-    tlfs::store(std::span(in), std::uint32_t{static_cast<std::uint32_t>((i * 37) % 256)}, 16 + 4u * i);
+    tlfs::store(std::span(in), std::uint32_t{static_cast<std::uint32_t>((i * 37) % 256)},
+                16 + 4u * i);
   }
   bed.memory.write(Bed::kIn, in);
   const auto c = HypercallControl::make(CallCode::kGetVpIndexFromApicId, false, reps);

@@ -25,7 +25,9 @@ constexpr std::uint8_t kNullPort = 0xF9;
 alignas(4096) std::uint8_t g_null_page[4096];
 std::uint64_t g_return_offset = 0;
 
-void mark(std::uint8_t n) { asm volatile("outb %0, %1" : : "a"(n), "Nd"(kMarkPort) : "memory"); }
+void mark(std::uint8_t n) {
+  asm volatile("outb %0, %1" : : "a"(n), "Nd"(kMarkPort) : "memory");
+}
 
 // VTL 1 of the boot VP: every VtlCall lands here; go straight back.
 void vtl1_main() {
@@ -74,8 +76,8 @@ extern "C" int guest_main(const void*) {
   vin->partition_id = tlfs::kPartitionIdSelf;
   vin->vp_index = tlfs::kVpIndexSelf;
   vin->target_vtl = 1;
-  vin->vp_context = vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64),
-                                  vp_stack_top(0) - 0x2000);
+  vin->vp_context =
+      vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64), vp_stack_top(0) - 0x2000);
   r = hv_call(hv_control(tlfs::CallCode::kEnableVpVtl), vin, nullptr);
   if (hv_status(r) != 0) return fail("HvCallEnableVpVtl", r);
   set_ap_main(vtl1_main);

@@ -19,7 +19,9 @@ volatile std::uint32_t* mmio(std::uint32_t reg) {
 }
 }  // namespace
 
-bool apic_x2apic_mode() { return (rdmsr(kMsrApicBase) & (1u << 10)) != 0; }
+bool apic_x2apic_mode() {
+  return (rdmsr(kMsrApicBase) & (1u << 10)) != 0;
+}
 
 std::uint32_t apic_read(std::uint32_t reg) {
   if (apic_x2apic_mode()) return static_cast<std::uint32_t>(rdmsr(kX2apicMsrBase + (reg >> 4)));
@@ -35,13 +37,18 @@ void apic_write(std::uint32_t reg, std::uint32_t value) {
 }
 
 std::uint32_t apic_id() {
-  if (apic_x2apic_mode()) return static_cast<std::uint32_t>(rdmsr(kX2apicMsrBase + (kApicRegId >> 4)));
+  if (apic_x2apic_mode())
+    return static_cast<std::uint32_t>(rdmsr(kX2apicMsrBase + (kApicRegId >> 4)));
   return *mmio(kApicRegId) >> 24;
 }
 
-void apic_sw_enable() { apic_write(kApicRegSvr, apic_read(kApicRegSvr) | 0x100 | 0xFF); }
+void apic_sw_enable() {
+  apic_write(kApicRegSvr, apic_read(kApicRegSvr) | 0x100 | 0xFF);
+}
 
-void apic_eoi() { apic_write(kApicRegEoi, 0); }
+void apic_eoi() {
+  apic_write(kApicRegEoi, 0);
+}
 
 bool apic_send_ipi(std::uint32_t icr_low, std::uint32_t dest_apic_id) {
   if (apic_x2apic_mode()) {

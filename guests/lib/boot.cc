@@ -16,7 +16,9 @@ T bp_read(std::uint32_t offset) {
   return v;
 }
 
-bool is_end(char c) { return c == '\0' || c == ' '; }
+bool is_end(char c) {
+  return c == '\0' || c == ' ';
+}
 
 // The token starting at `tok` equals `word` up to its end or up to '='.
 // Returns a pointer just past the matched word, or nullptr.
@@ -27,7 +29,9 @@ const char* match(const char* tok, const char* word) {
 
 }  // namespace
 
-const std::uint8_t* boot_params() { return guest_boot_params_ptr; }
+const std::uint8_t* boot_params() {
+  return guest_boot_params_ptr;
+}
 
 const char* cmdline() {
   if (boot_params() == nullptr) return "";
@@ -65,10 +69,14 @@ bool parse_u64(const char* s, std::uint64_t* out) {
   std::uint64_t v = 0;
   for (; !is_end(*s); ++s) {
     unsigned d;
-    if (*s >= '0' && *s <= '9') d = static_cast<unsigned>(*s - '0');
-    else if (base == 16 && *s >= 'a' && *s <= 'f') d = static_cast<unsigned>(*s - 'a' + 10);
-    else if (base == 16 && *s >= 'A' && *s <= 'F') d = static_cast<unsigned>(*s - 'A' + 10);
-    else return false;
+    if (*s >= '0' && *s <= '9')
+      d = static_cast<unsigned>(*s - '0');
+    else if (base == 16 && *s >= 'a' && *s <= 'f')
+      d = static_cast<unsigned>(*s - 'a' + 10);
+    else if (base == 16 && *s >= 'A' && *s <= 'F')
+      d = static_cast<unsigned>(*s - 'A' + 10);
+    else
+      return false;
     if (d >= base) return false;
     v = v * base + d;
   }

@@ -16,7 +16,9 @@ namespace {
 volatile std::uint64_t g_lock_owner = 0;
 std::uint32_t g_lock_depth = 0;
 
-std::uint64_t me() { return reinterpret_cast<std::uint64_t>(this_block()) | 1; }
+std::uint64_t me() {
+  return reinterpret_cast<std::uint64_t>(this_block()) | 1;
+}
 
 bool try_take(std::uint64_t self) {
   std::uint64_t expected = 0;
@@ -83,10 +85,14 @@ void format(Sink& out, const char* fmt, va_list ap) {
     ++p;
     bool left = false, zero = false, alt = false;
     for (;; ++p) {
-      if (*p == '-') left = true;
-      else if (*p == '0') zero = true;
-      else if (*p == '#') alt = true;
-      else break;
+      if (*p == '-')
+        left = true;
+      else if (*p == '0')
+        zero = true;
+      else if (*p == '#')
+        alt = true;
+      else
+        break;
     }
     int width = 0;
     if (*p == '*') {
@@ -104,8 +110,11 @@ void format(Sink& out, const char* fmt, va_list ap) {
     switch (*p) {
       case 'd':
       case 'i': {
-        const long long v = longs == 0 ? va_arg(ap, int) : longs == 1 ? va_arg(ap, long) : va_arg(ap, long long);
-        const std::uint64_t mag = v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+        const long long v = longs == 0   ? va_arg(ap, int)
+                            : longs == 1 ? va_arg(ap, long)
+                                         : va_arg(ap, long long);
+        const std::uint64_t mag =
+            v < 0 ? 0 - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
         put_number(out, mag, v < 0, 10, false, width, left, zero, nullptr);
         break;
       }
@@ -183,7 +192,9 @@ bool console_try_lock_bounded() {
   return false;
 }
 
-void putc(char c) { outb(kCom1, static_cast<std::uint8_t>(c)); }
+void putc(char c) {
+  outb(kCom1, static_cast<std::uint8_t>(c));
+}
 
 void write(const char* s) {
   LineLock lock;

@@ -34,18 +34,28 @@ const char* hv_init() {
   return nullptr;
 }
 
-bool hv_ready() { return g_hv_ready; }
+bool hv_ready() {
+  return g_hv_ready;
+}
 
 const char* hv_status_name(std::uint16_t status) {
   const char* n = tlfs::status_name(static_cast<tlfs::Status>(status));
   return n ? n : "unknown status";
 }
 
-void* hv_input_page() { return this_block() + GUEST_VP_BLOCK_HV_INPUT; }
-void* hv_output_page() { return this_block() + GUEST_VP_BLOCK_HV_OUTPUT; }
+void* hv_input_page() {
+  return this_block() + GUEST_VP_BLOCK_HV_INPUT;
+}
+void* hv_output_page() {
+  return this_block() + GUEST_VP_BLOCK_HV_OUTPUT;
+}
 
-std::uint32_t vp_index() { return static_cast<std::uint32_t>(rdmsr(kMsrVpIndex)); }
-std::uint32_t vp_count() { return cpuid(kCpuidHvLimits).eax; }
+std::uint32_t vp_index() {
+  return static_cast<std::uint32_t>(rdmsr(kMsrVpIndex));
+}
+std::uint32_t vp_count() {
+  return cpuid(kCpuidHvLimits).eax;
+}
 
 std::uint64_t hv_get_vp_index_from_apic_id(std::uint32_t apic_id, std::uint32_t* vp_index) {
   // Header (16 bytes), then packed u32 APIC IDs; output: packed u32 VP indexes.

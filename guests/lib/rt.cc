@@ -39,8 +39,10 @@ void init_percpu(Percpu* p, std::uint32_t slot) {
 
 void set_gate(unsigned vector, std::uint64_t handler) {
   std::uint8_t* g = guest_idt + vector * 16;
-  const std::uint32_t lo = static_cast<std::uint32_t>((handler & 0xFFFF) | (GUEST_SEL_CODE64 << 16));
-  const std::uint32_t mid = static_cast<std::uint32_t>((handler & 0xFFFF0000) | 0x8E00);  // P, int gate
+  const std::uint32_t lo =
+      static_cast<std::uint32_t>((handler & 0xFFFF) | (GUEST_SEL_CODE64 << 16));
+  const std::uint32_t mid =
+      static_cast<std::uint32_t>((handler & 0xFFFF0000) | 0x8E00);  // P, int gate
   const std::uint32_t hi = static_cast<std::uint32_t>(handler >> 32);
   auto* w = reinterpret_cast<std::uint32_t*>(g);
   w[0] = lo;
@@ -60,9 +62,13 @@ void exit(int status) {
   halt_forever();
 }
 
-void set_interrupt_handler(std::uint8_t vector, InterruptHandler h) { g_interrupt_handlers[vector] = h; }
+void set_interrupt_handler(std::uint8_t vector, InterruptHandler h) {
+  g_interrupt_handlers[vector] = h;
+}
 
-void set_ap_main(void (*fn)()) { g_ap_main = fn; }
+void set_ap_main(void (*fn)()) {
+  g_ap_main = fn;
+}
 
 int catch_exception(void (*fn)(void*), void* arg, ExceptionHook* info) {
   ExceptionHook hook{};
@@ -76,8 +82,8 @@ int catch_exception(void (*fn)(void*), void* arg, ExceptionHook* info) {
 extern "C" void guest_rt_init() {
   // 64-bit TSS descriptor at 0x20: available (type 9), present, limit 0x67.
   const auto tss = reinterpret_cast<std::uint64_t>(guest_tss);
-  guest_gdt[GUEST_SEL_TSS / 8] = 0x67 | ((tss & 0xFFFFFF) << 16) | (std::uint64_t{0x89} << 40) |
-                                 ((tss >> 24 & 0xFF) << 56);
+  guest_gdt[GUEST_SEL_TSS / 8] =
+      0x67 | ((tss & 0xFFFFFF) << 16) | (std::uint64_t{0x89} << 40) | ((tss >> 24 & 0xFF) << 56);
   guest_gdt[GUEST_SEL_TSS / 8 + 1] = tss >> 32;
   // I/O map base beyond the limit: no I/O permission bitmap.
   *reinterpret_cast<std::uint16_t*>(guest_tss + 102) = 104;
@@ -92,7 +98,9 @@ extern "C" void guest_rt_init() {
   for (InitFn* f = __init_array_start; f != __init_array_end; ++f) (*f)();
 }
 
-extern "C" [[noreturn]] void guest_rt_exit(int status) { exit(status); }
+extern "C" [[noreturn]] void guest_rt_exit(int status) {
+  exit(status);
+}
 
 extern "C" [[noreturn]] void guest_rt_ap_entry() {
   Percpu* p = this_cpu();

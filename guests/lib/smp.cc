@@ -17,7 +17,9 @@ std::uint64_t g_region_base = 0;  // address of (virtual) slot 0: slot k is at b
 std::uint32_t g_count = 0;
 
 constexpr std::uint64_t kBlock = GUEST_VP_BLOCK_SIZE;
-constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) { return (v + a - 1) & ~(a - 1); }
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 }  // namespace
 
 static_assert(offsetof(TrampolineParams, gdt_limit) == TP_GDT_LIMIT);
@@ -61,7 +63,9 @@ const char* vp_blocks_init(std::uint32_t count) {
   return nullptr;
 }
 
-std::uint32_t vp_blocks_count() { return g_count; }
+std::uint32_t vp_blocks_count() {
+  return g_count;
+}
 
 std::uint8_t* vp_block(std::uint32_t slot) {
   if (slot == 0) return guest_bsp_block;

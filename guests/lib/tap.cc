@@ -61,7 +61,9 @@ void tap_diag(const char* fmt, ...) {
   putc('\n');
 }
 
-unsigned tap_failed() { return g_failed; }
+unsigned tap_failed() {
+  return g_failed;
+}
 
 int tap_summary() {
   LineLock lock;
@@ -70,6 +72,8 @@ int tap_summary() {
   return g_failed == 0 && g_run == g_planned ? 0 : 1;
 }
 
-void tap_exit() { exit(tap_summary()); }
+void tap_exit() {
+  exit(tap_summary());
+}
 
 }  // namespace guest

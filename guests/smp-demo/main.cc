@@ -31,7 +31,7 @@ std::uint64_t rdtsc() {
   return (std::uint64_t{hi} << 32) | lo;
 }
 
-volatile std::uint32_t g_online = 0;     // APs that printed their line
+volatile std::uint32_t g_online = 0;  // APs that printed their line
 volatile std::uint32_t g_wrong_stack = 0;
 bool g_via_start_vp = true;
 
@@ -73,8 +73,8 @@ int start_with_hypercalls(std::uint32_t n) {
              apic, index, n - 1);
       return 1;
     }
-    const auto ctx = vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64),
-                                   vp_stack_top(index));
+    const auto ctx =
+        vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64), vp_stack_top(index));
     r = hv_start_virtual_processor(index, 0, ctx);
     if (hv_status(r) != 0) return fail_call("HvCallStartVirtualProcessor", "VP", index, r);
   }
@@ -130,8 +130,7 @@ extern "C" int guest_main(const void*) {
         last = seen;
         spins = 0;
         since = rdtsc();
-      } else if (++spins >= max_spins ||
-                 (spins >= min_spins && rdtsc() - since >= min_cycles)) {
+      } else if (++spins >= max_spins || (spins >= min_spins && rdtsc() - since >= min_cycles)) {
         printf("smp-demo: timeout: %u of %u VPs online via %s\n", seen + 1, n, method);
         if (!g_via_start_vp) {
           printf("smp-demo: %u APs reached 64-bit mode in the trampoline\n",

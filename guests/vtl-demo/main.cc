@@ -3,11 +3,11 @@
 // The boot VP (VTL 0) enables VTL 1 on the partition and on every VP (EnableVpVtl, a VTL-1
 // context with its own stack) and calls up into VTL 1 (VtlCall), which starts every AP in VTL 1
 // with HvCallStartVirtualProcessor (only VTL 1 may: from VTL 0 that is ACCESS_DENIED) and returns
-// to VTL 0 (fast VtlReturn). On each AP, VTL 1 reports its VP index and VTL (from VsmVpStatus), starts its own VTL 0 with
-// HvCallStartVirtualProcessor, and returns to it with VtlReturn; VTL 0 reports and calls back up
-// with VtlCall; VTL 1 checks it came back in VTL 1 with its private state intact. The boot VP
-// does the same round trip from VTL 0 (VtlCall first). Each VTL keeps a VTL-specific value in
-// KERNEL_GS_BASE, a per-VTL MSR, and checks the other VTL did not change it.
+// to VTL 0 (fast VtlReturn). On each AP, VTL 1 reports its VP index and VTL (from VsmVpStatus),
+// starts its own VTL 0 with HvCallStartVirtualProcessor, and returns to it with VtlReturn; VTL 0
+// reports and calls back up with VtlCall; VTL 1 checks it came back in VTL 1 with its private state
+// intact. The boot VP does the same round trip from VTL 0 (VtlCall first). Each VTL keeps a
+// VTL-specific value in KERNEL_GS_BASE, a per-VTL MSR, and checks the other VTL did not change it.
 //
 // Output: "vtl-demo: VP <i> in VTL <v>" lines, then "vtl-demo: all <N> VPs ran in VTL 1 and
 // VTL 0" and exit 0; otherwise a line saying what went wrong and exit 1 (a call failed), 2
@@ -101,8 +101,8 @@ void ap_main() {
     // An AP, started in VTL 1: start this VP's VTL 0, which runs when VTL 1 returns to it.
     report(vp, 1);
     wrmsr(kMsrKernelGsBase, marker(vp, 1));
-    const auto ctx0 = vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64),
-                                    vp_stack_top(vp));
+    const auto ctx0 =
+        vp_context_64(reinterpret_cast<std::uint64_t>(&guest_ap_entry64), vp_stack_top(vp));
     const std::uint64_t r = hv_start_virtual_processor(vp, 0, ctx0);
     if (hv_status(r) != 0) {
       bad("HvCallStartVirtualProcessor of its own VTL 0 failed", vp, r);
@@ -177,8 +177,8 @@ extern "C" int guest_main(const void*) {
   }
 
   // Misuse is #UD, not a status: VtlCall with a reserved control bit, VtlReturn from VTL 0.
-  const int call_ud = catch_exception(
-      [](void*) { vtl_return(g_call_offset, 1); }, nullptr);  // the VtlCall entry, RCX = 1
+  const int call_ud = catch_exception([](void*) { vtl_return(g_call_offset, 1); },
+                                      nullptr);  // the VtlCall entry, RCX = 1
   const int return_ud = catch_exception([](void*) { vtl_return(g_return_offset, 0); }, nullptr);
   if (call_ud != 6 || return_ud != 6) {
     printf("vtl-demo: misuse gave vectors %d and %d, expected #UD (6) for both\n", call_ud,

@@ -56,7 +56,8 @@ int bench(const BenchOptions& o) {
   const std::string guest = o.guest.empty() ? default_guest() : o.guest;
   std::ifstream f(guest, std::ios::binary);
   if (!f) return error(fmt::format("cannot open the bench guest {} (--guest PATH)", guest));
-  const std::vector<char> raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::vector<char> raw((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
   std::vector<std::byte> image(raw.size());
   std::memcpy(image.data(), raw.data(), raw.size());
 

@@ -1,6 +1,5 @@
 // hvk: the command line.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <exception>
 

@@ -80,8 +80,8 @@ struct Replay {
   }
 };
 
-tlfs::StartVirtualProcessorInput start_input(tlfs::PartitionId pid, tlfs::VpIndex vp,
-                                             tlfs::Vtl vtl, const tlfs::InitialVpContext& ctx) {
+tlfs::StartVirtualProcessorInput start_input(tlfs::PartitionId pid, tlfs::VpIndex vp, tlfs::Vtl vtl,
+                                             const tlfs::InitialVpContext& ctx) {
   tlfs::StartVirtualProcessorInput in{};
   in.partition_id = pid;
   in.vp_index = vp;
@@ -114,10 +114,11 @@ int replay(const ReplayOptions& opt) {
 
   hv::Vp& bsp = *root.vp(0);
   const auto self = tlfs::kPartitionIdSelf;
-  fmt::print("hvk replay: partition {} with {} VPs (VP 0 running), child partition {}\n",
-             root.id(), root.vp_count(), child.id());
+  fmt::print("hvk replay: partition {} with {} VPs (VP 0 running), child partition {}\n", root.id(),
+             root.vp_count(), child.id());
 
-  fmt::print("\n# Linux-style bring-up: each AP's VP index from its APIC ID, then a 64-bit start\n");
+  fmt::print(
+      "\n# Linux-style bring-up: each AP's VP index from its APIC ID, then a 64-bit start\n");
   for (std::uint32_t apic = 1; apic < opt.vps; ++apic) {
     struct {
       tlfs::GetVpIndexFromApicIdHeader h;
@@ -126,7 +127,8 @@ int replay(const ReplayOptions& opt) {
     r.call(root, bsp, HypercallControl::make(CallCode::kGetVpIndexFromApicId, false, 1), q,
            Status::kSuccess);
     const tlfs::VpIndex vp = r.output_u32(0);
-    const auto ctx = hv::linux_ap_context(0xffff'ffff'8100'0000ull, 0xffff'c900'0000'8000ull + vp * 0x4000ull);
+    const auto ctx =
+        hv::linux_ap_context(0xffff'ffff'8100'0000ull, 0xffff'c900'0000'8000ull + vp * 0x4000ull);
     r.call(root, bsp, HypercallControl::make(CallCode::kStartVirtualProcessor),
            start_input(self, vp, 0, ctx), Status::kSuccess);
   }
@@ -162,13 +164,14 @@ int replay(const ReplayOptions& opt) {
          start_input(cid, 0, 0, good), Status::kSuccess);
   r.call(root, bsp, HypercallControl::make(CallCode::kFinalizePartition),
          tlfs::PartitionIdInput{cid}, Status::kSuccess);
-  r.call(root, bsp, HypercallControl::make(CallCode::kDeletePartition),
-         tlfs::PartitionIdInput{cid}, Status::kSuccess);
+  r.call(root, bsp, HypercallControl::make(CallCode::kDeletePartition), tlfs::PartitionIdInput{cid},
+         Status::kSuccess);
   r.call(root, bsp, HypercallControl::make(CallCode::kStartVirtualProcessor),
          start_input(cid, 0, 0, good), Status::kInvalidPartitionId);
 
-  fmt::print("\nhvk replay: {}\n", r.failures == 0 ? "every call got the expected status"
-                                                    : fmt::format("{} unexpected statuses", r.failures));
+  fmt::print("\nhvk replay: {}\n", r.failures == 0
+                                       ? "every call got the expected status"
+                                       : fmt::format("{} unexpected statuses", r.failures));
   return r.failures == 0 ? 0 : 1;
 }
 

@@ -11,8 +11,8 @@
 
 #include "cli/privileges.h"
 #include "hv/hyperv_cpuid.h"
-#include "kvm/kvm.h"
 #include "kvm/kick.h"
+#include "kvm/kvm.h"
 #include "machine/machine.h"
 #include "machine/vmm.h"
 
@@ -56,10 +56,20 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
   unsigned shift = 0;
   if (i < text.size()) {
     switch (text[i]) {
-      case 'K': case 'k': shift = 10; break;
-      case 'M': case 'm': shift = 20; break;
-      case 'G': case 'g': shift = 30; break;
-      default: return std::nullopt;
+      case 'K':
+      case 'k':
+        shift = 10;
+        break;
+      case 'M':
+      case 'm':
+        shift = 20;
+        break;
+      case 'G':
+      case 'g':
+        shift = 30;
+        break;
+      default:
+        return std::nullopt;
     }
     if (i + 1 != text.size()) return std::nullopt;
   }
@@ -79,8 +89,8 @@ int run(const RunOptions& o) {
   auto kvm = kvm::Kvm::open();
   if (!kvm) return error(kvm.error().message());
   if (o.vps == 0 || o.vps > kvm->max_vcpus()) {
-    return error(fmt::format("--vps: {} is outside 1..{} (this host's KVM limit)", o.vps,
-                             kvm->max_vcpus()));
+    return error(
+        fmt::format("--vps: {} is outside 1..{} (this host's KVM limit)", o.vps, kvm->max_vcpus()));
   }
   if (auto r = kvm::install_kick_handler(); !r) return error(r.error().message());
 
@@ -119,8 +129,8 @@ int run(const RunOptions& o) {
     mc.console_prefix = fmt::format("[P{}] ", child.id());
     auto m = machine::Machine::create(vmm, child, child_images[i], mc);
     if (!m) return error(fmt::format("{}: {}", o.children[i], m.error()));
-    cmdline += fmt::format("{}hvk.child={},{:#x}", cmdline.empty() ? "" : " ", child.id(),
-                           (*m)->entry());
+    cmdline +=
+        fmt::format("{}hvk.child={},{:#x}", cmdline.empty() ? "" : " ", child.id(), (*m)->entry());
     vmm.add(std::move(*m));
   }
 

@@ -14,8 +14,8 @@ struct RunOptions {
   std::string mem = "256M";
   std::string cmdline;
   bool trace = false;
-  double timeout = 0;  // seconds; 0: none
-  unsigned vtl = 0;  // the VTL VP 0 boots in (VTLs 0..vtl enabled on the partition)
+  double timeout = 0;      // seconds; 0: none
+  unsigned vtl = 0;        // the VTL VP 0 boots in (VTLs 0..vtl enabled on the partition)
   std::string privileges;  // empty: the default mask (cli/privileges.h)
   std::vector<std::string> children;  // child partition images
   std::uint32_t child_vps = 1;

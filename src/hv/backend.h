@@ -10,10 +10,14 @@ enum class PartitionState : std::uint8_t { kCreated, kActive, kFinalized, kDelet
 
 constexpr const char* partition_state_name(PartitionState s) {
   switch (s) {
-    case PartitionState::kCreated: return "created";
-    case PartitionState::kActive: return "active";
-    case PartitionState::kFinalized: return "finalized";
-    case PartitionState::kDeleted: return "deleted";
+    case PartitionState::kCreated:
+      return "created";
+    case PartitionState::kActive:
+      return "active";
+    case PartitionState::kFinalized:
+      return "finalized";
+    case PartitionState::kDeleted:
+      return "deleted";
   }
   return "?";
 }
@@ -22,8 +26,8 @@ constexpr const char* partition_state_name(PartitionState s) {
 // marked the VP running; the machine loads the context on the VP's own thread and wakes it.
 struct StartRequest {
   tlfs::VpIndex vp_index;
-  tlfs::Vtl target_vtl;  // the VTL the caller named
-  tlfs::Vtl run_vtl;     // the VTL that runs first: the VP's highest enabled VTL
+  tlfs::Vtl target_vtl;            // the VTL the caller named
+  tlfs::Vtl run_vtl;               // the VTL that runs first: the VP's highest enabled VTL
   tlfs::InitialVpContext context;  // the context of run_vtl
 };
 

@@ -4,8 +4,8 @@
 #include <cstdint>
 
 #include "hv/partition.h"
-#include "hvk/tlfs/vp_context.h"
 #include "hvk/tlfs/control.h"
+#include "hvk/tlfs/vp_context.h"
 
 namespace hvk::hv {
 
@@ -49,7 +49,7 @@ struct CallContext {
   Hypervisor& hv;
   Partition& partition;
   Vp& vp;
-  tlfs::Vtl vtl;  // the caller's VTL at the time of the call
+  tlfs::Vtl vtl;             // the caller's VTL at the time of the call
   VpState* state = nullptr;  // the caller's registers; null where the machine offers none
 };
 

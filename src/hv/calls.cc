@@ -1,7 +1,7 @@
 // The call table: every hypercall hvk implements, with its ABI shape.
-#include <array>
-
 #include "hv/calls.h"
+
+#include <array>
 
 namespace hvk::hv {
 
@@ -44,6 +44,8 @@ const CallDescriptor* find_call(std::uint16_t code) {
   return nullptr;
 }
 
-std::span<const CallDescriptor> all_calls() { return kCalls; }
+std::span<const CallDescriptor> all_calls() {
+  return kCalls;
+}
 
 }  // namespace hvk::hv

@@ -56,22 +56,38 @@ bool pat_ok(std::uint64_t pat) {
 
 const char* context_fault_name(ContextFault f) {
   switch (f) {
-    case ContextFault::kNone: return "none";
-    case ContextFault::kRflagsReserved: return "RFLAGS reserved bits";
-    case ContextFault::kRflagsVm: return "RFLAGS.VM (virtual-8086 mode)";
-    case ContextFault::kCr0Reserved: return "CR0 reserved bits";
-    case ContextFault::kCr0PgWithoutPe: return "CR0.PG without CR0.PE";
-    case ContextFault::kCr0NwWithoutCd: return "CR0.NW without CR0.CD";
-    case ContextFault::kCr4Reserved: return "CR4 reserved bits";
-    case ContextFault::kEferReserved: return "EFER reserved bits";
-    case ContextFault::kLongModeWithoutPae: return "long mode without CR4.PAE";
-    case ContextFault::kEferLmaMismatch: return "EFER.LMA inconsistent with EFER.LME and CR0.PG";
-    case ContextFault::kCsLongAndDefaultBig: return "CS.L together with CS.D";
-    case ContextFault::kCr3BeyondPhysWidth: return "CR3 beyond the physical address width";
-    case ContextFault::kPatReservedType: return "PAT entry with a reserved memory type";
-    case ContextFault::kRipNonCanonical: return "RIP not a valid address for the code segment";
-    case ContextFault::kTableBaseNonCanonical: return "GDTR/IDTR base not canonical";
-    case ContextFault::kSegmentBaseNonCanonical: return "segment base not valid";
+    case ContextFault::kNone:
+      return "none";
+    case ContextFault::kRflagsReserved:
+      return "RFLAGS reserved bits";
+    case ContextFault::kRflagsVm:
+      return "RFLAGS.VM (virtual-8086 mode)";
+    case ContextFault::kCr0Reserved:
+      return "CR0 reserved bits";
+    case ContextFault::kCr0PgWithoutPe:
+      return "CR0.PG without CR0.PE";
+    case ContextFault::kCr0NwWithoutCd:
+      return "CR0.NW without CR0.CD";
+    case ContextFault::kCr4Reserved:
+      return "CR4 reserved bits";
+    case ContextFault::kEferReserved:
+      return "EFER reserved bits";
+    case ContextFault::kLongModeWithoutPae:
+      return "long mode without CR4.PAE";
+    case ContextFault::kEferLmaMismatch:
+      return "EFER.LMA inconsistent with EFER.LME and CR0.PG";
+    case ContextFault::kCsLongAndDefaultBig:
+      return "CS.L together with CS.D";
+    case ContextFault::kCr3BeyondPhysWidth:
+      return "CR3 beyond the physical address width";
+    case ContextFault::kPatReservedType:
+      return "PAT entry with a reserved memory type";
+    case ContextFault::kRipNonCanonical:
+      return "RIP not a valid address for the code segment";
+    case ContextFault::kTableBaseNonCanonical:
+      return "GDTR/IDTR base not canonical";
+    case ContextFault::kSegmentBaseNonCanonical:
+      return "segment base not valid";
   }
   return "?";
 }
@@ -116,7 +132,8 @@ ContextFault check_initial_context(const tlfs::InitialVpContext& c, const CpuLim
     }
   } else {
     if ((c.gdtr.base >> 32) != 0 || (c.idtr.base >> 32) != 0) return F::kTableBaseNonCanonical;
-    for (const tlfs::SegmentRegister* s : {&c.cs, &c.ds, &c.es, &c.fs, &c.gs, &c.ss, &c.tr, &c.ldtr}) {
+    for (const tlfs::SegmentRegister* s :
+         {&c.cs, &c.ds, &c.es, &c.fs, &c.gs, &c.ss, &c.tr, &c.ldtr}) {
       if ((s->base >> 32) != 0) return F::kSegmentBaseNonCanonical;
     }
   }

@@ -10,9 +10,9 @@ namespace hvk::hv {
 // HV_STATUS_INVALID_REGISTER_VALUE; the name is for traces and tests.
 enum class ContextFault : std::uint8_t {
   kNone,
-  kRflagsReserved,   // a reserved RFLAGS bit set, or bit 1 clear
-  kRflagsVm,         // virtual-8086 mode: not protected or long mode
-  kCr0Reserved,      // CR0 bits 63:32
+  kRflagsReserved,  // a reserved RFLAGS bit set, or bit 1 clear
+  kRflagsVm,        // virtual-8086 mode: not protected or long mode
+  kCr0Reserved,     // CR0 bits 63:32
   kCr0PgWithoutPe,
   kCr0NwWithoutCd,
   kCr4Reserved,
@@ -22,7 +22,7 @@ enum class ContextFault : std::uint8_t {
   kCsLongAndDefaultBig,
   kCr3BeyondPhysWidth,
   kPatReservedType,
-  kRipNonCanonical,  // or RIP above 4 GiB outside 64-bit code
+  kRipNonCanonical,        // or RIP above 4 GiB outside 64-bit code
   kTableBaseNonCanonical,  // GDTR/IDTR base
   kSegmentBaseNonCanonical,
 };

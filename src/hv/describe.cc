@@ -30,8 +30,8 @@ std::size_t describe_start_vp(const tlfs::StartVirtualProcessorInput& in, char* 
 
 std::size_t describe_vp_index(const tlfs::GetVpIndexFromApicIdHeader& h,
                               RepInput<tlfs::ApicIdElement> ids, char* buf, std::size_t n) {
-  return put(buf, n, "partition={:#x} vtl={:#04x} apic_ids={}{}", h.partition_id,
-             h.target_vtl.raw, ids.size() > 0 ? ids[0] : 0u, ids.size() > 1 ? ",..." : "");
+  return put(buf, n, "partition={:#x} vtl={:#04x} apic_ids={}{}", h.partition_id, h.target_vtl.raw,
+             ids.size() > 0 ? ids[0] : 0u, ids.size() > 1 ? ",..." : "");
 }
 
 std::size_t describe_partition_id(const tlfs::PartitionIdInput& in, char* buf, std::size_t n) {
@@ -62,7 +62,9 @@ std::size_t describe_set_vp_registers(const tlfs::VpRegistersHeader& h,
              elements.size() > 1 ? ",..." : "");
 }
 
-std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n) { return put(buf, n, ""); }
+std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n) {
+  return put(buf, n, "");
+}
 
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n) {

@@ -31,9 +31,7 @@ bool gpa_ok(const GuestMemory* mem, std::uint64_t gpa, std::uint64_t len) {
 }  // namespace
 
 CallRegs decode_call_regs(ExecMode mode, const HypercallRegs& r) {
-  auto pair = [](std::uint64_t hi, std::uint64_t lo) {
-    return (hi << 32) | (lo & 0xFFFF'FFFFull);
-  };
+  auto pair = [](std::uint64_t hi, std::uint64_t lo) { return (hi << 32) | (lo & 0xFFFF'FFFFull); };
   if (mode == ExecMode::k64Bit) return {{r.rcx}, r.rdx, r.r8};
   return {{pair(r.rdx, r.rax)}, pair(r.rbx, r.rcx), pair(r.rdi, r.rsi)};
 }
@@ -51,8 +49,7 @@ void write_result(ExecMode mode, HypercallRegs& r, const Outcome& o, HypercallCo
   }
 }
 
-Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, VpCallState& state,
-                             VpState* registers) {
+Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, VpCallState& state, VpState* registers) {
   const CallRegs regs = decode_call_regs(state.mode, state.regs);
   const Outcome o = dispatch(partition, vp, state.mode, state.cpl, regs, registers);
   write_result(state.mode, state.regs, o, regs.control);
@@ -62,7 +59,7 @@ Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, VpCallState& state,
 Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::uint8_t cpl,
                              const CallRegs& regs, VpState* registers) {
   const auto t0 = trace_ != nullptr ? std::chrono::steady_clock::now()
-                                     : std::chrono::steady_clock::time_point{};
+                                    : std::chrono::steady_clock::time_point{};
   CallContext ctx{hv_, partition, vp, vp.current_vtl(), registers};
   const CallDescriptor* call = nullptr;
   Outcome o;
@@ -75,8 +72,9 @@ Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::u
     o = run(ctx, *call, regs, trace_ != nullptr ? text.data() : nullptr, text.size());
   }
   if (trace_ != nullptr) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        std::chrono::steady_clock::now() - t0).count();
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     trace_->on_call({&partition, vp.index(), ctx.vtl, regs.control, call, text.data(), o,
                      static_cast<std::uint64_t>(ns)});
   }
@@ -96,8 +94,10 @@ Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const Call
   if (call.rep ? (count == 0 || start >= count) : (count != 0 || start != 0)) {
     return complete(Status::kInvalidHypercallInput);
   }
-  const std::uint64_t in_len = call.input_size + std::uint64_t{call.rep ? count : 0u} * call.in_element;
-  const std::uint64_t out_len = call.rep ? std::uint64_t{count} * call.out_element : call.output_size;
+  const std::uint64_t in_len =
+      call.input_size + std::uint64_t{call.rep ? count : 0u} * call.in_element;
+  const std::uint64_t out_len =
+      call.rep ? std::uint64_t{count} * call.out_element : call.output_size;
   const std::uint16_t done_before = call.rep ? start : 0;
 
   // Not zeroed: only the bytes read from the guest (or the fast registers) are ever looked at.
@@ -118,24 +118,26 @@ Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const Call
     }
     // Read all input before any output is written: input and output may overlap (notes §1).
     const std::size_t skip = std::size_t{start} * call.in_element;
-    if (in_len != 0 && (!mem->read(regs.input, std::span(in).first(call.input_size)) ||
-        !mem->read(regs.input + call.input_size + skip,
-                   std::span(in).subspan(call.input_size, in_len - call.input_size - skip)))) {
+    if (in_len != 0 &&
+        (!mem->read(regs.input, std::span(in).first(call.input_size)) ||
+         !mem->read(regs.input + call.input_size + skip,
+                    std::span(in).subspan(call.input_size, in_len - call.input_size - skip)))) {
       return complete(Status::kInvalidAlignment, done_before);
     }
   }
 
   std::uint16_t batch = 0;
-  if (call.rep) batch = std::min<std::uint16_t>(static_cast<std::uint16_t>(count - start),
-                                                std::max<std::uint16_t>(options_.max_reps_per_entry, 1));
+  if (call.rep)
+    batch = std::min<std::uint16_t>(static_cast<std::uint16_t>(count - start),
+                                    std::max<std::uint16_t>(options_.max_reps_per_entry, 1));
   const std::size_t in_now = call.input_size + std::size_t{batch} * call.in_element;
   const std::size_t out_now = call.rep ? std::size_t{batch} * call.out_element : call.output_size;
   if (text != nullptr) {
     call.describe(std::span(in).first(in_now), text, text_size);
   }
 
-  const RepResult r = call.invoke(ctx, std::span<const std::byte>(in).first(in_now),
-                                  std::span(out).first(out_now));
+  const RepResult r =
+      call.invoke(ctx, std::span<const std::byte>(in).first(in_now), std::span(out).first(out_now));
   if (call.rep) {
     const std::uint16_t done = static_cast<std::uint16_t>(start + r.completed);
     if (call.out_element != 0 && r.completed != 0 &&

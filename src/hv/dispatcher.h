@@ -45,8 +45,7 @@ class Dispatcher {
   // Handles the hypercall `vp` of `partition` made with `state`: validates, runs the handler and
   // writes the result (or, for kRetry, the new control value) into state.regs.
   // `registers` gives Get/SetVpRegisters the caller's own general registers (may be null).
-  Outcome dispatch(Partition& partition, Vp& vp, VpCallState& state,
-                   VpState* registers = nullptr);
+  Outcome dispatch(Partition& partition, Vp& vp, VpCallState& state, VpState* registers = nullptr);
 
   // Same, with the registers already decoded (the machine and the tests use dispatch()).
   Outcome dispatch(Partition& partition, Vp& vp, ExecMode mode, std::uint8_t cpl,

@@ -43,8 +43,8 @@ void Hypervisor::delete_tree(Partition& p) {
        c = next_child(p.id(), c)) {
     if (Partition* child = find(c)) delete_tree(*child);
   }
-  for (PartitionState s : {PartitionState::kCreated, PartitionState::kActive,
-                           PartitionState::kFinalized}) {
+  for (PartitionState s :
+       {PartitionState::kCreated, PartitionState::kActive, PartitionState::kFinalized}) {
     if (p.transition(s, PartitionState::kDeleted)) return;
   }
 }

@@ -9,12 +9,12 @@ using tlfs::Privilege;
 
 tlfs::PrivilegeMask default_privileges() {
   std::uint64_t m = 0;
-  for (Privilege p : {Privilege::kVpRuntime, Privilege::kPartitionReferenceCounter,
-                      Privilege::kHypercallMsrs, Privilege::kVpIndex, Privilege::kResetReg,
-                      Privilege::kPartitionReferenceTsc, Privilege::kGuestIdleReg,
-                      Privilege::kFrequencyRegs, Privilege::kAccessPartitionId,
-                      Privilege::kCpuManagement, Privilege::kAccessVsm,
-                      Privilege::kAccessVpRegisters, Privilege::kStartVirtualProcessor}) {
+  for (Privilege p :
+       {Privilege::kVpRuntime, Privilege::kPartitionReferenceCounter, Privilege::kHypercallMsrs,
+        Privilege::kVpIndex, Privilege::kResetReg, Privilege::kPartitionReferenceTsc,
+        Privilege::kGuestIdleReg, Privilege::kFrequencyRegs, Privilege::kAccessPartitionId,
+        Privilege::kCpuManagement, Privilege::kAccessVsm, Privilege::kAccessVpRegisters,
+        Privilege::kStartVirtualProcessor}) {
     m |= tlfs::privilege_bit(p);
   }
   return {m};
@@ -82,7 +82,8 @@ Partition::Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const Parti
   if (!config.apic_ids.empty() && config.apic_ids.size() != config.vp_count) {
     throw std::invalid_argument("one APIC ID per VP is needed");
   }
-  if (config.boot_vtl > max_vtl_) throw std::invalid_argument("boot VTL above the partition's maximum");
+  if (config.boot_vtl > max_vtl_)
+    throw std::invalid_argument("boot VTL above the partition's maximum");
   vps_.reserve(config.vp_count);
   by_apic_id_.reserve(config.vp_count);
   for (std::uint32_t i = 0; i < config.vp_count; ++i) {
@@ -107,7 +108,8 @@ Partition::Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const Parti
 
 std::uint64_t Partition::reference_time() const {
   const auto since = std::chrono::steady_clock::now() - created_;
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(since).count() / 100);
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since).count() / 100);
 }
 
 bool Partition::transition(PartitionState from, PartitionState to) {

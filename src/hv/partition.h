@@ -32,8 +32,8 @@ struct CpuLimits {
 struct PartitionConfig {
   std::uint32_t vp_count = 1;
   tlfs::PrivilegeMask privileges{};
-  tlfs::Vtl max_vtl = tlfs::kMaxVtl;  // highest VTL the partition may enable
-  tlfs::Vtl boot_vtl = 0;             // VTL VP 0 boots in; VTLs 1..boot_vtl are enabled for it
+  tlfs::Vtl max_vtl = tlfs::kMaxVtl;    // highest VTL the partition may enable
+  tlfs::Vtl boot_vtl = 0;               // VTL VP 0 boots in; VTLs 1..boot_vtl are enabled for it
   std::vector<std::uint32_t> apic_ids;  // APIC ID of each VP; empty: APIC ID = VP index
   CpuLimits cpu{};
 };
@@ -80,7 +80,8 @@ class Vp {
   void set_current_vtl(tlfs::Vtl v) { current_vtl_.store(v, std::memory_order_release); }
 
   bool vtl_enabled(tlfs::Vtl v) const {
-    return v <= tlfs::kMaxVtl && (static_cast<unsigned>(enabled_vtls_.load(std::memory_order_acquire)) >> v & 1u) != 0;
+    return v <= tlfs::kMaxVtl &&
+           (static_cast<unsigned>(enabled_vtls_.load(std::memory_order_acquire)) >> v & 1u) != 0;
   }
   std::uint16_t enabled_vtl_set() const { return enabled_vtls_.load(std::memory_order_acquire); }
   tlfs::Vtl highest_enabled_vtl() const;
@@ -103,7 +104,7 @@ class Vp {
   std::atomic<std::uint16_t> enabled_vtls_{1};  // VTL 0 is always enabled
   std::atomic<std::uint16_t> started_vtls_{0};
   std::atomic<std::uint64_t> vp_assist_page_{0};
-  mutable std::mutex mu_;                       // guards vtl_
+  mutable std::mutex mu_;  // guards vtl_
   std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
 };
 
@@ -130,13 +131,16 @@ class Partition {
   const Vp* vp_by_apic_id(std::uint32_t apic_id) const;
 
   bool vtl_enabled(tlfs::Vtl v) const {
-    return v <= tlfs::kMaxVtl && (static_cast<unsigned>(enabled_vtls_.load(std::memory_order_acquire)) >> v & 1u) != 0;
+    return v <= tlfs::kMaxVtl &&
+           (static_cast<unsigned>(enabled_vtls_.load(std::memory_order_acquire)) >> v & 1u) != 0;
   }
   std::uint16_t enabled_vtl_set() const { return enabled_vtls_.load(std::memory_order_acquire); }
   bool enable_vtl(tlfs::Vtl v);  // false if already enabled
 
   // HvRegisterVsmPartitionConfig as written by VTL `v`.
-  std::uint64_t vsm_config(tlfs::Vtl v) const { return vsm_config_[v].load(std::memory_order_acquire); }
+  std::uint64_t vsm_config(tlfs::Vtl v) const {
+    return vsm_config_[v].load(std::memory_order_acquire);
+  }
   void set_vsm_config(tlfs::Vtl v, std::uint64_t value) {
     vsm_config_[v].store(value, std::memory_order_release);
   }

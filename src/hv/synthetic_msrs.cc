@@ -6,8 +6,12 @@ using tlfs::Privilege;
 
 namespace {
 
-MsrAccess gp() { return {true, 0, false, 0}; }
-MsrAccess value(std::uint64_t v) { return {false, v, false, 0}; }
+MsrAccess gp() {
+  return {true, 0, false, 0};
+}
+MsrAccess value(std::uint64_t v) {
+  return {false, v, false, 0};
+}
 
 }  // namespace
 
@@ -42,7 +46,8 @@ MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::ui
       return {};
     case msr::kHypercall: {
       if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
-      HypercallMsr next{v & (HypercallMsr::kGpaMask | HypercallMsr::kLocked | HypercallMsr::kEnable)};
+      HypercallMsr next{v &
+                        (HypercallMsr::kGpaMask | HypercallMsr::kLocked | HypercallMsr::kEnable)};
       // The page can be enabled only once the guest has identified itself.
       if (p.guest_os_id() == 0) next.raw &= ~HypercallMsr::kEnable;
       std::uint64_t old = p.hypercall_msr();

@@ -32,9 +32,9 @@ struct HypercallMsr {
 };
 
 struct MsrAccess {
-  bool gp = false;            // the guest gets #GP
-  std::uint64_t value = 0;    // for a read
-  bool install_hypercall_page = false;  // the machine writes the hypercall code at...
+  bool gp = false;                       // the guest gets #GP
+  std::uint64_t value = 0;               // for a read
+  bool install_hypercall_page = false;   // the machine writes the hypercall code at...
   std::uint64_t hypercall_page_gpa = 0;  // ...this GPA
 };
 

@@ -43,7 +43,8 @@ VpTarget resolve_vp(const CallContext& ctx, tlfs::PartitionId id, tlfs::VpIndex 
   if (t.partition->state() != PartitionState::kActive) {
     return {Status::kInvalidPartitionState, nullptr, nullptr, t.self};
   }
-  const tlfs::VpIndex index = (vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : vp_index;
+  const tlfs::VpIndex index =
+      (vp_index == tlfs::kVpIndexSelf && t.self) ? ctx.vp.index() : vp_index;
   Vp* vp = t.partition->vp(index);
   if (vp == nullptr) return {Status::kInvalidVpIndex, nullptr, nullptr, t.self};
   return {Status::kSuccess, t.partition, vp, t.self};

@@ -8,9 +8,9 @@
 namespace hvk::hv {
 
 struct Target {
-  tlfs::Status status;       // kSuccess, or why the id is refused
-  Partition* partition;      // set on success
-  bool self;                 // the caller's own partition
+  tlfs::Status status;   // kSuccess, or why the id is refused
+  Partition* partition;  // set on success
+  bool self;             // the caller's own partition
 };
 
 // SELF or the caller's own id: the caller's partition. A live child of the caller: that child, if

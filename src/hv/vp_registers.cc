@@ -26,37 +26,58 @@ T unpack(const tlfs::RegisterValue& v) {
 
 std::uint64_t* scalar(tlfs::InitialVpContext& c, RegisterName name) {
   switch (name) {
-    case RegisterName::kRip: return &c.rip;
-    case RegisterName::kRsp: return &c.rsp;
-    case RegisterName::kRflags: return &c.rflags;
-    case RegisterName::kCr0: return &c.cr0;
-    case RegisterName::kCr3: return &c.cr3;
-    case RegisterName::kCr4: return &c.cr4;
-    case RegisterName::kEfer: return &c.efer;
-    case RegisterName::kPat: return &c.msr_cr_pat;
-    default: return nullptr;
+    case RegisterName::kRip:
+      return &c.rip;
+    case RegisterName::kRsp:
+      return &c.rsp;
+    case RegisterName::kRflags:
+      return &c.rflags;
+    case RegisterName::kCr0:
+      return &c.cr0;
+    case RegisterName::kCr3:
+      return &c.cr3;
+    case RegisterName::kCr4:
+      return &c.cr4;
+    case RegisterName::kEfer:
+      return &c.efer;
+    case RegisterName::kPat:
+      return &c.msr_cr_pat;
+    default:
+      return nullptr;
   }
 }
 
 tlfs::SegmentRegister* segment(tlfs::InitialVpContext& c, RegisterName name) {
   switch (name) {
-    case RegisterName::kEs: return &c.es;
-    case RegisterName::kCs: return &c.cs;
-    case RegisterName::kSs: return &c.ss;
-    case RegisterName::kDs: return &c.ds;
-    case RegisterName::kFs: return &c.fs;
-    case RegisterName::kGs: return &c.gs;
-    case RegisterName::kLdtr: return &c.ldtr;
-    case RegisterName::kTr: return &c.tr;
-    default: return nullptr;
+    case RegisterName::kEs:
+      return &c.es;
+    case RegisterName::kCs:
+      return &c.cs;
+    case RegisterName::kSs:
+      return &c.ss;
+    case RegisterName::kDs:
+      return &c.ds;
+    case RegisterName::kFs:
+      return &c.fs;
+    case RegisterName::kGs:
+      return &c.gs;
+    case RegisterName::kLdtr:
+      return &c.ldtr;
+    case RegisterName::kTr:
+      return &c.tr;
+    default:
+      return nullptr;
   }
 }
 
 tlfs::TableRegister* table(tlfs::InitialVpContext& c, RegisterName name) {
   switch (name) {
-    case RegisterName::kIdtr: return &c.idtr;
-    case RegisterName::kGdtr: return &c.gdtr;
-    default: return nullptr;
+    case RegisterName::kIdtr:
+      return &c.idtr;
+    case RegisterName::kGdtr:
+      return &c.gdtr;
+    default:
+      return nullptr;
   }
 }
 

@@ -150,8 +150,7 @@ constexpr std::uint64_t kVsmPartitionConfigMask = 0x1FFF;
 }  // namespace
 
 RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
-                           RepInput<tlfs::SetVpRegistersElement> elements,
-                           RepOutput<NoOutput>) {
+                           RepInput<tlfs::SetVpRegistersElement> elements, RepOutput<NoOutput>) {
   if (!ctx.partition.privileges().has(Privilege::kAccessVpRegisters)) {
     return {Status::kAccessDenied, 0};
   }

@@ -1,8 +1,7 @@
 #pragma once
 
-#include <optional>
-
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "kvm/exit.h"

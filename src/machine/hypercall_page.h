@@ -28,15 +28,15 @@ inline constexpr std::uint64_t kEntrySize = 0x0F;
 
 constexpr std::array<std::uint8_t, kEntrySize> entry_code(std::uint16_t port) {
   return {
-      0x50,                                // 00: push rax
-      0x8C, 0xC8,                          // 01: mov eax, cs
-      0xA8, 0x03,                          // 03: test al, 3   (CPL from CS.RPL)
-      0x58,                                // 05: pop rax      (flags kept)
-      0x75, 0x03,                          // 06: jnz ud       (CPL > 0: #UD, as the TLFS requires)
+      0x50,        // 00: push rax
+      0x8C, 0xC8,  // 01: mov eax, cs
+      0xA8, 0x03,  // 03: test al, 3   (CPL from CS.RPL)
+      0x58,        // 05: pop rax      (flags kept)
+      0x75, 0x03,  // 06: jnz ud       (CPL > 0: #UD, as the TLFS requires)
       0xE6, static_cast<std::uint8_t>(port),  // 08: out imm8, al (exits to hvk)
-      0xC3,                                // 0a: ret
-      0x0F, 0x0B,                          // 0b: ud2
-      0xEB, 0xF9,                          // 0d: jmp 08       (re-execute after an early return)
+      0xC3,                                   // 0a: ret
+      0x0F, 0x0B,                             // 0b: ud2
+      0xEB, 0xF9,                             // 0d: jmp 08       (re-execute after an early return)
   };
 }
 

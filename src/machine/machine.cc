@@ -27,8 +27,8 @@ constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
 constexpr std::uint64_t kMaxMem = 3ull << 30;  // below the 32-bit MMIO hole
 constexpr std::uint8_t kVectorUd = 6;
 constexpr std::uint8_t kVectorBp = 3;
-constexpr std::uint32_t kSetupDtb = 2;                // SETUP_DTB (asm/bootparam.h)
-constexpr std::uint64_t kApicHz = 1'000'000'000;     // KVM's APIC bus: one tick per ns
+constexpr std::uint32_t kSetupDtb = 2;            // SETUP_DTB (asm/bootparam.h)
+constexpr std::uint64_t kApicHz = 1'000'000'000;  // KVM's APIC bus: one tick per ns
 
 template <typename T>
 Error kvm_error(const kvm::Result<T>& r) {
@@ -49,7 +49,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
                                                  const MachineConfig& config) {
   if (config.mem_bytes % 4096 != 0 || config.mem_bytes > kMaxMem) {
     return machine::fail(fmt::format("--mem: {} bytes is not a multiple of 4 KiB of at most 3 GiB",
-                            config.mem_bytes));
+                                     config.mem_bytes));
   }
   auto vm = vmm.kvm().create_vm();
   if (!vm) return kvm_error(vm);
@@ -65,8 +65,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   if (auto r = vm->set_user_memory_region(0, 0, config.mem_bytes, ram->data()); !r) {
     return kvm_error(r);
   }
-  std::unique_ptr<Machine> m(
-      new Machine(vmm, partition, std::move(*vm), std::move(*ram), config));
+  std::unique_ptr<Machine> m(new Machine(vmm, partition, std::move(*vm), std::move(*ram), config));
   // A device tree in setup_data tells a kernel without ACPI where its processors are.
   std::vector<std::uint32_t> apic_ids;
   for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
@@ -198,8 +197,9 @@ void Machine::end(int status, const std::string& message) {
     vmm_.end(status, message);
   } else {
     // A child that ends stops itself; the run goes on with its parent.
-    if (!message.empty()) std::fprintf(stderr, "hvk: partition %llu: %s\n",
-                                       static_cast<unsigned long long>(partition_.id()), message.c_str());
+    if (!message.empty())
+      std::fprintf(stderr, "hvk: partition %llu: %s\n",
+                   static_cast<unsigned long long>(partition_.id()), message.c_str());
     stop();
   }
 }
@@ -297,8 +297,8 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
       return true;
     }
     if (io.port == kVtlCallPort || io.port == kVtlReturnPort) {
-      on_vtl_switch(slot, io.port == kVtlCallPort ? hv::VtlDirection::kCall
-                                                  : hv::VtlDirection::kReturn);
+      on_vtl_switch(slot,
+                    io.port == kVtlCallPort ? hv::VtlDirection::kCall : hv::VtlDirection::kReturn);
       return true;
     }
   }
@@ -331,7 +331,8 @@ void Machine::on_hypercall(Slot& slot) {
   // Where the exit left RIP: at the `out` (KVM skips it on re-entry unless RIP changes) or
   // already past it (some hosts). Either way the entry is known from the page offset.
   const std::int64_t entry = hypercall_page::entry_of(regs.rip & 0xFFF);
-  const std::uint64_t base = (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
+  const std::uint64_t base =
+      (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
   SlotState registers(*this, slot);
   hv::Outcome o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
   if (entry < 0) {
@@ -351,8 +352,7 @@ tlfs::InitialVpContext Machine::SlotState::context(tlfs::Vtl vtl) {
   const hv::Vp& vp = *machine_.partition_.vp(slot_.vcpu.id());
   if (vtl == vp.current_vtl()) {
     const auto pat = slot_.vcpu.msr(kMsrPat);
-    return context_from_kvm(slot_.vcpu.synced_regs(), slot_.vcpu.synced_sregs(),
-                            pat ? *pat : 0);
+    return context_from_kvm(slot_.vcpu.synced_regs(), slot_.vcpu.synced_sregs(), pat ? *pat : 0);
   }
   if (const auto& saved = slot_.vtl[vtl]) {
     kvm_regs r{};
@@ -399,7 +399,8 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
     if (t.ud) (void)slot.vcpu.inject_exception(kVectorUd);
     if (t.ud) return;
   }
-  const std::uint64_t base = (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
+  const std::uint64_t base =
+      (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
   if (t.ud) {
     regs.rip = base + hypercall_page::kUdOffset;
     return;

@@ -12,7 +12,9 @@ std::uint8_t bit(std::uint16_t attr, unsigned shift, unsigned width = 1) {
   return static_cast<std::uint8_t>((unsigned{attr} >> shift) & ((1u << width) - 1));
 }
 
-kvm_dtable to_kvm_table(const tlfs::TableRegister& t) { return kvm_dtable{t.base, t.limit, {}}; }
+kvm_dtable to_kvm_table(const tlfs::TableRegister& t) {
+  return kvm_dtable{t.base, t.limit, {}};
+}
 
 // Each segment register of HV_INITIAL_VP_CONTEXT beside its place in kvm_sregs.
 struct SegmentField {
@@ -20,10 +22,10 @@ struct SegmentField {
   kvm_segment kvm_sregs::*sregs;
 };
 constexpr SegmentField kSegments[] = {
-    {&tlfs::InitialVpContext::cs, &kvm_sregs::cs},   {&tlfs::InitialVpContext::ds, &kvm_sregs::ds},
-    {&tlfs::InitialVpContext::es, &kvm_sregs::es},   {&tlfs::InitialVpContext::fs, &kvm_sregs::fs},
-    {&tlfs::InitialVpContext::gs, &kvm_sregs::gs},   {&tlfs::InitialVpContext::ss, &kvm_sregs::ss},
-    {&tlfs::InitialVpContext::tr, &kvm_sregs::tr},   {&tlfs::InitialVpContext::ldtr, &kvm_sregs::ldt},
+    {&tlfs::InitialVpContext::cs, &kvm_sregs::cs}, {&tlfs::InitialVpContext::ds, &kvm_sregs::ds},
+    {&tlfs::InitialVpContext::es, &kvm_sregs::es}, {&tlfs::InitialVpContext::fs, &kvm_sregs::fs},
+    {&tlfs::InitialVpContext::gs, &kvm_sregs::gs}, {&tlfs::InitialVpContext::ss, &kvm_sregs::ss},
+    {&tlfs::InitialVpContext::tr, &kvm_sregs::tr}, {&tlfs::InitialVpContext::ldtr, &kvm_sregs::ldt},
 };
 
 }  // namespace

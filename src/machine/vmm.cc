@@ -18,7 +18,9 @@ Vmm::~Vmm() {
   for (auto& m : machines_) m->join();
 }
 
-void Vmm::add(std::unique_ptr<Machine> machine) { machines_.push_back(std::move(machine)); }
+void Vmm::add(std::unique_ptr<Machine> machine) {
+  machines_.push_back(std::move(machine));
+}
 
 void Vmm::start() {
   for (auto& m : machines_) m->start_threads();

@@ -1,11 +1,12 @@
 // Converting TLFS register state to KVM's and the CPUID a VP sees (no /dev/kvm needed).
+#include "machine/vcpu_state.h"
+
 #include <gtest/gtest.h>
 
 #include "hv/hypervisor.h"
 #include "hv/linux_context.h"
 #include "machine/cpuid.h"
 #include "machine/hypercall_page.h"
-#include "machine/vcpu_state.h"
 
 namespace hvk::machine {
 namespace {

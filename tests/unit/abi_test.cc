@@ -85,7 +85,8 @@ TEST(InputVtl, Fields) {
   EXPECT_EQ(InputVtl{0x12}.target_vtl(), 2);
   EXPECT_TRUE(InputVtl{0x12}.use_target_vtl());
   EXPECT_FALSE(InputVtl{0x02}.use_target_vtl());
-  for (unsigned b = 5; b < 8; ++b) EXPECT_TRUE(InputVtl{static_cast<std::uint8_t>(1u << b)}.reserved_set());
+  for (unsigned b = 5; b < 8; ++b)
+    EXPECT_TRUE(InputVtl{static_cast<std::uint8_t>(1u << b)}.reserved_set());
   EXPECT_FALSE(InputVtl{0x1F}.reserved_set());
   EXPECT_EQ(InputVtl::target(2).raw, 0x12);
 }
@@ -117,12 +118,12 @@ constexpr std::array<std::uint8_t, 240> kLinuxCapture = [] {
   put(8, 3, 4);                         // VpIndex
   put(12, 2, 1);                        // TargetVtl
   const std::size_t c = 16;
-  put(c + 0, 0xFFFF'FFFF'8100'0120ull, 8);   // Rip
-  put(c + 8, 0xFFFF'C900'0001'3F58ull, 8);   // Rsp
-  put(c + 16, 0x2, 8);                       // Rflags
-  put(c + 24 + 8, 0xFFFF'FFFF, 4);           // Cs.Limit
-  put(c + 24 + 12, 0x10, 2);                 // Cs.Selector
-  put(c + 24 + 14, 0xA09B, 2);               // Cs.Attributes
+  put(c + 0, 0xFFFF'FFFF'8100'0120ull, 8);              // Rip
+  put(c + 8, 0xFFFF'C900'0001'3F58ull, 8);              // Rsp
+  put(c + 16, 0x2, 8);                                  // Rflags
+  put(c + 24 + 8, 0xFFFF'FFFF, 4);                      // Cs.Limit
+  put(c + 24 + 12, 0x10, 2);                            // Cs.Selector
+  put(c + 24 + 14, 0xA09B, 2);                          // Cs.Attributes
   for (std::size_t seg : {40u, 56u, 72u, 88u, 104u}) {  // Ds Es Fs Gs Ss
     put(c + seg + 8, 0xFFFF'FFFF, 4);
     put(c + seg + 12, 0x18, 2);

@@ -1,7 +1,8 @@
 // INVALID_REGISTER_VALUE rules: what a real CPU refuses at VM entry.
+#include "hv/context_check.h"
+
 #include <gtest/gtest.h>
 
-#include "hv/context_check.h"
 #include "hv/linux_context.h"
 
 namespace hvk::hv {
@@ -9,7 +10,9 @@ namespace {
 
 using F = ContextFault;
 
-tlfs::InitialVpContext long_mode() { return linux_ap_context(0xffff'ffff'8100'0000ull, 0x9000); }
+tlfs::InitialVpContext long_mode() {
+  return linux_ap_context(0xffff'ffff'8100'0000ull, 0x9000);
+}
 
 // Flat 32-bit protected mode, as a child image with no GDT of its own might be started.
 tlfs::InitialVpContext protected_mode(bool paging) {
@@ -27,7 +30,9 @@ tlfs::InitialVpContext protected_mode(bool paging) {
   return c;
 }
 
-CpuLimits limits(std::uint8_t phys = 46, bool la57 = false) { return {phys, la57}; }
+CpuLimits limits(std::uint8_t phys = 46, bool la57 = false) {
+  return {phys, la57};
+}
 
 TEST(ContextCheck, AcceptsLinuxLongModeAndFlatProtectedMode) {
   EXPECT_EQ(check_initial_context(long_mode(), limits()), F::kNone);

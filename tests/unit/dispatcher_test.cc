@@ -8,7 +8,9 @@ namespace {
 using hv::Action;
 using hv::ExecMode;
 
-HypercallControl start_control() { return HypercallControl::make(CallCode::kStartVirtualProcessor); }
+HypercallControl start_control() {
+  return HypercallControl::make(CallCode::kStartVirtualProcessor);
+}
 HypercallControl vp_index_control(std::uint16_t count, std::uint16_t start = 0) {
   return HypercallControl::make(CallCode::kGetVpIndexFromApicId, false, count, start);
 }
@@ -76,9 +78,9 @@ TEST_F(Dispatcher, VariableHeaderOnACallWithoutOneIsInvalidInput) {
 }
 
 TEST_F(Dispatcher, SimpleCallWithRepFieldsIsInvalidInput) {
-  EXPECT_EQ(status_of(HypercallControl::make(CallCode::kStartVirtualProcessor, false, 1),
-                      start_input(1)),
-            Status::kInvalidHypercallInput);
+  EXPECT_EQ(
+      status_of(HypercallControl::make(CallCode::kStartVirtualProcessor, false, 1), start_input(1)),
+      Status::kInvalidHypercallInput);
   EXPECT_EQ(status_of(HypercallControl::make(CallCode::kStartVirtualProcessor, false, 0, 1),
                       start_input(1)),
             Status::kInvalidHypercallInput);
@@ -93,19 +95,22 @@ TEST_F(Dispatcher, RepCallNeedsCountAndStartBelowIt) {
 
 TEST_F(Dispatcher, FastCallsMustFitTwoRegistersAndHaveNoOutput) {
   // StartVirtualProcessor's 240 bytes do not fit.
-  EXPECT_EQ(status_of(HypercallControl::make(CallCode::kStartVirtualProcessor, true), start_input(1)),
-            Status::kInvalidHypercallInput);
+  EXPECT_EQ(
+      status_of(HypercallControl::make(CallCode::kStartVirtualProcessor, true), start_input(1)),
+      Status::kInvalidHypercallInput);
   // A rep call with a 16-byte header and elements does not fit.
   EXPECT_EQ(status_of(HypercallControl::make(CallCode::kGetVpIndexFromApicId, true, 1), query({1})),
             Status::kInvalidHypercallInput);
   // A call with output has no fast form (no XMM fast output offered).
   EXPECT_EQ(raw_call(HypercallControl::make(CallCode::kGetNextChildPartition, true),
-                     tlfs::kPartitionIdSelf, 0).result.status(),
+                     tlfs::kPartitionIdSelf, 0)
+                .result.status(),
             Status::kInvalidHypercallInput);
   // An 8-byte input fits: the partition id comes from RDX, and no memory is touched.
   hv::Partition& child = make_child();
   EXPECT_EQ(raw_call(HypercallControl::make(CallCode::kInitializePartition, true), child.id(),
-                     0xDEAD'BEEF'0000'0001ull).result.status(),
+                     0xDEAD'BEEF'0000'0001ull)
+                .result.status(),
             Status::kSuccess);
   EXPECT_EQ(child.state(), hv::PartitionState::kActive);
 }

@@ -63,9 +63,9 @@ inline tlfs::InitialVpContext good_context() {
   return hv::linux_ap_context(0xffff'ffff'8100'0000ull, 0xffff'c900'0000'8000ull);
 }
 
-inline tlfs::StartVirtualProcessorInput start_input(tlfs::VpIndex vp, tlfs::Vtl vtl = 0,
-                                                    tlfs::PartitionId pid = tlfs::kPartitionIdSelf,
-                                                    const tlfs::InitialVpContext& c = good_context()) {
+inline tlfs::StartVirtualProcessorInput start_input(
+    tlfs::VpIndex vp, tlfs::Vtl vtl = 0, tlfs::PartitionId pid = tlfs::kPartitionIdSelf,
+    const tlfs::InitialVpContext& c = good_context()) {
   tlfs::StartVirtualProcessorInput in{};
   in.partition_id = pid;
   in.vp_index = vp;

@@ -1,9 +1,9 @@
 // MemoryMap: bounds checks with overflow-safe arithmetic.
+#include "hv/guest_memory.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
-
-#include "hv/guest_memory.h"
 
 namespace hvk::hv {
 namespace {
@@ -22,8 +22,8 @@ TEST(MemoryMap, RegionsReadWriteAndRefusals) {
   MemoryMap m;
   ASSERT_TRUE(m.add(0, low));
   ASSERT_TRUE(m.add(0x1'0000'0000ull, high));
-  EXPECT_FALSE(m.add(0x8000, high));  // overlaps
-  EXPECT_FALSE(m.add(~0ull - 0x10, high));  // wraps
+  EXPECT_FALSE(m.add(0x8000, high));                     // overlaps
+  EXPECT_FALSE(m.add(~0ull - 0x10, high));               // wraps
   EXPECT_FALSE(m.add(0x20000, std::span<std::byte>{}));  // empty
 
   const std::byte pattern[4] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};

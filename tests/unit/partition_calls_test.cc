@@ -7,8 +7,12 @@ namespace {
 using hv::PartitionState;
 using tlfs::Privilege;
 
-HypercallControl ctl(CallCode c) { return HypercallControl::make(c); }
-tlfs::PartitionIdInput pid(tlfs::PartitionId id) { return {id}; }
+HypercallControl ctl(CallCode c) {
+  return HypercallControl::make(c);
+}
+tlfs::PartitionIdInput pid(tlfs::PartitionId id) {
+  return {id};
+}
 
 using Partitions = Engine;
 
@@ -28,13 +32,13 @@ TEST_F(Partitions, ChildLifecycle) {
             Status::kInvalidPartitionState);
   EXPECT_EQ(status_of(ctl(CallCode::kDeletePartition), pid(child.id())), Status::kSuccess);
   EXPECT_EQ(hv_->find(child.id()), nullptr);
-  for (CallCode c : {CallCode::kInitializePartition, CallCode::kFinalizePartition,
-                     CallCode::kDeletePartition}) {
+  for (CallCode c :
+       {CallCode::kInitializePartition, CallCode::kFinalizePartition, CallCode::kDeletePartition}) {
     EXPECT_EQ(status_of(ctl(c), pid(child.id())), Status::kInvalidPartitionId);
   }
-  EXPECT_EQ(child_backend_.states, (std::vector<PartitionState>{PartitionState::kActive,
-                                                                PartitionState::kFinalized,
-                                                                PartitionState::kDeleted}));
+  EXPECT_EQ(child_backend_.states,
+            (std::vector<PartitionState>{PartitionState::kActive, PartitionState::kFinalized,
+                                         PartitionState::kDeleted}));
 }
 
 TEST_F(Partitions, DeleteWorksFromEveryLiveState) {
@@ -57,8 +61,8 @@ TEST_F(Partitions, DeletingAParentDeletesItsChildren) {
 TEST_F(Partitions, OnlyAChildCanBeManaged) {
   hv::Partition& child = make_child();
   hv::Partition& grandchild = hv_->create_child(child, root_config(1));
-  for (CallCode c : {CallCode::kInitializePartition, CallCode::kFinalizePartition,
-                     CallCode::kDeletePartition}) {
+  for (CallCode c :
+       {CallCode::kInitializePartition, CallCode::kFinalizePartition, CallCode::kDeletePartition}) {
     EXPECT_EQ(status_of(ctl(c), pid(tlfs::kPartitionIdSelf)), Status::kInvalidPartitionId);
     EXPECT_EQ(status_of(ctl(c), pid(root_->id())), Status::kInvalidPartitionId);
     EXPECT_EQ(status_of(ctl(c), pid(grandchild.id())), Status::kInvalidPartitionId);
@@ -72,8 +76,8 @@ TEST_F(Partitions, ManagementNeedsCpuManagement) {
   cfg.privileges.raw &= ~tlfs::privilege_bit(Privilege::kCpuManagement);
   make_root(cfg);
   hv::Partition& child = make_child();
-  for (CallCode c : {CallCode::kInitializePartition, CallCode::kFinalizePartition,
-                     CallCode::kDeletePartition}) {
+  for (CallCode c :
+       {CallCode::kInitializePartition, CallCode::kFinalizePartition, CallCode::kDeletePartition}) {
     EXPECT_EQ(status_of(ctl(c), pid(child.id())), Status::kAccessDenied);
     // The privilege is checked before the id.
     EXPECT_EQ(status_of(ctl(c), pid(12345)), Status::kAccessDenied);

@@ -42,8 +42,8 @@ TEST_F(StartVp, WithoutThePrivilegeIsAccessDenied) {
 }
 
 TEST_F(StartVp, UnknownPartitionIdIsInvalidPartitionId) {
-  for (tlfs::PartitionId id : {tlfs::PartitionId{0}, tlfs::PartitionId{2}, tlfs::PartitionId{0x1234},
-                               tlfs::kPartitionIdSelf - 1}) {
+  for (tlfs::PartitionId id : {tlfs::PartitionId{0}, tlfs::PartitionId{2},
+                               tlfs::PartitionId{0x1234}, tlfs::kPartitionIdSelf - 1}) {
     EXPECT_EQ(start(start_input(1, 0, id)), Status::kInvalidPartitionId) << id;
   }
 }
@@ -298,20 +298,19 @@ class StartVpOrder : public Engine {
 };
 
 TEST_F(StartVpOrder, PartitionChecksComeInTheDocumentedOrder) {
-  const Status expected[] = {Status::kAccessDenied,         Status::kInvalidPartitionId,
-                             Status::kAccessDenied,         Status::kInvalidPartitionState,
-                             Status::kInvalidVpIndex,       Status::kInvalidVtlState,
-                             Status::kInvalidVpState,       Status::kInvalidRegisterValue,
-                             Status::kSuccess};
+  const Status expected[] = {
+      Status::kAccessDenied,          Status::kInvalidPartitionId,   Status::kAccessDenied,
+      Status::kInvalidPartitionState, Status::kInvalidVpIndex,       Status::kInvalidVtlState,
+      Status::kInvalidVpState,        Status::kInvalidRegisterValue, Status::kSuccess};
   for (int first = 0; first < 9; ++first) {
     EXPECT_EQ(child_chain(first), expected[first]) << "first failing check " << first;
   }
 }
 
 TEST_F(StartVpOrder, VtlChecksComeInTheDocumentedOrder) {
-  const Status expected[] = {Status::kAccessDenied, Status::kInvalidVtlState, Status::kAccessDenied,
-                             Status::kInvalidVpState, Status::kInvalidRegisterValue,
-                             Status::kSuccess};
+  const Status expected[] = {Status::kAccessDenied,         Status::kInvalidVtlState,
+                             Status::kAccessDenied,         Status::kInvalidVpState,
+                             Status::kInvalidRegisterValue, Status::kSuccess};
   for (int first = 0; first < 6; ++first) {
     EXPECT_EQ(self_chain(first), expected[first]) << "first failing check " << first;
   }

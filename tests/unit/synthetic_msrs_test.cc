@@ -1,14 +1,15 @@
 // Synthetic MSRs and the Hyper-V CPUID leaves: what the engine answers a guest's rdmsr, wrmsr and
 // cpuid with.
+#include "hv/synthetic_msrs.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstring>
 #include <thread>
 
-#include "hv/hypervisor.h"
 #include "hv/hyperv_cpuid.h"
-#include "hv/synthetic_msrs.h"
+#include "hv/hypervisor.h"
 
 namespace hvk::hv {
 namespace {
@@ -97,8 +98,7 @@ TEST_F(SyntheticMsrs, ClockAndFrequencyMsrs) {
   const std::uint64_t t1 = read_synthetic_msr(p, *p.vp(1), msr::kTimeRefCount).value;
   EXPECT_GE(t1 - t0, 20'000u);  // 100 ns units: 2 ms is 20,000
   EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kTimeRefCount, 0).gp);
-  Partition& q = make(default_privileges().raw &
-                      ~tlfs::privilege_bit(Privilege::kFrequencyRegs) &
+  Partition& q = make(default_privileges().raw & ~tlfs::privilege_bit(Privilege::kFrequencyRegs) &
                       ~tlfs::privilege_bit(Privilege::kPartitionReferenceCounter));
   EXPECT_TRUE(read_synthetic_msr(q, *q.vp(0), msr::kTscFrequency).gp);
   EXPECT_TRUE(read_synthetic_msr(q, *q.vp(0), msr::kTimeRefCount).gp);

@@ -53,8 +53,8 @@ TEST_F(VpIndex, UnknownApicIdStopsWithItsIndexAsRepsCompleted) {
 }
 
 TEST_F(VpIndex, StartIndexSkipsEarlierElements) {
-  const auto o = call(HypercallControl::make(CallCode::kGetVpIndexFromApicId, false, 3, 1),
-                      query({99, 2, 6}));
+  const auto o =
+      call(HypercallControl::make(CallCode::kGetVpIndexFromApicId, false, 3, 1), query({99, 2, 6}));
   EXPECT_EQ(o.result.status(), Status::kSuccess);
   EXPECT_EQ(o.result.reps_completed(), 3);
   EXPECT_EQ(out_at<std::uint32_t>(4), 1u);

@@ -1,8 +1,9 @@
 // Get/SetVpRegisters of the general registers: the caller's own VP, per VTL, through VpState.
+#include "hv/vp_registers.h"
+
 #include <cstring>
 
 #include "engine_fixture.h"
-#include "hv/vp_registers.h"
 #include "hvk/tlfs/registers.h"
 
 namespace hvk::test {
@@ -37,13 +38,15 @@ class VpRegisters : public Engine {
     memory_.write(kIn, tlfs::as_bytes(q));
     hv::VpCallState s{hv::ExecMode::k64Bit, 0, {}};
     s.regs.rcx = HypercallControl::make(CallCode::kGetVpRegisters, false,
-                                        static_cast<std::uint16_t>(names.size())).raw;
+                                        static_cast<std::uint16_t>(names.size()))
+                     .raw;
     s.regs.rdx = kIn;
     s.regs.r8 = kOut;
     return dispatcher_->dispatch(*root_, *root_->vp(0), s, st == nullptr ? &state_ : st);
   }
   Status set(RegisterName name, tlfs::RegisterValue value,
-             tlfs::InputVtl vtl = tlfs::InputVtl::current(), tlfs::VpIndex vp = tlfs::kVpIndexSelf) {
+             tlfs::InputVtl vtl = tlfs::InputVtl::current(),
+             tlfs::VpIndex vp = tlfs::kVpIndexSelf) {
     SetQuery q{{tlfs::kPartitionIdSelf, vp, vtl, {}},
                {static_cast<std::uint32_t>(name), 0, 0, value}};
     memory_.write(kIn, tlfs::as_bytes(q));
@@ -56,8 +59,8 @@ class VpRegisters : public Engine {
 };
 
 TEST_F(VpRegisters, ReadsScalarsSegmentsAndTablesAsTheTlfsPacksThem) {
-  const auto o = get({RegisterName::kRip, RegisterName::kCs, RegisterName::kGdtr,
-                      RegisterName::kPat});
+  const auto o =
+      get({RegisterName::kRip, RegisterName::kCs, RegisterName::kGdtr, RegisterName::kPat});
   ASSERT_EQ(o.result.status(), Status::kSuccess);
   EXPECT_EQ(o.result.reps_completed(), 4);
   const auto c = good_context();
@@ -90,13 +93,15 @@ TEST_F(VpRegisters, TargetVtlSelectsTheContext) {
   make_root(cfg);
   state_.contexts[0].rip = 0xffff'ffff'8000'0000ull;
   state_.contexts[2].rip = 0xffff'ffff'9000'0000ull;
-  ASSERT_EQ(get({RegisterName::kRip}, tlfs::kVpIndexSelf, tlfs::InputVtl::target(0)).result.status(),
-            Status::kSuccess);
+  ASSERT_EQ(
+      get({RegisterName::kRip}, tlfs::kVpIndexSelf, tlfs::InputVtl::target(0)).result.status(),
+      Status::kSuccess);
   EXPECT_EQ(out_at<tlfs::RegisterValue>().low, 0xffff'ffff'8000'0000ull);
   ASSERT_EQ(get({RegisterName::kRip}).result.status(), Status::kSuccess);
   EXPECT_EQ(out_at<tlfs::RegisterValue>().low, 0xffff'ffff'9000'0000ull);
-  EXPECT_EQ(get({RegisterName::kRip}, tlfs::kVpIndexSelf, tlfs::InputVtl::target(1)).result.status(),
-            Status::kInvalidVtlState);
+  EXPECT_EQ(
+      get({RegisterName::kRip}, tlfs::kVpIndexSelf, tlfs::InputVtl::target(1)).result.status(),
+      Status::kInvalidVtlState);
   EXPECT_EQ(set(RegisterName::kRsp, {0x5000, 0}, tlfs::InputVtl::target(0)), Status::kSuccess);
   EXPECT_EQ(state_.contexts[0].rsp, 0x5000u);
   EXPECT_NE(state_.contexts[2].rsp, 0x5000u);
@@ -119,10 +124,10 @@ TEST_F(VpRegisters, AnotherVpsRegistersAreInvalidVpState) {
 }
 
 TEST(GeneralRegisters, NamesOfNotes6) {
-  for (RegisterName n : {RegisterName::kRsp, RegisterName::kRip, RegisterName::kRflags,
-                         RegisterName::kCr0, RegisterName::kCr3, RegisterName::kCr4,
-                         RegisterName::kEs, RegisterName::kTr, RegisterName::kIdtr,
-                         RegisterName::kGdtr, RegisterName::kEfer, RegisterName::kPat}) {
+  for (RegisterName n :
+       {RegisterName::kRsp, RegisterName::kRip, RegisterName::kRflags, RegisterName::kCr0,
+        RegisterName::kCr3, RegisterName::kCr4, RegisterName::kEs, RegisterName::kTr,
+        RegisterName::kIdtr, RegisterName::kGdtr, RegisterName::kEfer, RegisterName::kPat}) {
     EXPECT_TRUE(hv::is_general_register(n));
   }
   EXPECT_FALSE(hv::is_general_register(RegisterName::kVsmVpStatus));

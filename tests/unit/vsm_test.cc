@@ -8,7 +8,9 @@ namespace {
 using tlfs::Privilege;
 using tlfs::RegisterName;
 
-HypercallControl ctl(CallCode c) { return HypercallControl::make(c); }
+HypercallControl ctl(CallCode c) {
+  return HypercallControl::make(c);
+}
 
 tlfs::EnablePartitionVtlInput partition_vtl(tlfs::Vtl vtl,
                                             tlfs::PartitionId pid = tlfs::kPartitionIdSelf) {
@@ -28,8 +30,7 @@ class Vsm : public Engine {
   Status enable_vp(tlfs::VpIndex vp, tlfs::Vtl vtl, tlfs::VpIndex caller = 0) {
     return status_of(ctl(CallCode::kEnableVpVtl), start_input(vp, vtl), nullptr, caller);
   }
-  hv::Outcome get(std::initializer_list<std::uint32_t> names,
-                  tlfs::VpIndex vp = tlfs::kVpIndexSelf,
+  hv::Outcome get(std::initializer_list<std::uint32_t> names, tlfs::VpIndex vp = tlfs::kVpIndexSelf,
                   tlfs::InputVtl vtl = tlfs::InputVtl::current(), tlfs::VpIndex caller = 0) {
     RegQuery q{{tlfs::kPartitionIdSelf, vp, vtl, {}}, {}};
     std::size_t i = 0;
@@ -98,8 +99,7 @@ TEST_F(Vsm, EnableVpVtlChecksVpIndexReservedBytesAndContext) {
   EXPECT_EQ(status_of(ctl(CallCode::kEnableVpVtl), in), Status::kInvalidParameter);
   auto bad = good_context();
   bad.cr0 |= 1ull << 63;
-  EXPECT_EQ(status_of(ctl(CallCode::kEnableVpVtl),
-                      start_input(1, 1, tlfs::kPartitionIdSelf, bad)),
+  EXPECT_EQ(status_of(ctl(CallCode::kEnableVpVtl), start_input(1, 1, tlfs::kPartitionIdSelf, bad)),
             Status::kInvalidRegisterValue);
   EXPECT_FALSE(root_->vp(1)->vtl_enabled(1));
   EXPECT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);  // the caller itself
@@ -126,8 +126,8 @@ TEST_F(Vsm, VsmVpStatusReportsActiveAndEnabledVtls) {
   // Linux's get_vtl(): SELF, HV_VP_INDEX_SELF, rep 1, output at the input GPA.
   RegQuery q{{tlfs::kPartitionIdSelf, tlfs::kVpIndexSelf, {}, {}},
              {name(RegisterName::kVsmVpStatus)}};
-  const auto o = call(HypercallControl::make(CallCode::kGetVpRegisters, false, 1), q, nullptr, 0,
-                      kIn, kIn);
+  const auto o =
+      call(HypercallControl::make(CallCode::kGetVpRegisters, false, 1), q, nullptr, 0, kIn, kIn);
   EXPECT_EQ(o.result.status(), Status::kSuccess);
   EXPECT_EQ(o.result.reps_completed(), 1);
   std::array<std::byte, 16> b{};

@@ -1,9 +1,10 @@
 // HvCallVtlCall / HvCallVtlReturn: which VTL a VP goes to, and when the call is #UD.
+#include "hv/vtl_switch.h"
+
 #include <gtest/gtest.h>
 
 #include "hv/hypervisor.h"
 #include "hv/linux_context.h"
-#include "hv/vtl_switch.h"
 
 namespace hvk::hv {
 namespace {
@@ -58,7 +59,9 @@ TEST_F(VtlSwitch, CallWithNoHigherVtlIsUd) {
   EXPECT_EQ(vp.current_vtl(), 0);
 }
 
-TEST_F(VtlSwitch, ReturnFromVtl0IsUd) { EXPECT_TRUE(ret(*p_->vp(0)).ud); }
+TEST_F(VtlSwitch, ReturnFromVtl0IsUd) {
+  EXPECT_TRUE(ret(*p_->vp(0)).ud);
+}
 
 TEST_F(VtlSwitch, ReservedControlBitsAreUd) {
   Vp& vp = *p_->vp(0);

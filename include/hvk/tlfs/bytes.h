@@ -27,7 +27,7 @@ template <typename T>
 std::span<const std::byte, sizeof(T)> as_bytes(const T& value) {
   static_assert(std::is_trivially_copyable_v<T>);
   return std::span<const std::byte, sizeof(T)>(reinterpret_cast<const std::byte*>(&value),
-                                                sizeof(T));
+                                               sizeof(T));
 }
 
 }  // namespace hvk::tlfs

@@ -30,26 +30,46 @@ enum class CallCode : std::uint16_t {
 
 constexpr const char* call_name(CallCode c) {
   switch (c) {
-    case CallCode::kFlushVirtualAddressSpace: return "HvCallFlushVirtualAddressSpace";
-    case CallCode::kFlushVirtualAddressList: return "HvCallFlushVirtualAddressList";
-    case CallCode::kSendSyntheticClusterIpi: return "HvCallSendSyntheticClusterIpi";
-    case CallCode::kModifyVtlProtectionMask: return "HvCallModifyVtlProtectionMask";
-    case CallCode::kEnablePartitionVtl: return "HvCallEnablePartitionVtl";
-    case CallCode::kEnableVpVtl: return "HvCallEnableVpVtl";
-    case CallCode::kVtlCall: return "HvCallVtlCall";
-    case CallCode::kVtlReturn: return "HvCallVtlReturn";
-    case CallCode::kFlushVirtualAddressSpaceEx: return "HvCallFlushVirtualAddressSpaceEx";
-    case CallCode::kFlushVirtualAddressListEx: return "HvCallFlushVirtualAddressListEx";
-    case CallCode::kSendSyntheticClusterIpiEx: return "HvCallSendSyntheticClusterIpiEx";
-    case CallCode::kInitializePartition: return "HvCallInitializePartition";
-    case CallCode::kFinalizePartition: return "HvCallFinalizePartition";
-    case CallCode::kDeletePartition: return "HvCallDeletePartition";
-    case CallCode::kGetPartitionId: return "HvCallGetPartitionId";
-    case CallCode::kGetNextChildPartition: return "HvCallGetNextChildPartition";
-    case CallCode::kGetVpRegisters: return "HvCallGetVpRegisters";
-    case CallCode::kSetVpRegisters: return "HvCallSetVpRegisters";
-    case CallCode::kStartVirtualProcessor: return "HvCallStartVirtualProcessor";
-    case CallCode::kGetVpIndexFromApicId: return "HvCallGetVpIndexFromApicId";
+    case CallCode::kFlushVirtualAddressSpace:
+      return "HvCallFlushVirtualAddressSpace";
+    case CallCode::kFlushVirtualAddressList:
+      return "HvCallFlushVirtualAddressList";
+    case CallCode::kSendSyntheticClusterIpi:
+      return "HvCallSendSyntheticClusterIpi";
+    case CallCode::kModifyVtlProtectionMask:
+      return "HvCallModifyVtlProtectionMask";
+    case CallCode::kEnablePartitionVtl:
+      return "HvCallEnablePartitionVtl";
+    case CallCode::kEnableVpVtl:
+      return "HvCallEnableVpVtl";
+    case CallCode::kVtlCall:
+      return "HvCallVtlCall";
+    case CallCode::kVtlReturn:
+      return "HvCallVtlReturn";
+    case CallCode::kFlushVirtualAddressSpaceEx:
+      return "HvCallFlushVirtualAddressSpaceEx";
+    case CallCode::kFlushVirtualAddressListEx:
+      return "HvCallFlushVirtualAddressListEx";
+    case CallCode::kSendSyntheticClusterIpiEx:
+      return "HvCallSendSyntheticClusterIpiEx";
+    case CallCode::kInitializePartition:
+      return "HvCallInitializePartition";
+    case CallCode::kFinalizePartition:
+      return "HvCallFinalizePartition";
+    case CallCode::kDeletePartition:
+      return "HvCallDeletePartition";
+    case CallCode::kGetPartitionId:
+      return "HvCallGetPartitionId";
+    case CallCode::kGetNextChildPartition:
+      return "HvCallGetNextChildPartition";
+    case CallCode::kGetVpRegisters:
+      return "HvCallGetVpRegisters";
+    case CallCode::kSetVpRegisters:
+      return "HvCallSetVpRegisters";
+    case CallCode::kStartVirtualProcessor:
+      return "HvCallStartVirtualProcessor";
+    case CallCode::kGetVpIndexFromApicId:
+      return "HvCallGetVpIndexFromApicId";
   }
   return nullptr;
 }

@@ -12,8 +12,7 @@ namespace hvk::tlfs {
 //   15:0 call code · 16 fast · 26:17 variable header size (8-byte units) · 30:27 reserved ·
 //   31 nested · 43:32 rep count · 47:44 reserved · 59:48 rep start index · 63:60 reserved.
 struct HypercallControl {
-  static constexpr std::uint64_t kReservedMask =
-      (0xFull << 27) | (0xFull << 44) | (0xFull << 60);
+  static constexpr std::uint64_t kReservedMask = (0xFull << 27) | (0xFull << 44) | (0xFull << 60);
   static constexpr std::uint16_t kMaxRep = 0xFFF;
 
   std::uint64_t raw = 0;
@@ -24,8 +23,12 @@ struct HypercallControl {
     return static_cast<std::uint16_t>((raw >> 17) & 0x3FF);
   }
   constexpr bool nested() const { return (raw >> 31) & 1; }
-  constexpr std::uint16_t rep_count() const { return static_cast<std::uint16_t>((raw >> 32) & kMaxRep); }
-  constexpr std::uint16_t rep_start() const { return static_cast<std::uint16_t>((raw >> 48) & kMaxRep); }
+  constexpr std::uint16_t rep_count() const {
+    return static_cast<std::uint16_t>((raw >> 32) & kMaxRep);
+  }
+  constexpr std::uint16_t rep_start() const {
+    return static_cast<std::uint16_t>((raw >> 48) & kMaxRep);
+  }
   constexpr std::uint64_t reserved_bits() const { return raw & kReservedMask; }
 
   constexpr HypercallControl with_rep_start(std::uint16_t start) const {

@@ -35,31 +35,56 @@ enum class RegisterName : std::uint32_t {
 
 constexpr const char* register_name(RegisterName r) {
   switch (r) {
-    case RegisterName::kRsp: return "Rsp";
-    case RegisterName::kRip: return "Rip";
-    case RegisterName::kRflags: return "Rflags";
-    case RegisterName::kCr0: return "Cr0";
-    case RegisterName::kCr3: return "Cr3";
-    case RegisterName::kCr4: return "Cr4";
-    case RegisterName::kEs: return "Es";
-    case RegisterName::kCs: return "Cs";
-    case RegisterName::kSs: return "Ss";
-    case RegisterName::kDs: return "Ds";
-    case RegisterName::kFs: return "Fs";
-    case RegisterName::kGs: return "Gs";
-    case RegisterName::kLdtr: return "Ldtr";
-    case RegisterName::kTr: return "Tr";
-    case RegisterName::kIdtr: return "Idtr";
-    case RegisterName::kGdtr: return "Gdtr";
-    case RegisterName::kEfer: return "Efer";
-    case RegisterName::kPat: return "Pat";
-    case RegisterName::kVsmCodePageOffsets: return "VsmCodePageOffsets";
-    case RegisterName::kVsmVpStatus: return "VsmVpStatus";
-    case RegisterName::kVsmPartitionStatus: return "VsmPartitionStatus";
-    case RegisterName::kVsmVina: return "VsmVina";
-    case RegisterName::kVsmCapabilities: return "VsmCapabilities";
-    case RegisterName::kVsmPartitionConfig: return "VsmPartitionConfig";
-    case RegisterName::kVsmVpSecureConfigVtl0: return "VsmVpSecureConfigVtl0";
+    case RegisterName::kRsp:
+      return "Rsp";
+    case RegisterName::kRip:
+      return "Rip";
+    case RegisterName::kRflags:
+      return "Rflags";
+    case RegisterName::kCr0:
+      return "Cr0";
+    case RegisterName::kCr3:
+      return "Cr3";
+    case RegisterName::kCr4:
+      return "Cr4";
+    case RegisterName::kEs:
+      return "Es";
+    case RegisterName::kCs:
+      return "Cs";
+    case RegisterName::kSs:
+      return "Ss";
+    case RegisterName::kDs:
+      return "Ds";
+    case RegisterName::kFs:
+      return "Fs";
+    case RegisterName::kGs:
+      return "Gs";
+    case RegisterName::kLdtr:
+      return "Ldtr";
+    case RegisterName::kTr:
+      return "Tr";
+    case RegisterName::kIdtr:
+      return "Idtr";
+    case RegisterName::kGdtr:
+      return "Gdtr";
+    case RegisterName::kEfer:
+      return "Efer";
+    case RegisterName::kPat:
+      return "Pat";
+    case RegisterName::kVsmCodePageOffsets:
+      return "VsmCodePageOffsets";
+    case RegisterName::kVsmVpStatus:
+      return "VsmVpStatus";
+    case RegisterName::kVsmPartitionStatus:
+      return "VsmPartitionStatus";
+    case RegisterName::kVsmVina:
+      return "VsmVina";
+    case RegisterName::kVsmCapabilities:
+      return "VsmCapabilities";
+    case RegisterName::kVsmPartitionConfig:
+      return "VsmPartitionConfig";
+    case RegisterName::kVsmVpSecureConfigVtl0:
+      return "VsmVpSecureConfigVtl0";
   }
   return nullptr;
 }

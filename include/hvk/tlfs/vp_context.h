@@ -9,13 +9,13 @@ namespace hvk::tlfs {
 // Segment attribute bits (the descriptor's access byte and flags, as the TLFS packs them).
 namespace seg_attr {
 inline constexpr std::uint16_t kTypeMask = 0x000F;
-inline constexpr std::uint16_t kNonSystem = 1u << 4;  // S
-inline constexpr unsigned kDplShift = 5;               // DPL 6:5
-inline constexpr std::uint16_t kPresent = 1u << 7;     // P
-inline constexpr std::uint16_t kReservedMask = 0x0F00;  // 11:8
-inline constexpr std::uint16_t kAvailable = 1u << 12;  // AVL
-inline constexpr std::uint16_t kLong = 1u << 13;       // L
-inline constexpr std::uint16_t kDefaultBig = 1u << 14;  // D/B
+inline constexpr std::uint16_t kNonSystem = 1u << 4;     // S
+inline constexpr unsigned kDplShift = 5;                 // DPL 6:5
+inline constexpr std::uint16_t kPresent = 1u << 7;       // P
+inline constexpr std::uint16_t kReservedMask = 0x0F00;   // 11:8
+inline constexpr std::uint16_t kAvailable = 1u << 12;    // AVL
+inline constexpr std::uint16_t kLong = 1u << 13;         // L
+inline constexpr std::uint16_t kDefaultBig = 1u << 14;   // D/B
 inline constexpr std::uint16_t kGranularity = 1u << 15;  // G
 }  // namespace seg_attr
 

@@ -11,9 +11,9 @@ namespace guest {
 
 inline constexpr std::uint16_t kCom1 = 0x3F8;
 
-void putc(char c);                 // no lock
-void puts(const char* s);          // s and a newline, under the line lock
-void write(const char* s);         // s alone, under the line lock
+void putc(char c);          // no lock
+void puts(const char* s);   // s and a newline, under the line lock
+void write(const char* s);  // s alone, under the line lock
 
 // printf-lite: %d %i %u %x %X %p %s %c %%, length modifiers l ll z h hh, flags '0' '-', a width
 // (digits or *). %p prints 0x and 16 hex digits.
@@ -21,7 +21,8 @@ void write(const char* s);         // s alone, under the line lock
 void vprintf(const char* fmt, va_list ap);
 
 // Formats into buf (always NUL-terminated when size > 0); returns the length it would have had.
-[[gnu::format(printf, 3, 4)]] std::size_t snprintf(char* buf, std::size_t size, const char* fmt, ...);
+[[gnu::format(printf, 3, 4)]] std::size_t snprintf(char* buf, std::size_t size, const char* fmt,
+                                                   ...);
 std::size_t vsnprintf(char* buf, std::size_t size, const char* fmt, va_list ap);
 
 void console_lock();

@@ -25,7 +25,9 @@ struct Cpuid {
 };
 inline Cpuid cpuid(std::uint32_t leaf, std::uint32_t subleaf = 0) {
   Cpuid r;
-  asm volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+  asm volatile("cpuid"
+               : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+               : "a"(leaf), "c"(subleaf));
   return r;
 }
 
@@ -37,7 +39,8 @@ inline std::uint64_t rdmsr(std::uint32_t msr) {
 inline void wrmsr(std::uint32_t msr, std::uint64_t v) {
   asm volatile("wrmsr"
                :
-               : "c"(msr), "a"(static_cast<std::uint32_t>(v)), "d"(static_cast<std::uint32_t>(v >> 32))
+               : "c"(msr), "a"(static_cast<std::uint32_t>(v)),
+                 "d"(static_cast<std::uint32_t>(v >> 32))
                : "memory");
 }
 
@@ -87,9 +90,15 @@ inline DescriptorTablePointer sidt() {
   return p;
 }
 
-inline void pause() { asm volatile("pause" ::: "memory"); }
-inline void barrier() { asm volatile("" ::: "memory"); }
-inline void cli() { asm volatile("cli" ::: "memory"); }
+inline void pause() {
+  asm volatile("pause" ::: "memory");
+}
+inline void barrier() {
+  asm volatile("" ::: "memory");
+}
+inline void cli() {
+  asm volatile("cli" ::: "memory");
+}
 
 // cli; hlt forever.
 [[noreturn]] void halt_forever();
@@ -117,7 +126,9 @@ struct Percpu {
 inline std::uint8_t* this_block() {
   return reinterpret_cast<std::uint8_t*>(read_rsp() & ~std::uint64_t{GUEST_VP_BLOCK_SIZE - 1});
 }
-inline Percpu* this_cpu() { return reinterpret_cast<Percpu*>(this_block() + GUEST_VP_BLOCK_PERCPU); }
+inline Percpu* this_cpu() {
+  return reinterpret_cast<Percpu*>(this_block() + GUEST_VP_BLOCK_PERCPU);
+}
 
 // --- exceptions ----------------------------------------------------------------------------------
 

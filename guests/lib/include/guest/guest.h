@@ -21,4 +21,3 @@ std::size_t strlen(const char* s);
 int strcmp(const char* a, const char* b);
 int strncmp(const char* a, const char* b, std::size_t n);
 }
-

@@ -33,7 +33,8 @@ inline constexpr std::uint64_t kGuestOsId = 0x807F'0000'0000'0001ull;
 extern "C" std::uint8_t guest_hypercall_page[4096];
 
 // Checks CPUID.1:ECX.hypervisor, the "Microsoft Hv" signature, the leaf range and "Hv#1", writes
-// GUEST_OS_ID, enables the hypercall page and records the calling VP's index. Returns nullptr on success, else why it failed.
+// GUEST_OS_ID, enables the hypercall page and records the calling VP's index. Returns nullptr on
+// success, else why it failed.
 const char* hv_init();
 bool hv_ready();
 
@@ -53,7 +54,9 @@ inline std::uint64_t hv_call(std::uint64_t control, const void* input, void* out
                  reinterpret_cast<std::uint64_t>(output));
 }
 
-inline std::uint16_t hv_status(std::uint64_t result) { return static_cast<std::uint16_t>(result); }
+inline std::uint16_t hv_status(std::uint64_t result) {
+  return static_cast<std::uint16_t>(result);
+}
 inline std::uint16_t hv_reps(std::uint64_t result) {
   return static_cast<std::uint16_t>((result >> 32) & 0xFFF);
 }

@@ -33,7 +33,8 @@ tlfs::InitialVpContext vp_context_64(std::uint64_t rip, std::uint64_t rsp);
 // The runtime's TSS (104 bytes).
 extern "C" std::uint8_t guest_tss[104];
 
-// --- INIT-SIPI ------------------------------------------------------------------------------------
+// --- INIT-SIPI
+// ------------------------------------------------------------------------------------
 
 // The trampoline's parameter block, at GUEST_TRAMP_BASE + GUEST_TRAMP_PARAMS.
 struct TrampolineParams {
@@ -51,7 +52,7 @@ struct TrampolineParams {
   std::uint32_t next_slot;   // taken with lock xadd; starts at 1
   std::uint32_t slot_limit;  // an AP that draws a slot >= this parks (cli; hlt)
   std::uint32_t tss_lock;
-  std::uint32_t arrived;     // APs that reached 64-bit mode in the trampoline
+  std::uint32_t arrived;  // APs that reached 64-bit mode in the trampoline
 };
 
 // Copies the trampoline to GUEST_TRAMP_BASE, fills its parameter block for APs using blocks
