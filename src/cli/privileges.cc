@@ -9,6 +9,7 @@
 
 #include "hv/partition.h"
 
+
 namespace hvk::cli {
 
 namespace {
@@ -50,7 +51,8 @@ constexpr std::pair<std::string_view, Privilege> kNames[] = {
 
 }  // namespace
 
-std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std::string& why) {
+std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std::string& why,
+                                                    tlfs::PrivilegeMask base) {
   if (!text.empty() && text[0] >= '0' && text[0] <= '9') {
     char* end = nullptr;
     errno = 0;
@@ -61,7 +63,7 @@ std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std
     }
     return tlfs::PrivilegeMask{v};
   }
-  std::uint64_t mask = hv::default_privileges().raw;
+  std::uint64_t mask = base.raw;
   std::string_view rest = text;
   while (!rest.empty()) {
     const std::size_t comma = rest.find(',');
@@ -72,7 +74,7 @@ std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std
       continue;
     }
     if (token == "default") {
-      mask = hv::default_privileges().raw;
+      mask = base.raw;
       continue;
     }
     bool remove = false;
@@ -93,6 +95,10 @@ std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std
     }
   }
   return tlfs::PrivilegeMask{mask};
+}
+
+std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std::string& why) {
+  return parse_privileges(text, why, hv::default_privileges());
 }
 
 }  // namespace hvk::cli

@@ -1,5 +1,6 @@
-// Parsing --privileges: a number (0x...), or comma-separated names applied to the default mask:
-// "Name" or "+Name" adds, "-Name" removes, "none" clears, "default" restores the default.
+// Parsing --privileges: a number (0x...), or comma-separated names applied to `base` (the
+// partition's default mask): "Name" or "+Name" adds, "-Name" removes, "none" clears, "default"
+// restores `base`.
 #pragma once
 
 #include <optional>
@@ -10,6 +11,9 @@
 namespace hvk::cli {
 
 // nullopt (and `why` set to one line) for an unknown name or a malformed number.
+std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std::string& why,
+                                                    tlfs::PrivilegeMask base);
+// The same on hv::default_privileges().
 std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std::string& why);
 
 }  // namespace hvk::cli

@@ -94,7 +94,15 @@ int run(const RunOptions& o) {
   }
   if (auto r = kvm::install_kick_handler(); !r) return error(r.error().message());
 
-  const auto privileges = parse_privileges(o.privileges, why);
+  // A partition holds CpuManagement and AccessPartitionId only when it has children to manage,
+  // as Hyper-V's own guests do not: Linux takes CpuManagement for "root partition" (and then
+  // tries to create VPs), and with AccessPartitionId alone it asks for its partition id into an
+  // output page it allocates only as the root.
+  const std::uint64_t parent_only = tlfs::privilege_bit(tlfs::Privilege::kCpuManagement) |
+                                    tlfs::privilege_bit(tlfs::Privilege::kAccessPartitionId);
+  tlfs::PrivilegeMask base = hv::default_privileges();
+  if (o.children.empty()) base.raw &= ~parent_only;
+  const auto privileges = parse_privileges(o.privileges, why, base);
   if (!privileges) return error(why);
   const auto child_mem = parse_size(o.child_mem);
   if (!child_mem) return error(fmt::format("--child-mem: '{}' is not a size", o.child_mem));
@@ -121,7 +129,7 @@ int run(const RunOptions& o) {
   for (std::size_t i = 0; i < child_images.size(); ++i) {
     hv::PartitionConfig cc;
     cc.vp_count = o.child_vps;
-    cc.privileges = hv::default_privileges();
+    cc.privileges = {hv::default_privileges().raw & ~parent_only};
     hv::Partition& child = vmm.hv().create_child(root, cc);
     machine::MachineConfig mc;
     mc.mem_bytes = *child_mem;

@@ -154,6 +154,10 @@ class Partition {
     return hypercall_msr_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
   }
 
+  // HV_X64_MSR_REFERENCE_TSC as the guest wrote it.
+  std::uint64_t reference_tsc_msr() const { return reference_tsc_.load(std::memory_order_acquire); }
+  void set_reference_tsc_msr(std::uint64_t v) { reference_tsc_.store(v, std::memory_order_release); }
+
   // What the machine's clocks run at (the frequency MSRs; 0 until the machine sets them).
   std::uint64_t tsc_hz() const { return tsc_hz_.load(std::memory_order_acquire); }
   std::uint64_t apic_hz() const { return apic_hz_.load(std::memory_order_acquire); }
@@ -192,6 +196,7 @@ class Partition {
   std::atomic<std::uint64_t> hypercall_msr_{0};
   std::atomic<std::uint64_t> code_page_offsets_{0};
   std::atomic<std::uint64_t> tsc_hz_{0};
+  std::atomic<std::uint64_t> reference_tsc_{0};
   std::atomic<std::uint64_t> apic_hz_{0};
   const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   std::vector<std::unique_ptr<Vp>> vps_;

@@ -15,6 +15,14 @@ MsrAccess value(std::uint64_t v) {
 
 }  // namespace
 
+ReferenceTscPage reference_tsc_page(std::uint64_t tsc_hz) {
+  if (tsc_hz == 0) return {0, 0, 0, 0};  // sequence 0: the guest falls back to TIME_REF_COUNT
+  // scale = 2^64 * 10^7 / tsc_hz, in 128-bit arithmetic.
+  __extension__ using u128 = unsigned __int128;  // GCC and Clang: exact 128-bit arithmetic
+  const u128 scale = (static_cast<u128>(10'000'000u) << 64) / tsc_hz;
+  return {1, 0, static_cast<std::uint64_t>(scale), 0};
+}
+
 MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t index) {
   switch (index) {
     case msr::kGuestOsId:
@@ -33,6 +41,9 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
       return value(index == msr::kTscFrequency ? p.tsc_hz() : p.apic_hz());
     case msr::kVpAssistPage:
       return value(vp.vp_assist_page());
+    case msr::kReferenceTsc:
+      if (!p.privileges().has(Privilege::kPartitionReferenceTsc)) return gp();
+      return value(p.reference_tsc_msr());
     default:
       return gp();
   }
@@ -56,6 +67,19 @@ MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::ui
       } while (!p.replace_hypercall_msr(old, next.raw));
       if (next.enabled()) return {false, 0, true, next.page_gpa()};
       return {};
+    }
+    case msr::kReferenceTsc: {
+      // 63:12 page GPA, 0 enable; bits 11:1 reserved (read as zero).
+      if (!p.privileges().has(Privilege::kPartitionReferenceTsc)) return gp();
+      const std::uint64_t kept = v & (HypercallMsr::kGpaMask | 1u);
+      p.set_reference_tsc_msr(kept);
+      MsrAccess a;
+      if ((kept & 1u) != 0) {
+        a.install_reference_tsc = true;
+        a.reference_tsc_gpa = kept & HypercallMsr::kGpaMask;
+        a.reference_tsc = reference_tsc_page(p.tsc_hz());
+      }
+      return a;
     }
     case msr::kVpAssistPage:
       // 63:12 page GPA, 0 enable; bits 11:1 reserved. hvk keeps the value (the page's contents

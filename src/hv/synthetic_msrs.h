@@ -13,6 +13,7 @@ inline constexpr std::uint32_t kGuestOsId = 0x4000'0000;
 inline constexpr std::uint32_t kHypercall = 0x4000'0001;
 inline constexpr std::uint32_t kVpIndex = 0x4000'0002;
 inline constexpr std::uint32_t kTimeRefCount = 0x4000'0020;
+inline constexpr std::uint32_t kReferenceTsc = 0x4000'0021;
 inline constexpr std::uint32_t kTscFrequency = 0x4000'0022;
 inline constexpr std::uint32_t kApicFrequency = 0x4000'0023;
 inline constexpr std::uint32_t kVpAssistPage = 0x4000'0073;
@@ -31,12 +32,29 @@ struct HypercallMsr {
   constexpr std::uint64_t page_gpa() const { return raw & kGpaMask; }
 };
 
+// HV_REFERENCE_TSC_PAGE: reference time (100 ns) = ((TSC * scale) >> 64) + offset, valid while
+// the sequence is not 0.
+struct ReferenceTscPage {
+  std::uint32_t sequence;
+  std::uint32_t reserved;
+  std::uint64_t scale;
+  std::int64_t offset;
+};
+static_assert(sizeof(ReferenceTscPage) == 24);
+
 struct MsrAccess {
   bool gp = false;                       // the guest gets #GP
   std::uint64_t value = 0;               // for a read
   bool install_hypercall_page = false;   // the machine writes the hypercall code at...
   std::uint64_t hypercall_page_gpa = 0;  // ...this GPA
+  bool install_reference_tsc = false;    // the machine writes `reference_tsc` at...
+  std::uint64_t reference_tsc_gpa = 0;   // ...this GPA
+  ReferenceTscPage reference_tsc{};
 };
+
+// The reference TSC page for a TSC running at `tsc_hz`: offset 0 (reference time counts from TSC
+// 0, which KVM sets at VM creation, as TIME_REF_COUNT counts from the partition's creation).
+ReferenceTscPage reference_tsc_page(std::uint64_t tsc_hz);
 
 // True for an index hvk handles as a synthetic MSR (the whole range: unknown ones are #GP).
 constexpr bool is_synthetic_msr(std::uint32_t index) {

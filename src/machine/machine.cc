@@ -461,6 +461,13 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
     msr.set_error();
     return;
   }
+  if (a.install_reference_tsc) {
+    std::span<std::byte> page = memory_.host_span(a.reference_tsc_gpa, 4096);
+    if (!page.empty()) {
+      std::fill(page.begin(), page.end(), std::byte{0});
+      std::memcpy(page.data(), &a.reference_tsc, sizeof a.reference_tsc);
+    }
+  }
   if (a.install_hypercall_page) {
     // The page is hvk's to fill; a GPA outside RAM gets no code (calls through it fault).
     std::span<std::byte> page = memory_.host_span(a.hypercall_page_gpa, 4096);
