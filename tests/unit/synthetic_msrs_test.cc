@@ -112,6 +112,25 @@ TEST_F(SyntheticMsrs, VpAssistPageIsKeptPerVp) {
   EXPECT_TRUE(write_synthetic_msr(p, *p.vp(1), msr::kVpAssistPage, 0x7002).gp);  // reserved bit
 }
 
+TEST_F(SyntheticMsrs, ReferenceTscPage) {
+  Partition& p = make();
+  p.set_frequencies(2'500'000'000, 1'000'000'000);
+  const MsrAccess a = write_synthetic_msr(p, *p.vp(0), msr::kReferenceTsc, 0x9000 | 0xFF0 | 1);
+  EXPECT_FALSE(a.gp);
+  ASSERT_TRUE(a.install_reference_tsc);
+  EXPECT_EQ(a.reference_tsc_gpa, 0x9000u);
+  EXPECT_EQ(a.reference_tsc.sequence, 1u);
+  EXPECT_EQ(a.reference_tsc.offset, 0);
+  // 2.5 GHz: one 100 ns unit every 250 cycles, so scale = 2^64 / 250.
+  EXPECT_EQ(a.reference_tsc.scale, 73'786'976'294'838'206ull);  // floor(2^64 / 250)
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(1), msr::kReferenceTsc).value, 0x9001u);
+  EXPECT_FALSE(write_synthetic_msr(p, *p.vp(0), msr::kReferenceTsc, 0x9000).install_reference_tsc);
+  EXPECT_EQ(reference_tsc_page(0).sequence, 0u);  // unknown TSC rate: the guest falls back
+  Partition& q = make(default_privileges().raw &
+                      ~tlfs::privilege_bit(Privilege::kPartitionReferenceTsc));
+  EXPECT_TRUE(write_synthetic_msr(q, *q.vp(0), msr::kReferenceTsc, 0x9001).gp);
+}
+
 TEST(HypervCpuid, SignatureInterfacePrivilegesAndVpCount) {
   Hypervisor hv;
   PartitionConfig cfg;
