@@ -1,0 +1,513 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of every fuzz target (fuzz/corpus/<target>/seed-*).
+
+The seeds are committed; run this again only when a harness changes the way it reads its input:
+    python3 fuzz/corpus/make_seeds.py
+then check that the dispatcher seeds still do what their names say:
+    HVK_FUZZ_VERBOSE=1 build-fuzz/fuzz/fuzz_dispatcher fuzz/corpus/fuzz_dispatcher/seed-*
+
+fuzz_dispatcher, fuzz_start_vp_input and fuzz_cli read their input with libFuzzer's
+FuzzedDataProvider: byte strings from the front, numbers from the back (the first number read is
+the last byte; a number's most significant byte comes first). Fdp below writes that encoding;
+the Dispatcher class mirrors fuzz_dispatcher.cc's reads one for one.
+"""
+
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Fdp:
+    """Builds an input that FuzzedDataProvider reads back as the values given, in order."""
+
+    def __init__(self):
+        self.front = bytearray()
+        self.back = bytearray()  # in the order read
+
+    def range(self, lo, hi, value, bits=64):
+        assert lo <= value <= hi, (lo, hi, value)
+        span, r = hi - lo, value - lo
+        n = 0
+        while n * 8 < bits and (span >> (n * 8)) > 0:
+            n += 1
+        for i in reversed(range(n)):
+            self.back.append((r >> (8 * i)) & 0xFF)
+
+    def u8(self, v):
+        self.range(0, 0xFF, v, 8)
+
+    def u16(self, v):
+        self.range(0, 0xFFFF, v, 16)
+
+    def u32(self, v):
+        self.range(0, 0xFFFF_FFFF, v, 32)
+
+    def u64(self, v):
+        self.range(0, 0xFFFF_FFFF_FFFF_FFFF, v, 64)
+
+    def bool(self, b):
+        self.u8(1 if b else 0)
+
+    def bytes(self, data):
+        self.front += data
+
+    def build(self):
+        return bytes(self.front) + bytes(reversed(self.back))
+
+
+# --- fuzz_dispatcher ----------------------------------------------------------------------------
+
+CODES = [0x0D, 0x0F, 0x41, 0x42, 0x43, 0x46, 0x47, 0x50, 0x51, 0x99, 0x9A, 0x11, 0x12, 0x02]
+REGISTER_NAMES = [0x20004, 0x20010, 0x20011, 0x40000, 0x40002, 0x40003, 0x60000, 0x60001,
+                  0x60002, 0x60003, 0x60004, 0x60005, 0x60006, 0x60007, 0x70000, 0x70001,
+                  0x80001, 0x80004, 0xD0002, 0xD0003, 0xD0004, 0xD0005, 0xD0006, 0xD0007,
+                  0xD0010]
+SELF = 0  # partition_id() choice for HV_PARTITION_ID_SELF
+VP_SELF = 0xFFFF_FFFE
+
+OP_DISPATCH, OP_START, OP_HEADER, OP_RAW, OP_TRANSFER, OP_MSR, OP_INIT, OP_STATE = 0, 1, 2, 3, 5, 6, 7, 8
+
+
+class Dispatcher:
+    """The reads of fuzz_dispatcher.cc's Harness, with the values a seed wants."""
+
+    def __init__(self, reps_per_entry=None, trace=False):
+        self.f = Fdp()
+        self.parts = []  # (vp_count, pages, max_vtl) per partition
+        if reps_per_entry is None:
+            self.f.range(0, 3, 0)
+        else:
+            self.f.range(0, 3, 2)
+            self.f.range(0, 8, reps_per_entry, 16)
+        self.f.bool(trace)
+
+    def partitions(self, configs):
+        """configs: dicts with vps, boot_vtl, pages, state (children: 0 active), vtl1 (enable VTL
+        1 on the partition), vp_vtl1 (VPs given VTL 1), running (VPs already running)."""
+        f = self.f
+        f.range(0, 2, len(configs) - 1)
+        for i, c in enumerate(configs):
+            root = i == 0
+            f.range(1, 8, c.get("vps", 4), 32)          # vp_count
+            f.range(0, 3, 0)                            # default privileges
+            f.range(0, 3, 0)                            # max VTL 2
+            f.range(0, 2, c.get("boot_vtl", 0), 8)      # boot VTL
+            f.bool(False)                               # APIC ID = VP index
+            f.range(0, 3, 0)                            # 48 physical address bits
+            f.bool(False)                               # no LA57
+            if not root:
+                f.range(0, 7, 0)                        # has memory
+            f.range(1, 8 if root else 4, c.get("pages", 4))
+            f.bool(False)                               # one region
+            if not root:
+                f.range(0, 7, 0)                        # has a backend
+                if i > 1:
+                    f.bool(False)                       # parent: the root
+                f.range(0, 3, c.get("state", 0))        # 0 active
+            # setup_vtls: VTL 1 and 2 on the partition
+            vtl1 = c.get("vtl1", False) or c.get("boot_vtl", 0) >= 1
+            f.bool(c.get("vtl1", False))
+            f.bool(False)
+            for vp in range(c.get("vps", 4)):
+                boot_has_vtl1 = root and vp == 0 and c.get("boot_vtl", 0) >= 1
+                if vtl1 and not boot_has_vtl1:
+                    give = vp in c.get("vp_vtl1", ())
+                    f.bool(give)
+                    if give:
+                        f.range(0, 2, 0)                # good context
+                if not (root and vp == 0):
+                    f.range(0, 3, 3 if vp in c.get("running", ()) else 0)
+            if vtl1:
+                f.range(0, 3, 0)                        # no VSM config
+            self.parts.append((c.get("vps", 4), c.get("pages", 4)))
+
+    def op(self, op):
+        self.f.range(0, 9, op)
+
+    def part(self, pi):
+        self.f.range(0, len(self.parts) - 1, pi)
+
+    def vp(self, pi, vp):
+        self.f.range(0, self.parts[pi][0] - 1, vp, 32)
+
+    def page(self, pi, page):  # gpa() choice 0: a page of the first region
+        self.f.range(0, 7, 0)
+        self.f.range(0, self.parts[pi][1] - 1, page)
+
+    def no_gpa(self):  # gpa() choice 7: 0
+        self.f.range(0, 7, 7)
+
+    def partition_id(self, which):  # 0 self, 1..3 that id
+        self.f.range(0, 6, which)
+
+    def vp_index(self, vp):
+        if vp == VP_SELF:
+            self.f.range(0, 3, 1)
+        else:
+            self.f.range(0, 3, 0)
+            self.f.range(0, 8, vp, 32)
+
+    def vtl(self, v):
+        self.f.range(0, 4, v)
+
+    def input_vtl(self, v=None):
+        if v is None:
+            self.f.range(0, 2, 0)
+        else:
+            self.f.range(0, 2, 1)
+            self.f.range(0, 3, v, 8)
+
+    def write_start(self, pi, page, target_pid, vp, vtl):
+        """A StartVirtualProcessor/EnableVpVtl input with a good context at `page`."""
+        self.op(OP_START)
+        self.part(pi)
+        self.page(pi, page)
+        self.partition_id(target_pid)
+        self.vp_index(vp)
+        self.vtl(vtl)
+        self.f.range(0, 7, 0)  # no pad byte
+        self.f.range(0, 2, 0)  # good context
+
+    def write_header(self, pi, page, kind, elements=(), target_pid=SELF, vp=VP_SELF, vtl=None,
+                     second_pid=SELF):
+        self.op(OP_HEADER)
+        self.part(pi)
+        self.page(pi, page)
+        self.f.range(0, 5, kind)
+        self.f.range(0, 8, len(elements))
+        if kind in (0, 1):  # Get/SetVpRegisters
+            self.partition_id(target_pid)
+            self.vp_index(vp)
+            self.input_vtl(vtl)
+            self.f.range(0, 7, 0)
+            for name in elements:
+                self.f.range(0, 7, 0)
+                self.f.range(0, len(REGISTER_NAMES) - 1, REGISTER_NAMES.index(name))
+                if kind == 1:
+                    self.f.bool(False)        # the good context's value
+                    self.f.range(0, 3, 0)     # high qword from it too
+        elif kind == 2:  # GetVpIndexFromApicId
+            self.partition_id(target_pid)
+            self.input_vtl(vtl)
+            for apic in elements:
+                self.f.bool(False)
+                self.f.range(0, 16, apic, 32)
+        elif kind == 3:  # EnablePartitionVtl
+            self.partition_id(target_pid)
+            self.vtl(vtl or 0)
+            self.f.range(0, 7, 0)
+        elif kind == 4:  # partition id alone
+            self.partition_id(target_pid)
+        else:  # GetNextChildPartition
+            self.partition_id(target_pid)
+            self.partition_id(second_pid)
+
+    def call(self, pi, vp, code, in_page=None, out_page=None, reps=0, start=0, fast=False,
+             mode=0, state=True):
+        """A hypercall; mode 0: 64-bit, 3: protected (32-bit convention), 4: real."""
+        f = self.f
+        self.op(OP_DISPATCH)
+        self.part(pi)
+        self.vp(pi, vp)
+        f.range(0, 7, mode)
+        f.range(0, 7, 0)                      # CPL 0
+        f.range(0, 7, 0)                      # a built control word
+        f.range(0, len(CODES), CODES.index(code))
+        f.range(0, 3, 3 if fast else 0)
+        if reps == 0:
+            f.range(0, 3, 0)
+        elif start == 0:
+            f.range(0, 3, 1)
+            f.range(1, 8, reps, 16)
+        else:
+            f.range(0, 3, 2)
+            f.range(1, 8, reps, 16)
+            f.range(0, reps, start, 16)
+        f.range(0, 7, 0)                      # no reserved bits
+        for page in (in_page, out_page):
+            if page is None:
+                self.no_gpa()
+            else:
+                self.page(pi, page)
+        f.range(0, 3, 0)                      # no junk registers
+        f.range(0, 3, 0 if state else 3)      # the VP's registers offered
+        f.bool(False)                         # refresh: no INIT seen
+
+    def transfer(self, pi, vp, ret, control=0):
+        self.op(OP_TRANSFER)
+        self.part(pi)
+        self.vp(pi, vp)
+        self.f.bool(ret)
+        self.f.range(0, 7, 0)
+        self.f.range(0, 7, 0)
+        self.f.range(0, 3, control)
+
+    def wrmsr(self, pi, vp, offset, value):
+        offsets = [0x00, 0x01, 0x02, 0x20, 0x22, 0x23, 0x73]
+        self.op(OP_MSR)
+        self.part(pi)
+        self.vp(pi, vp)
+        self.f.bool(True)
+        self.f.range(0, 3, 0)
+        self.f.range(0, len(offsets) - 1, offsets.index(offset))
+        self.f.range(0, 2, 1)
+        self.f.u64(value)
+
+    def rdmsr(self, pi, vp, offset):
+        offsets = [0x00, 0x01, 0x02, 0x20, 0x22, 0x23, 0x73]
+        self.op(OP_MSR)
+        self.part(pi)
+        self.vp(pi, vp)
+        self.f.bool(False)
+        self.f.range(0, 3, 0)
+        self.f.range(0, len(offsets) - 1, offsets.index(offset))
+
+    def init(self, pi, vp):
+        self.op(OP_INIT)
+        self.part(pi)
+        self.vp(pi, vp)
+
+    def build(self):
+        return self.f.build()
+
+
+def dispatcher_seeds():
+    seeds = {}
+
+    # Root with 4 VPs: start VPs 1-3 (SUCCESS), start VP 1 again (INVALID_VP_STATE), INIT it and
+    # start it once more (SUCCESS), then GetVpIndexFromApicId over all four.
+    d = Dispatcher()
+    d.partitions([{"vps": 4, "pages": 4}])
+    for vp in (1, 2, 3):
+        d.write_start(0, 2, SELF, vp, 0)
+        d.call(0, 0, 0x99, in_page=2)
+    d.write_start(0, 2, SELF, 1, 0)
+    d.call(0, 0, 0x99, in_page=2)
+    d.init(0, 1)
+    d.call(0, 0, 0x99, in_page=2)
+    d.write_header(0, 1, 2, elements=(0, 1, 2, 3))
+    d.call(0, 0, 0x9A, in_page=1, out_page=3, reps=4)
+    seeds["seed-start-aps"] = d.build()
+
+    # VSM: VTL 1 enabled on the partition and on VP 1; starting VP 1 in VTL 0 runs VTL 1 first.
+    # EnableVpVtl gives VP 2 VTL 1 from VTL 1 (after a VtlCall), then VP 2 is started in VTL 1;
+    # VtlReturn back to VTL 0. The same in 32-bit protected mode for VP 3.
+    d = Dispatcher()
+    d.partitions([{"vps": 4, "pages": 4, "boot_vtl": 1, "vp_vtl1": (1,)}])
+    d.write_start(0, 2, SELF, 1, 0)
+    d.call(0, 0, 0x99, in_page=2)
+    d.write_start(0, 2, SELF, 2, 1)
+    d.call(0, 0, 0x0F, in_page=2)
+    d.call(0, 0, 0x99, in_page=2)
+    d.write_start(0, 2, SELF, 3, 0)
+    d.call(0, 0, 0x99, in_page=2, mode=3)
+    d.transfer(0, 0, True)
+    d.transfer(0, 0, False)
+    seeds["seed-vsm-start"] = d.build()
+
+    # A child partition: the root starts its VPs 0 and 1, lists it, finalizes and deletes it.
+    d = Dispatcher()
+    d.partitions([{"vps": 2, "pages": 4}, {"vps": 2, "pages": 2, "state": 0}])
+    d.write_start(0, 2, 2, 0, 0)
+    d.call(0, 0, 0x99, in_page=2)
+    d.write_start(0, 2, 2, 1, 0)
+    d.call(0, 0, 0x99, in_page=2)
+    d.call(1, 1, 0x46, out_page=1)
+    d.write_header(0, 1, 5, target_pid=SELF, second_pid=4)
+    d.call(0, 0, 0x47, in_page=1, out_page=3)
+    d.write_header(0, 1, 4, target_pid=2)
+    d.call(0, 0, 0x42, in_page=1)
+    d.call(0, 0, 0x43, in_page=1)
+    seeds["seed-child"] = d.build()
+
+    # Registers: GetVpRegisters of VP 0's own RIP/CR3/CS and the VSM status, SetVpRegisters of
+    # RIP, with rep pauses (one element per entry).
+    d = Dispatcher(reps_per_entry=1, trace=True)
+    d.partitions([{"vps": 2, "pages": 4}])
+    d.write_header(0, 1, 0, elements=(0x20010, 0x40002, 0x60001, 0xD0003))
+    d.call(0, 0, 0x50, in_page=1, out_page=2, reps=4)
+    d.write_header(0, 1, 1, elements=(0x20010, 0x20004))
+    d.call(0, 0, 0x51, in_page=1, reps=2)
+    d.write_start(0, 2, SELF, 1, 0)
+    d.call(0, 0, 0x99, in_page=2, state=False)
+    seeds["seed-registers"] = d.build()
+
+    # Synthetic MSRs: guest OS id, the hypercall page enabled and locked, VP_INDEX read; then a
+    # fast call with a real-mode #UD beside it.
+    d = Dispatcher()
+    d.partitions([{"vps": 2, "pages": 4}])
+    d.wrmsr(0, 0, 0x00, 0x8100_0000_0000_0000)
+    d.wrmsr(0, 0, 0x01, 0x3003)
+    d.wrmsr(0, 1, 0x01, 0x2001)
+    d.rdmsr(0, 1, 0x02)
+    d.call(0, 0, 0x46, out_page=1)
+    d.call(0, 0, 0x46, out_page=1, mode=4)
+    d.call(0, 0, 0x43, fast=True)
+    seeds["seed-msrs"] = d.build()
+    return seeds
+
+
+# --- fuzz_start_vp_input -------------------------------------------------------------------------
+
+def segment(base, limit, selector, attributes):
+    return struct.pack("<QIHH", base, limit, selector, attributes)
+
+
+def table(limit, base):
+    return struct.pack("<3HHQ", 0, 0, 0, limit, base)
+
+
+def linux_ap_context(rip=0xFFFF_FFFF_8100_0000, rsp=0xFFFF_C900_0000_8000):
+    cs = segment(0, 0xFFFF_FFFF, 0x10, 0xA09B)
+    ss = segment(0, 0xFFFF_FFFF, 0x18, 0xC093)
+    return (struct.pack("<QQQ", rip, rsp, 0x2) + cs + ss + ss + ss + ss + ss +
+            segment(0, 0x67, 0x40, 0x8B) + segment(0, 0, 0, 0x82) +
+            table(0xFFF, 0xFFFF_FFFF_FF57_9000) + table(0x7F, 0xFFFF_8880_0000_1000) +
+            struct.pack("<QQQQQ", 0xD01, 0x8005_0033, 0x0100_0000, 0x6B0, 0x0007_0406_0007_0406))
+
+
+def protected_context():
+    cs = segment(0, 0xFFFF_FFFF, 0x08, 0xC09B)
+    ds = segment(0, 0xFFFF_FFFF, 0x10, 0xC093)
+    return (struct.pack("<QQQ", 0x10_0000, 0x7000, 0x2) + cs + ds + ds + ds + ds + ds +
+            segment(0, 0x67, 0x18, 0x8B) + segment(0, 0, 0, 0x82) +
+            table(0, 0) + table(0x1F, 0x1000) +
+            struct.pack("<QQQQQ", 0, 0x11, 0, 0, 0x0007_0406_0007_0406))
+
+
+def start_input(context, vp=1, vtl=0, pid=0xFFFF_FFFF_FFFF_FFFF):
+    data = struct.pack("<QIB3x", pid, vp, vtl) + context
+    assert len(data) == 240
+    return data
+
+
+def start_vp_seed(context, calls):
+    f = Fdp()
+    f.bytes(start_input(context))
+    f.u8(48)            # physical address bits
+    f.bool(False)       # no LA57
+    f.bytes(bytes(144 + 312 + 24))  # kvm_regs, kvm_sregs, kvm_segment
+    f.range(0, 300, 300, 64)        # describe buffer size
+    f.bool(True)        # default privileges
+    f.range(0, 2, 0, 8)  # boot VTL 0
+    n_calls = 11
+    for index, rep, payload in calls:
+        f.range(0, n_calls - 1, index)
+        if rep:
+            f.range(1, 8, rep)
+        f.bytes(payload)
+        f.range(0, 300, 200, 64)
+        f.bool(True)     # the root
+        f.range(0, 3, 0, 32)  # VP 0
+        f.bool(True)     # with its registers
+    return f.build()
+
+
+def start_vp_seeds():
+    good = linux_ap_context()
+    hdr_regs = struct.pack("<QIB3x", 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFE, 0)
+    return {
+        "seed-linux-ap": start_vp_seed(good, [
+            (0, 0, start_input(good, vp=2)),
+            (8, 2, hdr_regs + struct.pack("<II", 0x20010, 0x60001)),
+            (1, 2, struct.pack("<QB7x", 0xFFFF_FFFF_FFFF_FFFF, 0) + struct.pack("<II", 0, 3)),
+            (10, 0, b""),
+        ]),
+        "seed-protected": start_vp_seed(protected_context(), [
+            (7, 0, start_input(protected_context(), vp=3, vtl=1)),
+            (6, 0, struct.pack("<QBB6x", 0xFFFF_FFFF_FFFF_FFFF, 1, 0)),
+        ]),
+        "seed-bad-context": start_vp_seed(linux_ap_context(rip=0x0000_8000_0000_0000), [
+            (9, 1, hdr_regs + struct.pack("<IIQQQ", 0x20010, 0, 0, 0x0000_8000_0000_0000, 0)),
+        ]),
+    }
+
+
+# --- fuzz_elf_loader -----------------------------------------------------------------------------
+
+def elf64(segments, entry, phentsize=56, extra_phdrs=()):
+    """ET_EXEC x86-64 image: header, program headers, then each segment's bytes.
+    segments: (paddr, data, memsz, flags)."""
+    phnum = len(segments) + len(extra_phdrs)
+    phoff = 64
+    offset = phoff + phnum * phentsize
+    phdrs, body = b"", b""
+    for paddr, data, memsz, flags in segments:
+        phdrs += struct.pack("<IIQQQQQQ", 1, flags, offset + len(body), paddr, paddr, len(data),
+                             memsz, 0x1000).ljust(phentsize, b"\0")
+        body += data
+    for p_type in extra_phdrs:  # e.g. PT_NOTE, PT_GNU_STACK with nothing to load
+        phdrs += struct.pack("<IIQQQQQQ", p_type, 4, 0, 0, 0, 0, 0, 8).ljust(phentsize, b"\0")
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
+    header = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, entry, phoff, 0, 0, 64, phentsize,
+                                 phnum, 64, 0, 0)
+    assert len(header) == 64
+    return header + phdrs + body
+
+
+def loader_input(image, cmdline=b"", options=0):
+    return image + cmdline + struct.pack("<HB", len(cmdline), options)
+
+
+# hlt; jmp $-1: what the smallest guest does.
+CODE = b"\xf4\xeb\xfd" + b"\x90" * 13
+
+
+def loader_seeds():
+    mib = 0x10_0000
+    return {
+        "seed-minimal": loader_input(elf64([(mib, CODE, 0x1000, 5)], mib), b"console=ttyS0"),
+        "seed-text-data-bss": loader_input(
+            elf64([(mib, CODE, 0x1000, 5), (mib + 0x2000, b"\x01" * 64, 0x3000, 6)], mib + 8,
+                  extra_phdrs=(4, 0x6474E551)),
+            b"hvk.child=2,0x100000 quiet", options=0x19),  # 8 MiB, setup_data chain as head
+        "seed-top-of-ram": loader_input(
+            elf64([(3 * mib - 0x1000, CODE, 0x1000, 5)], 3 * mib - 0x1000), b"", options=2),
+        "seed-wide-phdrs": loader_input(
+            elf64([(2 * mib, CODE, 0x200000, 7)], 2 * mib + 4, phentsize=64), b"x" * 100,
+            options=0x01),
+    }
+
+
+# --- fuzz_cli ------------------------------------------------------------------------------------
+
+def cli_seeds():
+    seeds = {}
+    for i, (text, mode) in enumerate([
+            (b"256M", 0), (b"1G", 0), (b"4096", 1), (b"18446744073709551615", 0),
+            (b"0x2000000000000", 0), (b"0755", 1),
+            (b"VpIndex,-AccessVsm,+CpuManagement", 0), (b"none,default,-StartVirtualProcessor", 1),
+            (b"HypercallMsrs,", 0)]):
+        seeds[f"seed-{i:02d}"] = text + bytes([mode])
+    # The grammar mode: "none,+VpIndex,-VpIndex,default" style lists.
+    f = Fdp()
+    f.range(0, 3, 2)
+    f.range(0, 12, 4)
+    for name_index, op in ((6, 0), (6, 3), (24, 4), (28, 2)):
+        f.range(0, 29, name_index)
+        f.range(0, 4, op)
+    seeds["seed-grammar"] = f.build()
+    f = Fdp()
+    f.range(0, 3, 3)
+    f.u64(0x1234_5678_9ABC)
+    f.range(0, 63, 4)
+    f.range(0, 6, 3)
+    f.range(0, 3, 1)
+    seeds["seed-roundtrip"] = f.build()
+    return seeds
+
+
+def write(target, seeds):
+    directory = os.path.join(HERE, target)
+    os.makedirs(directory, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(directory, name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    write("fuzz_dispatcher", dispatcher_seeds())
+    write("fuzz_start_vp_input", start_vp_seeds())
+    write("fuzz_elf_loader", loader_seeds())
+    write("fuzz_cli", cli_seeds())
