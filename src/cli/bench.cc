@@ -54,18 +54,11 @@ constexpr std::array<Row, 5> kRows = {{
 
 int bench(const BenchOptions& o) {
   const std::string guest = o.guest.empty() ? default_guest() : o.guest;
-  std::ifstream f(guest, std::ios::binary);
-  if (!f) return error(fmt::format("cannot open the bench guest {} (--guest PATH)", guest));
-  const std::vector<char> raw((std::istreambuf_iterator<char>(f)),
-                              std::istreambuf_iterator<char>());
-  std::vector<std::byte> image(raw.size());
-  std::memcpy(image.data(), raw.data(), raw.size());
-
-  if (const std::string missing = kvm::Kvm::check_capabilities(); !missing.empty()) {
-    return error(missing);
-  }
-  auto kvm = kvm::Kvm::open();
-  if (!kvm) return error(kvm.error().message());
+  std::string why;
+  const auto image = read_file(guest, why);
+  if (!image) return error(fmt::format("{} (--guest PATH)", why));
+  auto kvm = open_kvm(why);
+  if (!kvm) return error(why);
   if (auto r = kvm::install_kick_handler(); !r) return error(r.error().message());
 
   std::mutex mu;
@@ -82,7 +75,7 @@ int bench(const BenchOptions& o) {
     std::lock_guard lock(mu);
     if (m < marks.size()) marks[m] = now;
   };
-  auto m = machine::Machine::create(vmm, root, image, mc);
+  auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", guest, m.error()));
   vmm.add(std::move(*m));
   vmm.start();

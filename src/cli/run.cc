@@ -25,6 +25,21 @@ int error(const std::string& message) {
   return 1;
 }
 
+}  // namespace
+
+std::optional<kvm::Kvm> open_kvm(std::string& why) {
+  if (std::string missing = kvm::Kvm::check_capabilities(); !missing.empty()) {
+    why = std::move(missing);
+    return std::nullopt;
+  }
+  auto kvm = kvm::Kvm::open();
+  if (!kvm) {
+    why = kvm.error().message();
+    return std::nullopt;
+  }
+  return std::move(*kvm);
+}
+
 std::optional<std::vector<std::byte>> read_file(const std::string& path, std::string& why) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
@@ -40,8 +55,6 @@ std::optional<std::vector<std::byte>> read_file(const std::string& path, std::st
   std::memcpy(out.data(), bytes.data(), bytes.size());
   return out;
 }
-
-}  // namespace
 
 std::optional<std::uint64_t> parse_size(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -83,11 +96,8 @@ int run(const RunOptions& o) {
   std::string why;
   const auto image = read_file(o.image, why);
   if (!image) return error(why);
-  if (const std::string missing = kvm::Kvm::check_capabilities(); !missing.empty()) {
-    return error(missing);
-  }
-  auto kvm = kvm::Kvm::open();
-  if (!kvm) return error(kvm.error().message());
+  auto kvm = open_kvm(why);
+  if (!kvm) return error(why);
   if (o.vps == 0 || o.vps > kvm->max_vcpus()) {
     return error(
         fmt::format("--vps: {} is outside 1..{} (this host's KVM limit)", o.vps, kvm->max_vcpus()));
@@ -154,11 +164,9 @@ int run(const RunOptions& o) {
 }
 
 int info() {
-  if (const std::string missing = kvm::Kvm::check_capabilities(); !missing.empty()) {
-    return error(missing);
-  }
-  auto kvm = kvm::Kvm::open();
-  if (!kvm) return error(kvm.error().message());
+  std::string why;
+  auto kvm = open_kvm(why);
+  if (!kvm) return error(why);
   fmt::print("KVM: /dev/kvm usable, API 12\n");
   fmt::print("max VPs per partition: {}\n", kvm->max_vcpus());
   hv::Hypervisor hv;

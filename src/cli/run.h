@@ -1,10 +1,13 @@
 // `hvk run` and `hvk info`.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "kvm/kvm.h"
 
 namespace hvk::cli {
 
@@ -24,6 +27,12 @@ struct RunOptions {
 
 // Parses "256M", "1G", "4096", "64K" into bytes; nullopt for anything else or an overflow.
 std::optional<std::uint64_t> parse_size(const std::string& text);
+
+// The whole of a file, or nullopt with `why` set to one line.
+std::optional<std::vector<std::byte>> read_file(const std::string& path, std::string& why);
+
+// /dev/kvm checked for everything hvk needs (`why`: one line naming what is missing), opened.
+std::optional<kvm::Kvm> open_kvm(std::string& why);
 
 int run(const RunOptions& options);
 int info();
