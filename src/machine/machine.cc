@@ -178,9 +178,10 @@ void Machine::answer_refresh(Slot& slot) {
   if (!slot.refresh_requested) return;
   slot.refresh_requested = false;
   lock.unlock();
-  // KVM's LAPIC handles INIT by itself; the vCPU's MP state tells whether one arrived.
-  if (auto mp = slot.vcpu.mp_state(); mp && (mp->mp_state == KVM_MP_STATE_INIT_RECEIVED ||
-                                             mp->mp_state == KVM_MP_STATE_UNINITIALIZED)) {
+  // KVM's LAPIC handles INIT by itself; the vCPU's MP state tells whether one arrived. Only
+  // INIT_RECEIVED counts: UNINITIALIZED is also the state of a VP whose start request is still on
+  // its way, and reading that as an INIT would let a second caller win the start race.
+  if (auto mp = slot.vcpu.mp_state(); mp && mp->mp_state == KVM_MP_STATE_INIT_RECEIVED) {
     partition_.vp(slot.vcpu.id())->reset_to_wait_for_sipi();
   }
   lock.lock();
