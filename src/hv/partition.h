@@ -154,6 +154,15 @@ class Partition {
     return hypercall_msr_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
   }
 
+  // HV_X64_MSR_CRASH_P0..P4: what the guest reports with its next CRASH_CTL notification.
+  static constexpr std::size_t kCrashParams = 5;
+  std::uint64_t crash_param(std::size_t i) const {
+    return i < kCrashParams ? crash_params_[i].load(std::memory_order_acquire) : 0;
+  }
+  void set_crash_param(std::size_t i, std::uint64_t v) {
+    if (i < kCrashParams) crash_params_[i].store(v, std::memory_order_release);
+  }
+
   // HV_X64_MSR_REFERENCE_TSC as the guest wrote it.
   std::uint64_t reference_tsc_msr() const { return reference_tsc_.load(std::memory_order_acquire); }
   void set_reference_tsc_msr(std::uint64_t v) { reference_tsc_.store(v, std::memory_order_release); }
@@ -193,6 +202,7 @@ class Partition {
   std::atomic<std::uint16_t> enabled_vtls_{1};
   std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vsm_config_{};
   std::atomic<std::uint64_t> guest_os_id_{0};
+  std::array<std::atomic<std::uint64_t>, kCrashParams> crash_params_{};
   std::atomic<std::uint64_t> hypercall_msr_{0};
   std::atomic<std::uint64_t> code_page_offsets_{0};
   std::atomic<std::uint64_t> tsc_hz_{0};

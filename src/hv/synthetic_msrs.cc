@@ -44,7 +44,18 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
     case msr::kReferenceTsc:
       if (!p.privileges().has(Privilege::kPartitionReferenceTsc)) return gp();
       return value(p.reference_tsc_msr());
+    case msr::kGuestIdle: {
+      if (!p.privileges().has(Privilege::kGuestIdleReg)) return gp();
+      MsrAccess a = value(0);
+      a.idle = true;
+      return a;
+    }
+    case msr::kCrashCtl:
+      return value(crash_ctl::kSupported);
     default:
+      if (index >= msr::kCrashP0 && index < msr::kCrashP0 + Partition::kCrashParams) {
+        return value(p.crash_param(index - msr::kCrashP0));
+      }
       return gp();
   }
 }
@@ -87,7 +98,22 @@ MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::ui
       if ((v & 0xFFEull) != 0) return gp();
       vp.set_vp_assist_page(v);
       return {};
-    default:  // VP_INDEX, TIME_REF_COUNT and the frequencies are read-only; the rest hvk lacks
+    case msr::kCrashCtl: {
+      if ((v & ~crash_ctl::kSupported) != 0) return gp();
+      MsrAccess a;
+      if (v & crash_ctl::kNotify) {
+        a.crash = true;
+        a.crash_ctl = v;
+        for (std::size_t i = 0; i < Partition::kCrashParams; ++i) a.crash_params[i] = p.crash_param(i);
+      }
+      return a;
+    }
+    default:
+      if (index >= msr::kCrashP0 && index < msr::kCrashP0 + Partition::kCrashParams) {
+        p.set_crash_param(index - msr::kCrashP0, v);
+        return {};
+      }
+      // VP_INDEX, TIME_REF_COUNT, GUEST_IDLE and the frequencies are read-only; the rest hvk lacks
       return gp();
   }
 }

@@ -1,7 +1,8 @@
-// The synthetic MSRs (0x40000000-0x400000FF) and what a guest's rdmsr/wrmsr of them does
+// The synthetic MSRs (0x40000000-0x40000105) and what a guest's rdmsr/wrmsr of them does
 // (TLFS "Hypercall interface" and "Virtual processor"; notes §8).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "hv/partition.h"
@@ -17,8 +18,19 @@ inline constexpr std::uint32_t kReferenceTsc = 0x4000'0021;
 inline constexpr std::uint32_t kTscFrequency = 0x4000'0022;
 inline constexpr std::uint32_t kApicFrequency = 0x4000'0023;
 inline constexpr std::uint32_t kVpAssistPage = 0x4000'0073;
+inline constexpr std::uint32_t kGuestIdle = 0x4000'00F0;
+inline constexpr std::uint32_t kCrashP0 = 0x4000'0100;  // ..P4 = 0x40000104
+inline constexpr std::uint32_t kCrashCtl = 0x4000'0105;
 inline constexpr std::uint32_t kSyntheticFirst = 0x4000'0000;
-inline constexpr std::uint32_t kSyntheticCount = 0x100;
+inline constexpr std::uint32_t kSyntheticCount = kCrashCtl + 1 - kSyntheticFirst;
+}  // namespace msr
+
+// HV_X64_MSR_CRASH_CTL: bit 63 CrashNotify (the guest has crashed; P0..P4 say how), bit 62
+// CrashMessage (P3 = GPA, P4 = length of a text message). Reads return the bits hvk supports.
+namespace crash_ctl {
+inline constexpr std::uint64_t kNotify = 1ull << 63;
+inline constexpr std::uint64_t kMessage = 1ull << 62;
+inline constexpr std::uint64_t kSupported = kNotify | kMessage;
 }  // namespace msr
 
 // HV_X64_MSR_HYPERCALL: 63:12 page GPA, 11:2 reserved, 1 locked, 0 enable.
@@ -50,6 +62,10 @@ struct MsrAccess {
   bool install_reference_tsc = false;    // the machine writes `reference_tsc` at...
   std::uint64_t reference_tsc_gpa = 0;   // ...this GPA
   ReferenceTscPage reference_tsc{};
+  bool idle = false;   // GUEST_IDLE read: the VP halts until its next interrupt
+  bool crash = false;  // CRASH_CTL notification: the guest reports a crash...
+  std::uint64_t crash_ctl = 0;  // ...with these CRASH_CTL bits...
+  std::array<std::uint64_t, Partition::kCrashParams> crash_params{};  // ...and P0..P4
 };
 
 // The reference TSC page for a TSC running at `tsc_hz`: offset 0 (reference time counts from TSC

@@ -74,7 +74,8 @@ TEST_F(SyntheticMsrs, UnknownSyntheticMsrsAreGp) {
   }
   EXPECT_TRUE(is_synthetic_msr(0x4000'0000));
   EXPECT_TRUE(is_synthetic_msr(0x4000'00FF));
-  EXPECT_FALSE(is_synthetic_msr(0x4000'0100));
+  EXPECT_TRUE(is_synthetic_msr(0x4000'0105));  // CRASH_CTL, the last one
+  EXPECT_FALSE(is_synthetic_msr(0x4000'0106));
   EXPECT_FALSE(is_synthetic_msr(0x3FFF'FFFF));
 }
 
@@ -153,6 +154,36 @@ TEST(HypervCpuid, SignatureInterfacePrivilegesAndVpCount) {
   EXPECT_EQ(leaves[5].function, 0x4000'0005u);
   EXPECT_EQ(leaves[5].eax, 64u);
   for (std::size_t i = 0; i < leaves.size(); ++i) EXPECT_EQ(leaves[i].function, 0x4000'0000u + i);
+}
+
+}  // namespace
+}  // namespace hvk::hv
+
+namespace hvk::hv {
+namespace {
+
+TEST_F(SyntheticMsrs, CrashMsrsKeepParametersAndNotify) {
+  Partition& p = make();
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kCrashCtl).value, crash_ctl::kSupported);
+  for (std::uint32_t i = 0; i < 5; ++i) {
+    EXPECT_FALSE(write_synthetic_msr(p, *p.vp(0), msr::kCrashP0 + i, 0x100 + i).gp);
+    EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kCrashP0 + i).value, 0x100u + i);
+  }
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kCrashCtl, 1).gp);  // reserved bit
+  EXPECT_FALSE(write_synthetic_msr(p, *p.vp(0), msr::kCrashCtl, 0).crash);
+  const MsrAccess a =
+      write_synthetic_msr(p, *p.vp(0), msr::kCrashCtl, crash_ctl::kNotify | crash_ctl::kMessage);
+  EXPECT_TRUE(a.crash);
+  EXPECT_EQ(a.crash_params[4], 0x104u);
+  EXPECT_EQ(a.crash_ctl & crash_ctl::kMessage, crash_ctl::kMessage);
+}
+
+TEST_F(SyntheticMsrs, GuestIdleIsReadOnlyAndGated) {
+  Partition& p = make();
+  EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), msr::kGuestIdle).idle);
+  EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), msr::kGuestIdle, 0).gp);
+  Partition& q = make(default_privileges().raw & ~tlfs::privilege_bit(Privilege::kGuestIdleReg));
+  EXPECT_TRUE(read_synthetic_msr(q, *q.vp(0), msr::kGuestIdle).gp);
 }
 
 }  // namespace

@@ -3,29 +3,94 @@
 #include <fmt/format.h>
 
 #include <utility>
+#include <vector>
+
+#include "machine/loader/bzimage.h"
+#include "machine/loader/guest_ram.h"
 
 namespace hvk::machine {
 
-Result<BootSetup> prepare_elf64_boot(std::span<const std::byte> elf, std::span<std::byte> ram,
-                                     const BootOptions& options) {
-  const BootParamsOptions bp{.cmdline = options.cmdline, .setup_data = options.setup_data};
-  if (auto ok = check_boot_params(ram.size(), bp); !ok) return Error{ok.error()};
+namespace {
+
+constexpr std::uint64_t kInitrdMaxEnd = 0x8000'0000;  // initrd_addr_max of every 2.03+ kernel
+constexpr std::uint64_t kMaxUnpackedKernel = 1ull << 30;
+
+// Puts the initrd as high as possible below min(RAM end, 2 GiB), page aligned, above the image.
+Result<std::uint64_t> place_initrd(std::span<const std::byte> initrd, std::span<std::byte> ram,
+                                   const LoadedImage& image) {
+  const std::uint64_t top = std::min<std::uint64_t>(ram.size(), kInitrdMaxEnd);
+  const std::uint64_t size = initrd.size();
+  const std::uint64_t floor = (image.high + kPageSize - 1) & ~(kPageSize - 1);
+  if (size > top || ((top - size) & ~(kPageSize - 1)) < floor) {
+    return fail(fmt::format(
+        "initrd: {} bytes do not fit between the kernel's end {:#x} and {:#x}; give more --mem",
+        size, image.high, top));
+  }
+  const std::uint64_t at = (top - size) & ~(kPageSize - 1);
+  if (!GuestRam(ram).write(at, initrd)) return fail("initrd: internal error, write outside RAM");
+  return at;
+}
+
+Result<BootSetup> finish(LoadedImage image, std::span<std::byte> ram, const BootOptions& options,
+                         std::span<const std::byte> setup_header) {
+  BootSetup setup;
+  BootParamsOptions bp{.cmdline = options.cmdline,
+                       .setup_data = options.setup_data,
+                       .acpi_rsdp = options.acpi_rsdp,
+                       .setup_header = setup_header};
+  if (!options.initrd.empty()) {
+    auto at = place_initrd(options.initrd, ram, image);
+    if (!at) return Error{at.error()};
+    setup.initrd = bp.initrd = *at;
+    bp.initrd_size = options.initrd.size();
+  }
+  // Nothing below can fail for a RAM size that passed the checks; report it if it does.
+  if (auto st = write_gdt(ram); !st) return Error{st.error()};
+  if (auto st = write_identity_page_tables(ram); !st) return Error{st.error()};
+  if (auto st = build_boot_params(ram, bp); !st) return Error{st.error()};
+  setup.state = make_boot_state(image.entry);
+  setup.image = std::move(image);
+  return setup;
+}
+
+Status check_ram(std::span<std::byte> ram, const BootOptions& options) {
+  BootParamsOptions bp;
+  bp.cmdline = options.cmdline;
+  bp.setup_data = options.setup_data;
+  if (auto ok = check_boot_params(ram.size(), bp); !ok) return ok;
   if (ram.size() > kMaxRamSize) {
     return fail(fmt::format("RAM of {:#x} bytes exceeds the {:#x} bytes the loader can map",
                             ram.size(), kMaxRamSize));
   }
+  return {};
+}
 
+}  // namespace
+
+Result<BootSetup> prepare_elf64_boot(std::span<const std::byte> elf, std::span<std::byte> ram,
+                                     const BootOptions& options) {
+  if (auto ok = check_ram(ram, options); !ok) return Error{ok.error()};
   auto image = load_elf64(elf, ram);
   if (!image) return Error{image.error()};
+  return finish(std::move(*image), ram, options, {});
+}
 
-  // Nothing below can fail for a RAM size that passed the checks above; report it if it does.
-  if (auto st = write_gdt(ram); !st) return Error{st.error()};
-  if (auto st = write_identity_page_tables(ram); !st) return Error{st.error()};
-  if (auto st = build_boot_params(ram, bp); !st) return Error{st.error()};
-  BootSetup setup;
-  setup.state = make_boot_state(image->entry);
-  setup.image = std::move(*image);
-  return setup;
+Result<BootSetup> prepare_boot(std::span<const std::byte> image, std::span<std::byte> ram,
+                               const BootOptions& options) {
+  if (!looks_like_bzimage(image)) return prepare_elf64_boot(image, ram, options);
+  if (auto ok = check_ram(ram, options); !ok) return Error{ok.error()};
+  auto bz = parse_bzimage(image);
+  if (!bz) return Error{bz.error()};
+  if (options.bzimage == BzImageMode::kUnpack) {
+    auto elf = unpack_bzimage(*bz, std::min<std::uint64_t>(kMaxUnpackedKernel, ram.size()));
+    if (!elf) return Error{elf.error()};
+    auto loaded = load_elf64(*elf, ram);
+    if (!loaded) return Error{"bzImage: the unpacked vmlinux: " + loaded.error()};
+    return finish(std::move(*loaded), ram, options, {});
+  }
+  auto loaded = load_bzimage(*bz, ram);
+  if (!loaded) return Error{loaded.error()};
+  return finish(std::move(*loaded), ram, options, bz->setup_header);
 }
 
 }  // namespace hvk::machine

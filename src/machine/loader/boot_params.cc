@@ -28,6 +28,9 @@ static_assert(offsetof(boot_params, hdr.cmd_line_ptr) == 0x228);
 static_assert(offsetof(boot_params, hdr.cmdline_size) == 0x238);
 static_assert(offsetof(boot_params, hdr.setup_data) == 0x250);
 static_assert(offsetof(boot_params, e820_table) == 0x2d0);
+static_assert(offsetof(boot_params, acpi_rsdp_addr) == 0x070);
+static_assert(offsetof(boot_params, ext_ramdisk_image) == 0x0c0);
+static_assert(offsetof(boot_params, hdr.ramdisk_image) == 0x218);
 static_assert(sizeof(boot_e820_entry) == 20);
 static_assert(sizeof(setup_data) == 16);
 
@@ -96,6 +99,13 @@ Status check_boot_params(std::uint64_t ram_size, const BootParamsOptions& option
     return fail(
         fmt::format("boot_params: setup_data pointer {:#x} is not in RAM", options.setup_data));
   }
+  if (options.initrd_size != 0 && !range_fits(options.initrd, options.initrd_size, ram_size)) {
+    return fail(fmt::format("boot_params: initrd [{:#x}, +{:#x}) is not in RAM", options.initrd,
+                            options.initrd_size));
+  }
+  if (options.setup_header.size() > sizeof(setup_header)) {
+    return fail("boot_params: the image's setup header is larger than boot_params.hdr");
+  }
   if (e820_layout(ram_size).size() > E820_MAX_ENTRIES_ZEROPAGE) {
     return fail("boot_params: too many e820 entries");
   }
@@ -121,15 +131,23 @@ Status build_boot_params(std::span<std::byte> ram, const BootParamsOptions& opti
     bp.e820_table[i].size = map[i].size;
     bp.e820_table[i].type = map[i].type;
   }
+  if (!options.setup_header.empty()) {
+    std::memcpy(&bp.hdr, options.setup_header.data(), options.setup_header.size());
+  }
   bp.hdr.boot_flag = kBootFlag;
   bp.hdr.header = kHdrSMagic;
-  bp.hdr.version = kBootProtocolVersion;
+  if (options.setup_header.empty()) bp.hdr.version = kBootProtocolVersion;  // else the kernel's
   bp.hdr.type_of_loader = kTypeOfLoaderUndefined;
-  bp.hdr.loadflags = LOADED_HIGH;
+  bp.hdr.loadflags = static_cast<std::uint8_t>(bp.hdr.loadflags | LOADED_HIGH);
   bp.hdr.cmd_line_ptr = static_cast<std::uint32_t>(kCmdlineAddr);
   bp.ext_cmd_line_ptr = 0;
   bp.hdr.cmdline_size = static_cast<std::uint32_t>(kCmdlineMax - 1);
   bp.hdr.setup_data = options.setup_data;
+  bp.hdr.ramdisk_image = static_cast<std::uint32_t>(options.initrd);
+  bp.ext_ramdisk_image = static_cast<std::uint32_t>(options.initrd >> 32);
+  bp.hdr.ramdisk_size = static_cast<std::uint32_t>(options.initrd_size);
+  bp.ext_ramdisk_size = static_cast<std::uint32_t>(options.initrd_size >> 32);
+  bp.acpi_rsdp_addr = options.acpi_rsdp;
   if (!guest.store(kBootParamsAddr, bp)) return fail("boot_params: zero page is outside RAM");
   return {};
 }

@@ -43,6 +43,12 @@ class SetupDataChain {
 struct BootParamsOptions {
   std::string_view cmdline;      // at most kCmdlineMax - 1 bytes, no NUL inside
   std::uint64_t setup_data = 0;  // GPA of the first setup_data node, 0 for none
+  std::uint64_t acpi_rsdp = 0;   // GPA of the ACPI RSDP (acpi_rsdp_addr), 0 for none
+  std::uint64_t initrd = 0;      // GPA and size of the initial ramdisk, 0 for none
+  std::uint64_t initrd_size = 0;
+  // A bzImage's own setup header (from offset 0x1f1), copied into hdr before hvk's fields are
+  // filled in, as the boot protocol asks of a boot loader. Empty for an ELF image.
+  std::span<const std::byte> setup_header{};
 };
 
 // Checks the options against `ram_size` without writing anything (what build_boot_params checks).
@@ -51,8 +57,10 @@ Status check_boot_params(std::uint64_t ram_size, const BootParamsOptions& option
 // Writes the command line (NUL-terminated) at kCmdlineAddr and a fresh 4 KiB boot_params at
 // kBootParamsAddr: e820 map for ram.size() (layout.h), hdr.boot_flag 0xAA55, hdr.header "HdrS",
 // hdr.version 2.15, hdr.type_of_loader 0xff, hdr.loadflags LOADED_HIGH, hdr.cmd_line_ptr
-// (ext_cmd_line_ptr = high half = 0), hdr.cmdline_size, hdr.setup_data; everything else zero
-// (including the sentinel at 0x1ef). On error nothing has been written.
+// (ext_cmd_line_ptr = high half = 0), hdr.cmdline_size, hdr.setup_data, the initrd
+// (hdr.ramdisk_image/size and their ext_ high halves) and acpi_rsdp_addr; everything else zero
+// (including the sentinel at 0x1ef) or, for a bzImage, its own header. On error nothing has been
+// written.
 Status build_boot_params(std::span<std::byte> ram, const BootParamsOptions& options);
 
 }  // namespace hvk::machine

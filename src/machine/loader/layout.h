@@ -19,7 +19,8 @@
 //   0x20800 - 0x20fff    (unused)
 //   0x21000 - 0x9efff    setup_data area            setup_data chain (SETUP_DTB, ...)
 //   0x9f000 - 0x9fbff    (unused)                   e820 usable
-//   0x9fc00 - 0xfffff    legacy EBDA/VGA/BIOS hole  e820 reserved
+//   0x9fc00 - 0xdffff    legacy EBDA/VGA hole       e820 reserved
+//   0xe0000 - 0xfffff    ACPI tables (RSDP first)   e820 reserved; written by the machine
 //   0x100000 - ram_size  image, then free RAM       e820 usable
 // clang-format on
 //
@@ -56,6 +57,8 @@ inline constexpr std::uint64_t kSetupDataAddr = 0x21000;
 inline constexpr std::uint64_t kSetupDataEnd = 0x9f000;
 inline constexpr std::uint64_t kLegacyHoleStart = 0x9fc00;  // e820 reserved from here...
 inline constexpr std::uint64_t kLowMemoryEnd = 0x100000;    // ...to 1 MiB; images load above
+inline constexpr std::uint64_t kAcpiTablesAddr = 0xe0000;   // in the BIOS area Linux scans
+inline constexpr std::uint64_t kAcpiTablesEnd = kLowMemoryEnd;
 inline constexpr std::uint64_t kImageMinAddr = kLowMemoryEnd;
 
 // Smallest RAM the loader accepts: the whole low MiB plus one 2 MiB page for an image.
