@@ -7,7 +7,8 @@
 //   - parse_privileges on a string that starts with a digit is strtoull base 0 of all of it; on a
 //     list of "none", "default", "Name", "+Name", "-Name" it applies them in order to the default
 //     mask; it fills `why` (one line) exactly when it fails and leaves it alone otherwise; any
-//     mask it returns from names holds only default or named bits.
+//     mask it returns from names holds only default or named bits; a list with an empty item (a
+//     leading, trailing or doubled comma) is refused.
 //
 // Input: the first byte chooses the mode, the rest is the string (or the grammar's choices).
 // Command-line arguments hold no NUL, so the strings are cut at the first one.
@@ -112,8 +113,13 @@ void check_privileges_raw(const std::string& text) {
     const auto want = expected_number(text);
     HVK_FUZZ_CHECK(got.has_value() == want.has_value());
     if (got) HVK_FUZZ_CHECK(got->raw == *want);
-  } else if (got) {
-    HVK_FUZZ_CHECK((got->raw & ~(named_bits() | hvk::hv::default_privileges().raw)) == 0);
+  } else {
+    if (got) {
+      HVK_FUZZ_CHECK((got->raw & ~(named_bits() | hvk::hv::default_privileges().raw)) == 0);
+    }
+    const bool empty_item = !text.empty() && (text.front() == ',' || text.back() == ',' ||
+                                              text.find(",,") != std::string::npos);
+    if (empty_item) HVK_FUZZ_CHECK(!got && why.find("empty item") != std::string::npos);
   }
 }
 

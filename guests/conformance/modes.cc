@@ -14,7 +14,9 @@ namespace {
 
 using Ctx = tlfs::InitialVpContext;
 
-Role g_roles[kMaxTrackedVps];
+// Role values: written by one VP and read by another, so through __atomic builtins, which take
+// integers, not enums.
+std::uint32_t g_roles[kMaxTrackedVps];
 ApReport g_reports[kMaxTrackedVps];
 std::uint32_t g_must_not_run = 0;
 
@@ -133,7 +135,7 @@ void ap_probe() {
 void ap_dispatch() {
   const std::uint32_t vp = this_cpu()->vp_index;
   if (vp >= kMaxTrackedVps) return;
-  switch (g_roles[vp]) {
+  switch (static_cast<Role>(__atomic_load_n(&g_roles[vp], __ATOMIC_SEQ_CST))) {
     case Role::kNone:
       return;
     case Role::kMustNotRun:
@@ -410,7 +412,9 @@ void install_ap_dispatcher() {
 }
 
 void set_role(std::uint32_t vp, Role role) {
-  if (vp < kMaxTrackedVps) __atomic_store_n(&g_roles[vp], role, __ATOMIC_SEQ_CST);
+  if (vp < kMaxTrackedVps) {
+    __atomic_store_n(&g_roles[vp], static_cast<std::uint32_t>(role), __ATOMIC_SEQ_CST);
+  }
 }
 
 ApReport& report(std::uint32_t vp) {

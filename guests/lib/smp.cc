@@ -100,10 +100,12 @@ TrampolineParams* trampoline_params() {
   return reinterpret_cast<TrampolineParams*>(GUEST_TRAMP_BASE + GUEST_TRAMP_PARAMS);
 }
 
-const char* init_sipi_start_all() {
+const char* init_sipi_prepare(void (*entry64)(), std::uint32_t first_slot,
+                              std::uint32_t slot_limit) {
   const auto size = static_cast<std::size_t>(guest_tramp_end - guest_tramp_start);
   if (size > GUEST_TRAMP_PARAMS) return "the trampoline does not fit below its parameter block";
   if (g_count < 2) return "no AP blocks (vp_blocks_init)";
+  if (first_slot == 0 || slot_limit > g_count) return "INIT-SIPI: slots outside the AP blocks";
   const std::uint64_t cr3 = read_cr3();
   if (cr3 >> 32) return "CR3 is above 4 GiB: the trampoline cannot load it";
   const DescriptorTablePointer gdtr = sgdt();
@@ -120,21 +122,31 @@ const char* init_sipi_start_all() {
   tp->efer = rdmsr(kMsrEfer);
   tp->cr0 = read_cr0();
   tp->pat = rdmsr(kMsrPat);
-  tp->entry64 = reinterpret_cast<std::uint64_t>(&guest_ap_entry64);
+  tp->entry64 = reinterpret_cast<std::uint64_t>(entry64);
   tp->block_base = g_region_base;
   tp->block_size = kBlock;
-  tp->next_slot = 1;
-  tp->slot_limit = g_count;
+  tp->next_slot = first_slot;
+  tp->slot_limit = slot_limit;
   barrier();
-
   apic_sw_enable();
-  if (!apic_send_ipi(kIcrInitAllButSelf)) return "INIT: the ICR delivery status never cleared";
+  return nullptr;
+}
+
+const char* init_sipi_send(std::uint32_t icr_shorthand, std::uint32_t dest_apic_id) {
+  if (!apic_send_ipi(kIcrInit | icr_shorthand, dest_apic_id)) {
+    return "INIT: the ICR delivery status never cleared";
+  }
   for (int i = 0; i < 2; ++i) {
-    if (!apic_send_ipi(kIcrSipiAllButSelf | GUEST_TRAMP_SIPI_VECTOR)) {
+    if (!apic_send_ipi(kIcrSipi | icr_shorthand | GUEST_TRAMP_SIPI_VECTOR, dest_apic_id)) {
       return "SIPI: the ICR delivery status never cleared";
     }
   }
   return nullptr;
+}
+
+const char* init_sipi_start_all() {
+  if (const char* err = init_sipi_prepare(guest_ap_entry64, 1, g_count)) return err;
+  return init_sipi_send(kIcrAllButSelf);
 }
 
 }  // namespace guest

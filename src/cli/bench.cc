@@ -1,109 +1,123 @@
 #include "cli/bench.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <array>
-#include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <mutex>
-#include <nlohmann/json.hpp>
+#include <vector>
 
-#include "cli/run.h"
-#include "kvm/kick.h"
-#include "kvm/kvm.h"
-#include "machine/machine.h"
-#include "machine/vmm.h"
+#include "cli/bench_common.h"
+#include "cli/bench_floor.h"
+#include "cli/bench_process.h"
+#include "cli/bench_report.h"
+#include "cli/files.h"
+#include "cli/sandbox.h"
 
 namespace hvk::cli {
 
+bool BenchOptions::wants(const std::string& section) const {
+  if (only.empty()) return true;
+  const std::string list = "," + only + ",";
+  return list.find("," + section + ",") != std::string::npos;
+}
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace bench_detail;
 
-int error(const std::string& message) {
-  std::fprintf(stderr, "hvk bench: %s\n", message.c_str());
-  return 1;
+std::vector<std::uint32_t> vp_counts(std::uint32_t max) {
+  std::vector<std::uint32_t> n;
+  for (std::uint32_t v = 1; v < max; v *= 2) n.push_back(v);
+  n.push_back(max);
+  return n;
 }
 
-// build/src/cli/hvk -> build/guests/bench.elf
-std::string default_guest() {
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return "bench.elf";
-  return (exe.parent_path() / ".." / ".." / "guests" / "bench.elf").lexically_normal().string();
+// The VMM's measurements on bench-smp, printed as they complete (the full sweep takes minutes).
+bool measure_vmm(const Launcher& l, const BenchOptions& o, double tsc_hz,
+                 const std::vector<std::string>& methods, Report& r, std::string& why) {
+  std::fprintf(stderr, "hvk bench: measuring %s on bench-smp...\n", l.name.c_str());
+  if (o.wants("speed")) {
+    Speed speed;
+    if (!measure_speed(l, tsc_hz, speed, why)) return false;
+    r.speed.push_back(speed);
+  }
+  if (o.wants("latency") && !(o.quick && l.name == "qemu")) {
+    if (!measure_latency(l, o.quick ? 5 : 17, tsc_hz, r.latency, why)) return false;
+  }
+  if (o.wants("startup")) {
+    Startup s;
+    const std::size_t runs = o.quick ? (l.name == "hvk" ? 3 : 1) : (l.name == "hvk" ? 9 : 5);
+    if (!measure_startup(l, runs, tsc_hz, s, why)) return false;
+    r.startup.push_back(s);
+  }
+  if (!o.wants("bringup")) return true;
+  const auto counts = o.quick ? std::vector<std::uint32_t>{1, 2, 4} : vp_counts(o.max_vps);
+  const std::size_t reps = o.reps != 0 ? o.reps : (o.quick ? 1 : 5);
+  const auto qemu_counts = o.quick ? std::vector<std::uint32_t>{2} : counts;
+  if (!measure_bringup(l, methods, l.name == "qemu" ? qemu_counts : counts, reps, tsc_hz, r.bringup,
+                       why)) {
+    return false;
+  }
+  return l.name != "hvk" || measure_floor(counts, reps, r.bringup, why);
 }
 
-struct Row {
-  const char* key;
-  const char* what;
-};
-
-// Between marks k and k+1 (k = 1..5).
-constexpr std::array<Row, 5> kRows = {{
-    {"floor", "port-I/O exit and back, same call sequence, no work (the floor)"},
-    {"hypercall_rejected", "hypercall, unknown call code (rejected)"},
-    {"get_vp_index_from_apic_id", "HvCallGetVpIndexFromApicId, 1 rep"},
-    {"vtl_round_trip", "VtlCall + VtlReturn round trip"},
-    {"get_vp_index_from_apic_id_prepared", "HvCallGetVpIndexFromApicId, input written once"},
-}};
+std::string qemu_version(const std::string& qemu) {
+  const ProcessRun v = run_process({qemu, "--version"}, 20);
+  return v.out.empty() ? std::string() : v.out.front().text;
+}
 
 }  // namespace
 
 int bench(const BenchOptions& o) {
-  const std::string guest = o.guest.empty() ? default_guest() : o.guest;
+  const std::string guest = round_trip_guest(o);
+  const std::string smp = smp_guest(o);
   std::string why;
   const auto image = read_file(guest, why);
   if (!image) return error(fmt::format("{} (--guest PATH)", why));
-  auto kvm = open_kvm(why);
-  if (!kvm) return error(why);
-  if (auto r = kvm::install_kick_handler(); !r) return error(r.error().message());
+  if (!read_file(smp, why)) return error(fmt::format("{} (--smp-guest PATH)", why));
+  if (o.sandbox) close_inherited_fds();
+  const auto tsc_hz = kvm_tsc_hz(why);
+  if (!tsc_hz) return error(why);
 
-  std::mutex mu;
-  std::array<Clock::time_point, kRows.size() + 2> marks{};
-  machine::Vmm vmm(std::move(*kvm), false);
-  hv::PartitionConfig pc;
-  pc.vp_count = 1;
-  pc.privileges = hv::default_privileges();
-  hv::Partition& root = vmm.hv().create_root(pc);
-  machine::MachineConfig mc;
-  mc.cmdline = fmt::format("n={}", o.iterations);
-  mc.on_mark = [&](std::uint32_t, std::uint8_t m) {
-    const auto now = Clock::now();
-    std::lock_guard lock(mu);
-    if (m < marks.size()) marks[m] = now;
-  };
-  auto m = machine::Machine::create(vmm, root, *image, mc);
-  if (!m) return error(fmt::format("{}: {}", guest, m.error()));
-  vmm.add(std::move(*m));
-  vmm.start();
-  const int status = vmm.wait(300);
-  if (status != 0) return error(fmt::format("the bench guest ended with status {}", status));
+  Report r;
+  r.mode = o.quick ? "quick" : "full";
+  r.machine = describe_machine();
+  r.tsc_hz = *tsc_hz;
+  r.iterations = o.iterations;
+  print_header(r);
 
-  nlohmann::json out;
-  out["iterations"] = o.iterations;
-  out["unit"] = "ns per operation";
-  double floor = 0;
-  fmt::print("{:<70} {:>10} {:>8}\n", "operation", "ns/op", "x floor");
-  for (std::size_t k = 0; k < kRows.size(); ++k) {
-    const auto span = marks[k + 2] - marks[k + 1];
-    const double ns =
-        std::chrono::duration<double, std::nano>(span).count() / static_cast<double>(o.iterations);
-    if (k == 0) floor = ns;
-    const double ratio = floor > 0 ? ns / floor : 0;
-    fmt::print("{:<70} {:>10.0f} {:>8.2f}\n", kRows[k].what, ns, ratio);
-    out["results"][kRows[k].key] = {{"ns", ns}, {"ratio_to_floor", ratio}};
-  }
-  if (!o.json.empty()) {
-    std::ofstream js(o.json + ".tmp");
-    js << out.dump(2) << "\n";
-    js.close();
-    if (!js || std::rename((o.json + ".tmp").c_str(), o.json.c_str()) != 0) {
-      std::remove((o.json + ".tmp").c_str());
-      return error(fmt::format("cannot write {}", o.json));
+  if (o.wants("round-trips")) {
+    if (const int status = measure_round_trips(o, guest, *image, r.round_trips); status != 0) {
+      return status;
     }
+    print_round_trips(r);
+  }
+
+  if (!measure_vmm(hvk_launcher(self_exe(), smp), o, r.tsc_hz, {"svp", "sipi"}, r, why)) {
+    return error(why);
+  }
+  if (!o.wants("qemu")) {
+    r.qemu_skipped = "--only";
+  } else if (o.qemu.empty()) {
+    r.qemu_skipped = "--qemu ''";
+  } else if (!have_program(o.qemu)) {
+    r.qemu_skipped = fmt::format("{} is not installed (Debian: qemu-system-x86)", o.qemu);
+  } else {
+    r.qemu_version = qemu_version(o.qemu);
+    const Launcher q = qemu_launcher(o.qemu, o.qemu_machine, smp);
+    if (!measure_vmm(q, o, r.tsc_hz, {"sipi"}, r, why)) {
+      r.qemu_skipped = fmt::format("QEMU failed: {}", why);
+    }
+  }
+  print_speed(r);
+  print_latency(r);
+  print_startup(r);
+  print_bringup(r);
+  print_memory(r);
+  print_targets(r);
+
+  if (!o.json.empty()) {
+    const std::string text = to_json(r);
+    if (!write_file(o.json, std::as_bytes(std::span(text)), why)) return error(why);
   }
   return 0;
 }

@@ -9,7 +9,6 @@
 
 #include "hv/partition.h"
 
-
 namespace hvk::cli {
 
 namespace {
@@ -63,12 +62,20 @@ std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std
     }
     return tlfs::PrivilegeMask{v};
   }
+  if (text.empty()) return base;
+  // Every item between commas must name something: "a,,b", ",a" and "a," are all refused.
+  if (text.front() == ',' || text.back() == ',' || text.find(",,") != std::string::npos) {
+    why = fmt::format("--privileges: empty item in '{}' (a leading, trailing or doubled comma)",
+                      text);
+    return std::nullopt;
+  }
   std::uint64_t mask = base.raw;
   std::string_view rest = text;
-  while (!rest.empty()) {
+  for (bool more = true; more;) {
     const std::size_t comma = rest.find(',');
     std::string_view token = rest.substr(0, comma);
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    more = comma != std::string_view::npos;
+    if (more) rest.remove_prefix(comma + 1);
     if (token == "none") {
       mask = 0;
       continue;
@@ -78,9 +85,14 @@ std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std
       continue;
     }
     bool remove = false;
-    if (!token.empty() && (token[0] == '-' || token[0] == '+')) {
+    if (token[0] == '-' || token[0] == '+') {
       remove = token[0] == '-';
       token.remove_prefix(1);
+    }
+    if (token.empty()) {
+      why = fmt::format("--privileges: '{}' without a privilege name in '{}'", remove ? '-' : '+',
+                        text);
+      return std::nullopt;
     }
     bool found = false;
     for (const auto& [name, p] : kNames) {

@@ -10,7 +10,8 @@
 
 namespace hvk::cli {
 
-// nullopt (and `why` set to one line) for an unknown name or a malformed number.
+// nullopt (and `why` set to one line) for an unknown name, an empty item (a leading, trailing or
+// doubled comma), a sign without a name, or a malformed number. An empty text is `base`.
 std::optional<tlfs::PrivilegeMask> parse_privileges(const std::string& text, std::string& why,
                                                     tlfs::PrivilegeMask base);
 // The same on hv::default_privileges().

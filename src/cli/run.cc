@@ -5,11 +5,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
+#include <unistd.h>
+
+#include "cli/files.h"
 #include "cli/privileges.h"
+#include "cli/sandbox.h"
 #include "hv/hyperv_cpuid.h"
 #include "kvm/kick.h"
 #include "kvm/kvm.h"
@@ -38,22 +40,6 @@ std::optional<kvm::Kvm> open_kvm(std::string& why) {
     return std::nullopt;
   }
   return std::move(*kvm);
-}
-
-std::optional<std::vector<std::byte>> read_file(const std::string& path, std::string& why) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    why = fmt::format("cannot open {}: {}", path, std::strerror(errno));
-    return std::nullopt;
-  }
-  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) {
-    why = fmt::format("cannot read {}", path);
-    return std::nullopt;
-  }
-  std::vector<std::byte> out(bytes.size());
-  std::memcpy(out.data(), bytes.data(), bytes.size());
-  return out;
 }
 
 std::optional<std::uint64_t> parse_size(const std::string& text) {
@@ -90,12 +76,49 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
   return value << shift;
 }
 
+namespace {
+
+// A guest's RAM: a multiple of 4 KiB, room for the image at 1 MiB, below the 32-bit MMIO hole.
+constexpr std::uint64_t kMinMem = 2ull << 20;
+constexpr std::uint64_t kMaxMem = 3ull << 30;
+constexpr double kMaxTimeout = 1e7;  // seconds (about 115 days): any more is a mistake
+
+// `text` as a guest RAM size, or nullopt with `why` set.
+std::optional<std::uint64_t> parse_mem(const char* option, const std::string& text,
+                                       std::string& why) {
+  const auto bytes = parse_size(text);
+  if (!bytes) {
+    why = fmt::format("{}: '{}' is not a size (examples: 256M, 1G)", option, text);
+    return std::nullopt;
+  }
+  if (*bytes % 4096 != 0 || *bytes < kMinMem || *bytes > kMaxMem) {
+    why = fmt::format("{}: {} ({} bytes) must be a multiple of 4 KiB, at least 2 MiB and at most "
+                      "3 GiB",
+                      option, text, *bytes);
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+}  // namespace
+
 int run(const RunOptions& o) {
-  const auto mem = parse_size(o.mem);
-  if (!mem) return error(fmt::format("--mem: '{}' is not a size (examples: 256M, 1G)", o.mem));
   std::string why;
+  const auto mem = parse_mem("--mem", o.mem, why);
+  if (!mem) return error(why);
+  if (!(o.timeout >= 0 && o.timeout <= kMaxTimeout)) {
+    return error(fmt::format("--timeout: {} is not a number of seconds from 0 (none) to {}",
+                             o.timeout, kMaxTimeout));
+  }
   const auto image = read_file(o.image, why);
   if (!image) return error(why);
+  std::vector<std::vector<std::byte>> child_images;
+  for (const std::string& path : o.children) {
+    auto bytes = read_file(path, why);
+    if (!bytes) return error(why);
+    child_images.push_back(std::move(*bytes));
+  }
+  if (o.sandbox) close_inherited_fds();
   auto kvm = open_kvm(why);
   if (!kvm) return error(why);
   if (o.vps == 0 || o.vps > kvm->max_vcpus()) {
@@ -114,16 +137,17 @@ int run(const RunOptions& o) {
   if (o.children.empty()) base.raw &= ~parent_only;
   const auto privileges = parse_privileges(o.privileges, why, base);
   if (!privileges) return error(why);
-  const auto child_mem = parse_size(o.child_mem);
-  if (!child_mem) return error(fmt::format("--child-mem: '{}' is not a size", o.child_mem));
+  const auto child_mem = parse_mem("--child-mem", o.child_mem, why);
+  if (!child_mem) return error(why);
   if (o.child_vps == 0 || o.child_vps > kvm->max_vcpus()) {
     return error(fmt::format("--child-vps: {} is outside 1..{}", o.child_vps, kvm->max_vcpus()));
   }
-  std::vector<std::vector<std::byte>> child_images;
-  for (const std::string& path : o.children) {
-    auto bytes = read_file(path, why);
-    if (!bytes) return error(why);
-    child_images.push_back(std::move(*bytes));
+
+  std::vector<std::byte> initrd;
+  if (!o.initrd.empty()) {
+    auto bytes = read_file(o.initrd, why);
+    if (!bytes) return error(fmt::format("--initrd: {}", why));
+    initrd = std::move(*bytes);
   }
 
   machine::Vmm vmm(std::move(*kvm), o.trace);
@@ -156,9 +180,16 @@ int run(const RunOptions& o) {
   mc.mem_bytes = *mem;
   mc.cmdline = cmdline;
   if (prefixed) mc.console_prefix = fmt::format("[P{}] ", root.id());
+  mc.initrd = initrd;
+  mc.bzimage = o.bzimage == "unpack" ? machine::BzImageMode::kUnpack : machine::BzImageMode::kBoot;
   auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", o.image, m.error()));
+  // A terminal on stdin types into the root partition's COM1.
+  if (isatty(STDIN_FILENO)) (*m)->attach_input(STDIN_FILENO);
   vmm.add(std::move(*m));
+  // Everything is set up: from here on hvk only runs the VPs (and whatever partitions they
+  // create), so the sandbox goes on before the first VP thread starts.
+  if (o.sandbox && !install_sandbox(sandbox_options_from_env(), why)) return error(why);
   vmm.start();
   return vmm.wait(o.timeout);
 }

@@ -23,13 +23,13 @@ struct RunOptions {
   std::vector<std::string> children;  // child partition images
   std::uint32_t child_vps = 1;
   std::string child_mem = "64M";
+  std::string initrd;            // initial ramdisk for a Linux kernel, empty: none
+  std::string bzimage = "boot";  // a bzImage: "boot" (its decompressor runs) or "unpack" (hvk's)
+  bool sandbox = true;  // the seccomp filter once set up (cli/sandbox.h); --no-sandbox: off
 };
 
 // Parses "256M", "1G", "4096", "64K" into bytes; nullopt for anything else or an overflow.
 std::optional<std::uint64_t> parse_size(const std::string& text);
-
-// The whole of a file, or nullopt with `why` set to one line.
-std::optional<std::vector<std::byte>> read_file(const std::string& path, std::string& why);
 
 // /dev/kvm checked for everything hvk needs (`why`: one line naming what is missing), opened.
 std::optional<kvm::Kvm> open_kvm(std::string& why);

@@ -65,6 +65,8 @@ class Vcpu {
   // Has KVM mirror the `mask` classes in kvm_run on every exit, so the exit path reads and
   // writes them without ioctls. Loads the current values now, so the views are valid at once.
   Result<void> enable_sync_regs(std::uint64_t mask = kSyncAll);
+  // Whether every class in `mask` is synced (enable_sync_regs).
+  bool syncs(std::uint64_t mask) const { return (run_struct().kvm_valid_regs & mask) == mask; }
   const kvm_regs& synced_regs() const { return run_struct().s.regs.regs; }
   const kvm_sregs& synced_sregs() const { return run_struct().s.regs.sregs; }
   const kvm_vcpu_events& synced_events() const { return run_struct().s.regs.events; }

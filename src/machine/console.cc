@@ -1,5 +1,7 @@
 #include "machine/console.h"
 
+#include <cerrno>
+
 namespace hvk::machine {
 
 namespace {
@@ -26,10 +28,19 @@ void Console::Stream::flush() {
 }
 
 void Console::write_line(const std::string& prefix, const std::string& line) {
-  std::lock_guard lock(mu_);
-  std::fwrite(prefix.data(), 1, prefix.size(), out_);
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
+  int err = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (failed_) return;
+    errno = 0;
+    std::fwrite(prefix.data(), 1, prefix.size(), out_);
+    std::fwrite(line.data(), 1, line.size(), out_);
+    if (std::fflush(out_) != 0 || std::ferror(out_)) {
+      failed_ = true;
+      err = errno != 0 ? errno : EIO;
+    }
+  }
+  if (err != 0 && on_error_) on_error_(err);  // outside the lock: it may end the run
 }
 
 }  // namespace hvk::machine

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -11,6 +12,10 @@ namespace hvk::machine {
 class Console {
  public:
   explicit Console(std::FILE* out = stdout) : out_(out) {}
+
+  // Called once, with the errno, when a line cannot be written (a full disk behind a redirected
+  // stdout); later lines are dropped. Set before any output.
+  void on_write_error(std::function<void(int err)> f) { on_error_ = std::move(f); }
 
   // A line buffer of one partition.
   class Stream {
@@ -30,6 +35,8 @@ class Console {
   void write_line(const std::string& prefix, const std::string& line);
   std::FILE* out_;
   std::mutex mu_;
+  bool failed_ = false;  // guarded by mu_
+  std::function<void(int)> on_error_;
 };
 
 }  // namespace hvk::machine

@@ -5,7 +5,10 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <span>
+#include <utility>
 
 namespace hvk::machine {
 
@@ -38,6 +41,34 @@ constexpr std::array<std::uint8_t, kEntrySize> entry_code(std::uint16_t port) {
       0x0F, 0x0B,                             // 0b: ud2
       0xEB, 0xF9,                             // 0d: jmp 08       (re-execute after an early return)
   };
+}
+
+inline constexpr std::size_t kPageBytes = 4096;
+
+// The whole page as hvk fills it: the three entries, int3 (0xCC) everywhere else.
+constexpr std::array<std::uint8_t, kPageBytes> page_image() {
+  std::array<std::uint8_t, kPageBytes> page{};
+  for (auto& b : page) b = 0xCC;
+  const std::pair<std::uint64_t, std::uint16_t> entries[] = {{kHypercallEntry, kHypercallPort},
+                                                             {kVtlCallEntry, kVtlCallPort},
+                                                             {kVtlReturnEntry, kVtlReturnPort}};
+  for (auto [offset, port] : entries) {
+    const auto code = entry_code(port);
+    for (std::size_t i = 0; i < code.size(); ++i) page[offset + i] = code[i];
+  }
+  return page;
+}
+
+// Puts the page image at `page`, writing only the bytes that differ: a page that already holds
+// the code is not written at all. Other VPs may be calling through the page while the HYPERCALL
+// MSR is written again with the same GPA; filling the page with int3 first and copying the
+// entries in after showed them int3 for a moment (#BP in the middle of a hypercall).
+inline void install(std::span<std::byte> page) {
+  constexpr auto image = page_image();
+  for (std::size_t i = 0; i < page.size() && i < image.size(); ++i) {
+    const auto b = static_cast<std::byte>(image[i]);
+    if (page[i] != b) page[i] = b;
+  }
 }
 
 // The VsmCodePageOffsets register value: VtlCallOffset 11:0, VtlReturnOffset 23:12.

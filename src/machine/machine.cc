@@ -9,6 +9,7 @@
 #include "hv/vtl_switch.h"
 #include "kvm/kick.h"
 #include "machine/cpuid.h"
+#include "machine/firmware/acpi.h"
 #include "machine/firmware/dtb.h"
 #include "machine/hypercall_page.h"
 #include "machine/vcpu_state.h"
@@ -20,13 +21,15 @@ namespace {
 
 constexpr std::uint16_t kExitPort = 0xF4;
 constexpr std::uint16_t kMarkPort = 0xF8;
-constexpr std::uint16_t kCom1 = 0x3F8;
-constexpr std::uint8_t kLsrThrEmpty = 0x60;
 constexpr std::uint64_t kTssAddr = 0xFFFB'D000;  // VMX real-mode helpers, outside RAM and MMIO
 constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
 constexpr std::uint64_t kMaxMem = 3ull << 30;  // below the 32-bit MMIO hole
 constexpr std::uint8_t kVectorUd = 6;
 constexpr std::uint8_t kVectorBp = 3;
+constexpr std::uint8_t kVectorMf = 16;
+constexpr std::uint8_t kOpcodeInt3 = 0xCC;
+constexpr std::uint8_t kOpcodeFwait = 0x9B;
+constexpr std::uint16_t kFswErrorSummary = 0x80;
 constexpr std::uint32_t kSetupDtb = 2;            // SETUP_DTB (asm/bootparam.h)
 constexpr std::uint64_t kApicHz = 1'000'000'000;  // KVM's APIC bus: one tick per ns
 
@@ -37,11 +40,19 @@ Error kvm_error(const kvm::Result<T>& r) {
 
 }  // namespace
 
-std::array<kvm::MsrValue, 10> Machine::VtlState::reset_msrs(std::uint64_t pat) {
-  std::array<kvm::MsrValue, 10> msrs{};
+Machine::VtlState::Msrs Machine::VtlState::reset_msrs(std::uint64_t pat) {
+  Msrs msrs{};
   for (std::size_t i = 0; i < msrs.size(); ++i) msrs[i] = {kPrivateMsrs[i], 0};
   msrs[0].value = pat;
   return msrs;
+}
+
+std::size_t Machine::VtlState::changed_msrs(const Msrs& from, const Msrs& to, Msrs& out) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < to.size(); ++i) {
+    if (from[i].value != to[i].value) out[n++] = to[i];
+  }
+  return n;
 }
 
 Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partition,
@@ -75,7 +86,23 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   if (!dtb) return Error{dtb.error()};
   SetupDataChain setup_data(m->ram_.span());
   if (auto r = setup_data.add(kSetupDtb, *dtb); !r) return Error{r.error()};
-  auto boot = prepare_elf64_boot(image, m->ram_.span(), {config.cmdline, setup_data.head()});
+  // ACPI tables in the BIOS area: processors, the IOAPIC, reset and power-off.
+  AcpiPlatform acpi{.apic_ids = apic_ids,
+                    .ioapic_address = Ioapic::kBase,
+                    .ioapic_id = Ioapic::kId,
+                    .reset_port = Platform::kI8042Command,
+                    .reset_value = Platform::kI8042PulseReset,
+                    .sleep_control_port = Platform::kSleepControlPort,
+                    .sleep_status_port = Platform::kSleepStatusPort};
+  auto tables = build_acpi_tables(kAcpiTablesAddr, kAcpiTablesEnd - kAcpiTablesAddr, acpi);
+  if (!tables) return Error{tables.error()};
+  std::memcpy(m->ram_.span().data() + kAcpiTablesAddr, tables->bytes.data(), tables->bytes.size());
+  auto boot = prepare_boot(image, m->ram_.span(),
+                           {.cmdline = config.cmdline,
+                            .setup_data = setup_data.head(),
+                            .acpi_rsdp = tables->rsdp,
+                            .initrd = config.initrd,
+                            .bzimage = config.bzimage});
   if (!boot) return Error{boot.error()};
   m->boot_ = *boot;
 
@@ -111,7 +138,10 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ra
       vm_(std::move(vm)),
       ram_(std::move(ram)),
       config_(config),
-      console_(vmm.console(), config.console_prefix) {
+      console_(vmm.console(), config.console_prefix),
+      platform_(std::make_unique<Platform>(
+          [this](char c) { console_.put(c); },
+          [this](const Ioapic::Msi& msi) { (void)vm_.signal_msi(msi.address, msi.data); })) {
   memory_.add(0, ram_.span());
 }
 
@@ -272,7 +302,8 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
     return true;
   }
   if (auto* mmio = std::get_if<Mmio>(&exit)) {
-    // No MMIO device yet: reads of unbacked addresses see all ones, writes are dropped.
+    // The IOAPIC; elsewhere reads of unbacked addresses see all ones, writes are dropped.
+    if (platform_->mmio(mmio->addr, mmio->is_write, mmio->data)) return true;
     if (!mmio->is_write) std::fill(mmio->data.begin(), mmio->data.end(), std::uint8_t{0xFF});
     return true;
   }
@@ -311,12 +342,16 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
     end(io.data.empty() ? 0 : io.data[0], "");
     return false;
   }
-  if (io.port >= kCom1 && io.port < kCom1 + 8) {
-    if (io.is_out() && io.port == kCom1) {
-      for (std::uint8_t b : io.data) console_.put(static_cast<char>(b));
-    } else if (!io.is_out()) {
-      std::fill(io.data.begin(), io.data.end(),
-                std::uint8_t{io.port == kCom1 + 5 ? kLsrThrEmpty : std::uint8_t{0}});
+  Platform::Event event = Platform::Event::kNone;
+  if (platform_->io(io.port, io.is_out(), io.size, io.data, event)) {
+    if (event == Platform::Event::kReset) {
+      end(0, fmt::format("partition {}: the guest reset the machine (i8042); hvk has no reset, "
+                         "so the run ends", partition_.id()));
+      return false;
+    }
+    if (event == Platform::Event::kPowerOff) {
+      end(0, "");
+      return false;
     }
     return true;
   }
@@ -417,6 +452,9 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
     return;
   }
   slot.vtl[t.from] = leaving;
+  // The vCPU holds the leaving VTL's MSRs: write only those the entered VTL has different.
+  VtlState::Msrs changed{};
+  std::size_t n_changed = 0;
   if (target) {
     regs.rip = target->rip;
     regs.rsp = target->rsp;
@@ -424,14 +462,16 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
     const std::uint64_t apic_base = sregs.apic_base;
     sregs = target->sregs;
     sregs.apic_base = apic_base;  // one local APIC per VP, shared by its VTLs
-    if (auto r = slot.vcpu.set_msrs(target->msrs); !r) {
-      fail(slot, kExitVcpuFailure, "restoring VTL state: " + r.error().message());
-    }
+    n_changed = VtlState::changed_msrs(leaving.msrs, target->msrs, changed);
   } else {
     apply_context(regs, sregs, *t.first_entry);
-    auto msrs = VtlState::reset_msrs(t.first_entry->msr_cr_pat);
-    if (auto r = slot.vcpu.set_msrs(msrs); !r) {
-      fail(slot, kExitVcpuFailure, "entering VTL: " + r.error().message());
+    n_changed = VtlState::changed_msrs(leaving.msrs,
+                                       VtlState::reset_msrs(t.first_entry->msr_cr_pat), changed);
+  }
+  if (n_changed > 0) {
+    if (auto r = slot.vcpu.set_msrs(std::span(changed).first(n_changed)); !r) {
+      fail(slot, kExitVcpuFailure,
+           std::string(target ? "restoring VTL state: " : "entering VTL: ") + r.error().message());
     }
   }
   target.reset();
@@ -446,9 +486,38 @@ void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
       hv::read_synthetic_msr(partition_, *partition_.vp(slot.vcpu.id()), msr.index);
   if (a.gp) {
     msr.set_error();
-  } else {
-    msr.set_data(a.value);
+    return;
   }
+  msr.set_data(a.value);
+  // GUEST_IDLE: KVM finishes the rdmsr, then holds the VP until an interrupt arrives. KVM wakes a
+  // halted VP only for an interrupt it may take, so with RFLAGS.IF clear the read returns at once
+  // (docs/conformance.md, M5).
+  constexpr std::uint64_t kRflagsIf = 1u << 9;
+  if (a.idle && (slot.vcpu.synced_regs().rflags & kRflagsIf)) {
+    (void)slot.vcpu.set_mp_state(KVM_MP_STATE_HALTED);
+  }
+}
+
+void Machine::on_guest_crash(Slot& slot, const hv::MsrAccess& a) {
+  const auto& p = a.crash_params;
+  std::string what = fmt::format(
+      "partition {} VP {}: the guest reported a crash (P0={:#x} P1={:#x} P2={:#x} P3={:#x} "
+      "P4={:#x})",
+      partition_.id(), slot.vcpu.id(), p[0], p[1], p[2], p[3], p[4]);
+  // With CrashMessage, P3 and P4 give the GPA and length of a text (at most a page is shown).
+  if (a.crash_ctl & hv::crash_ctl::kMessage) {
+    std::array<std::byte, 4096> text{};
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(p[4], text.size()));
+    if (n != 0 && memory_.read(p[3], std::span(text).first(n))) {
+      std::string message;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        message += (c == '\n' || (c >= 0x20 && c < 0x7F)) ? static_cast<char>(c) : '.';
+      }
+      what += "; its message:\n" + message;
+    }
+  }
+  end(kExitGuestCrash, what);
 }
 
 void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
@@ -462,6 +531,10 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
     msr.set_error();
     return;
   }
+  if (a.crash) {
+    on_guest_crash(slot, a);
+    return;
+  }
   if (a.install_reference_tsc) {
     std::span<std::byte> page = memory_.host_span(a.reference_tsc_gpa, 4096);
     if (!page.empty()) {
@@ -472,24 +545,26 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
   if (a.install_hypercall_page) {
     // The page is hvk's to fill; a GPA outside RAM gets no code (calls through it fault).
     std::span<std::byte> page = memory_.host_span(a.hypercall_page_gpa, 4096);
-    if (!page.empty()) {
-      std::fill(page.begin(), page.end(), std::byte{0xCC});  // int3 past the code
-      for (auto [offset, port] : {std::pair{hypercall_page::kHypercallEntry, kHypercallPort},
-                                  std::pair{hypercall_page::kVtlCallEntry, kVtlCallPort},
-                                  std::pair{hypercall_page::kVtlReturnEntry, kVtlReturnPort}}) {
-        const auto code = hypercall_page::entry_code(port);
-        std::memcpy(page.data() + offset, code.data(), code.size());
-      }
-    }
+    if (!page.empty()) hypercall_page::install(page);  // other VPs may be calling through it
   }
 }
 
 bool Machine::on_internal_error(Slot& slot, const kvm::exits::InternalError& e) {
-  // Some KVM hosts fail to emulate int3 (notes §9): finish it as the CPU would, with #BP after it.
-  if (e.suberror == KVM_INTERNAL_ERROR_EMULATION && !e.instruction.empty() &&
-      e.instruction[0] == 0xCC) {
-    slot.vcpu.edit_synced_regs().rip += 1;
-    if (auto r = slot.vcpu.inject_exception(kVectorBp); r) return true;
+  // Some KVM hosts fail to emulate int3 and fwait (notes §9): finish them as the CPU would. int3
+  // raises #BP after itself; fwait raises #MF when an unmasked x87 exception is pending (FSW.ES)
+  // and does nothing otherwise.
+  if (e.suberror == KVM_INTERNAL_ERROR_EMULATION && !e.instruction.empty()) {
+    if (e.instruction[0] == kOpcodeInt3) {
+      slot.vcpu.edit_synced_regs().rip += 1;
+      if (auto r = slot.vcpu.inject_exception(kVectorBp); r) return true;
+    }
+    if (e.instruction[0] == kOpcodeFwait) {
+      if (auto fpu = slot.vcpu.fpu(); fpu) {
+        slot.vcpu.edit_synced_regs().rip += 1;
+        if (!(fpu->fsw & kFswErrorSummary)) return true;
+        if (auto r = slot.vcpu.inject_exception(kVectorMf); r) return true;
+      }
+    }
   }
   std::string what = fmt::format("KVM internal error (suberror {})", e.suberror);
   if (!e.instruction.empty()) {

@@ -17,12 +17,14 @@
 #include "hv/backend.h"
 #include "hv/guest_memory.h"
 #include "hv/partition.h"
+#include "hv/synthetic_msrs.h"
 #include "hv/vtl_switch.h"
 #include "kvm/exit.h"
 #include "kvm/mapping.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 #include "machine/console.h"
+#include "machine/devices/platform.h"
 #include "machine/loader/boot.h"
 #include "machine/loader/result.h"
 
@@ -40,9 +42,12 @@ struct MachineConfig {
   // Called for each byte a VP writes to the benchmark mark port (0xF8; `hvk bench`), on that VP's
   // thread. Unset: the port is ignored like any other.
   std::function<void(std::uint32_t vp, std::uint8_t mark)> on_mark;
+  std::span<const std::byte> initrd;  // must outlive create()
+  BzImageMode bzimage = BzImageMode::kBoot;
 };
 
 // Exit statuses hvk itself gives a VM that ends abnormally (docs/guest-abi.md).
+inline constexpr int kExitGuestCrash = 123;  // the guest reported a crash (HV_X64_MSR_CRASH_CTL)
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitTripleFault = 125;
 inline constexpr int kExitVcpuFailure = 126;
@@ -58,6 +63,8 @@ class Machine final : public hv::Backend {
   std::uint64_t entry() const { return boot_.image.entry; }
 
   void start_threads();
+  // Feeds `fd` (the host's stdin) to the guest's COM1 until the machine stops.
+  void attach_input(int fd) { platform_->start_input(fd); }
   void stop();  // asks every VP thread to leave; returns at once
   void join();
 
@@ -81,10 +88,15 @@ class Machine final : public hv::Backend {
         0xC0000102,  // KERNEL_GS_BASE
         0xC0000103,  // TSC_AUX
     };
-    static std::array<kvm::MsrValue, 10> reset_msrs(std::uint64_t pat);
+    using Msrs = std::array<kvm::MsrValue, kPrivateMsrs.size()>;
+    static Msrs reset_msrs(std::uint64_t pat);
+    // The entries of `to` whose values differ from `from` (both in kPrivateMsrs order), copied to
+    // the front of `out`; returns how many. A switch writes only those: a VP's VTLs mostly agree
+    // (often all ten), and each KVM_SET_MSRS is a system call.
+    static std::size_t changed_msrs(const Msrs& from, const Msrs& to, Msrs& out);
     std::uint64_t rip = 0, rsp = 0, rflags = 0;
     kvm_sregs sregs{};
-    std::array<kvm::MsrValue, 10> msrs = reset_msrs(0);
+    Msrs msrs = reset_msrs(0);
   };
 
   struct Slot {
@@ -122,6 +134,7 @@ class Machine final : public hv::Backend {
   bool on_io(Slot& slot, const kvm::exits::Io& io);
   void on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr);
   void on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr);
+  void on_guest_crash(Slot& slot, const hv::MsrAccess& a);
   bool on_internal_error(Slot& slot, const kvm::exits::InternalError& e);
   // Ends the VM (root) or this partition (child) because of the VP in `slot`.
   void fail(Slot& slot, int status, const std::string& what);
@@ -136,6 +149,7 @@ class Machine final : public hv::Backend {
   MachineConfig config_;
   BootSetup boot_{};
   Console::Stream console_;
+  std::unique_ptr<Platform> platform_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<bool> stopping_{false};
 };

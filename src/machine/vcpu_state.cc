@@ -126,16 +126,27 @@ tlfs::InitialVpContext context_from_kvm(const kvm_regs& regs, const kvm_sregs& s
 
 kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
                                std::uint64_t rsi) {
-  auto sregs = vcpu.sregs();
-  if (!sregs) return sregs.error();
-  kvm_regs regs{};
-  regs.rsi = rsi;
-  apply_context(regs, *sregs, c);
-  sregs->cr2 = 0;
-  sregs->cr8 = 0;
-  for (auto& word : sregs->interrupt_bitmap) word = 0;
-  if (auto r = vcpu.set_sregs(*sregs); !r) return r;
-  if (auto r = vcpu.set_regs(regs); !r) return r;
+  auto fill = [&](kvm_regs& regs, kvm_sregs& sregs) {
+    regs = kvm_regs{};
+    regs.rsi = rsi;
+    apply_context(regs, sregs, c);
+    sregs.cr2 = 0;
+    sregs.cr8 = 0;
+    for (auto& word : sregs.interrupt_bitmap) word = 0;
+  };
+  if (vcpu.syncs(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS)) {
+    // The registers reach KVM with the next KVM_RUN: no KVM_GET_SREGS, KVM_SET_SREGS and
+    // KVM_SET_REGS, three vCPU ioctls a started VP would otherwise wait for (each costs 10 us or
+    // more on a nested host, docs/performance.md). KVM_RUN applies them after the MP state below.
+    fill(vcpu.edit_synced_regs(), vcpu.edit_synced_sregs());
+  } else {
+    auto sregs = vcpu.sregs();
+    if (!sregs) return sregs.error();
+    kvm_regs regs{};
+    fill(regs, *sregs);
+    if (auto r = vcpu.set_sregs(*sregs); !r) return r;
+    if (auto r = vcpu.set_regs(regs); !r) return r;
+  }
   if (auto r = vcpu.set_msr(kMsrPat, c.msr_cr_pat); !r) return r;
   return vcpu.set_mp_state(KVM_MP_STATE_RUNNABLE);
 }

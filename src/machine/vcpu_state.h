@@ -37,7 +37,10 @@ tlfs::InitialVpContext context_from_kvm(const kvm_regs& regs, const kvm_sregs& s
 
 // Loads all 18 fields of `c` into `vcpu` (sregs keep the vCPU's APIC base), zeroes the general
 // registers, and makes the vCPU runnable. `rsi` is the one general register a caller may set (the
-// boot protocol's boot_params pointer).
+// boot protocol's boot_params pointer). With sync regs on, the registers are written into the
+// synced copies and reach KVM with the vCPU's next KVM_RUN (only the PAT and the MP state are
+// ioctls), so call it where nothing else edits the vCPU before that run: on its own thread, or
+// before its thread starts.
 kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
                                std::uint64_t rsi = 0);
 

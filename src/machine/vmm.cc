@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "machine/machine.h"
 
@@ -11,11 +12,16 @@ namespace hvk::machine {
 
 Vmm::Vmm(kvm::Kvm kvm, bool trace) : kvm_(std::move(kvm)), dispatcher_(hv_) {
   if (trace) dispatcher_.set_trace(&trace_);
+  // A console nobody can read is a failed run (status 1), not a silent one.
+  console_.on_write_error([this](int err) {
+    end(1, fmt::format("cannot write the guest's console to stdout: {}", std::strerror(err)));
+  });
 }
 
 Vmm::~Vmm() {
   for (auto& m : machines_) m->stop();
   for (auto& m : machines_) m->join();
+  console_.on_write_error(nullptr);  // the machines go next; end() must not be reached from them
 }
 
 void Vmm::add(std::unique_ptr<Machine> machine) {
@@ -31,6 +37,7 @@ void Vmm::end(int status, const std::string& message) {
     std::lock_guard lock(mu_);
     if (status_) return;
     status_ = status;
+    explained_ = !message.empty();
   }
   if (!message.empty()) std::fprintf(stderr, "hvk: %s\n", message.c_str());
   for (auto& m : machines_) m->stop();

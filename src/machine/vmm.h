@@ -36,6 +36,11 @@ class Vmm {
   void end(int status, const std::string& message);
   // Blocks until end() or `timeout_seconds` (0: none) and returns the exit status.
   int wait(double timeout_seconds);
+  // Whether the end() that won came with a message (a guest that ends itself gives none).
+  bool explained() {
+    std::lock_guard lock(mu_);
+    return explained_;
+  }
 
  private:
   class Trace final : public hv::TraceSink {
@@ -52,6 +57,7 @@ class Vmm {
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<int> status_;
+  bool explained_ = false;
 };
 
 }  // namespace hvk::machine

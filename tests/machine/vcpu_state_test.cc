@@ -2,6 +2,7 @@
 #include "machine/vcpu_state.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include "hv/hypervisor.h"
 #include "hv/linux_context.h"
@@ -115,6 +116,32 @@ TEST(HypercallPage, CodeLayout) {
   EXPECT_LE(kVtlCallEntry + kEntrySize, kVtlReturnEntry);
   EXPECT_EQ(kVsmCodePageOffsets & 0xFFF, kVtlCallEntry);
   EXPECT_EQ((kVsmCodePageOffsets >> 12) & 0xFFF, kVtlReturnEntry);
+}
+
+TEST(HypercallPage, InstallWritesOnlyWhatDiffers) {
+  using namespace hypercall_page;
+  void* mem = mmap(nullptr, kPageBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  const std::span page(static_cast<std::byte*>(mem), kPageBytes);
+  install(page);
+  const auto image = page_image();
+  for (std::size_t i = 0; i < kPageBytes; ++i) ASSERT_EQ(page[i], std::byte{image[i]}) << i;
+  EXPECT_EQ(image[kHypercallEntry + kOutOffset + 1], kHypercallPort);
+  EXPECT_EQ(image[kVtlCallEntry + kOutOffset + 1], kVtlCallPort);
+  EXPECT_EQ(image[kVtlReturnEntry + kOutOffset + 1], kVtlReturnPort);
+  EXPECT_EQ(image[kPageBytes - 1], 0xCC);  // int3 past the code
+  // The HYPERCALL MSR written again with the same GPA while other VPs call through the page (the
+  // hostile guest's page race): the page already holds the code, so nothing may be written, not
+  // even for a moment. Read-only memory turns any write into a crash.
+  ASSERT_EQ(mprotect(mem, kPageBytes, PROT_READ), 0);
+  install(page);
+  ASSERT_EQ(mprotect(mem, kPageBytes, PROT_READ | PROT_WRITE), 0);
+  // A page with something else in it gets the image.
+  page[kHypercallEntry] = std::byte{0x90};
+  page[100] = std::byte{0};
+  install(page);
+  for (std::size_t i = 0; i < kPageBytes; ++i) ASSERT_EQ(page[i], std::byte{image[i]}) << i;
+  munmap(mem, kPageBytes);
 }
 
 TEST(HypercallPage, EntryOfAnExitRip) {

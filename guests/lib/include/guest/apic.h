@@ -13,9 +13,13 @@ inline constexpr std::uint32_t kApicRegSvr = 0x0F0;
 inline constexpr std::uint32_t kApicRegIcrLow = 0x300;
 inline constexpr std::uint32_t kApicRegIcrHigh = 0x310;
 
-// ICR low values for shorthand "all excluding self" (bits 19:18 = 3).
-inline constexpr std::uint32_t kIcrInitAllButSelf = 0x000C4500;  // INIT, level assert
-inline constexpr std::uint32_t kIcrSipiAllButSelf = 0x000C4600;  // | vector
+// ICR low values: INIT (level assert) and SIPI (| vector), physical destination (ICR high), or
+// with the shorthand "all excluding self" (bits 19:18 = 3).
+inline constexpr std::uint32_t kIcrInit = 0x00004500;
+inline constexpr std::uint32_t kIcrSipi = 0x00004600;
+inline constexpr std::uint32_t kIcrAllButSelf = 0x000C0000;
+inline constexpr std::uint32_t kIcrInitAllButSelf = kIcrInit | kIcrAllButSelf;
+inline constexpr std::uint32_t kIcrSipiAllButSelf = kIcrSipi | kIcrAllButSelf;
 
 bool apic_x2apic_mode();
 std::uint32_t apic_read(std::uint32_t reg);

@@ -62,4 +62,13 @@ struct TrampolineParams {
 const char* init_sipi_start_all();
 TrampolineParams* trampoline_params();
 
+// The two halves of init_sipi_start_all, for callers that time or target the start:
+// init_sipi_prepare copies the trampoline and fills its parameter block so that arriving APs draw
+// slots first_slot.. (those at or past slot_limit park) and jump to entry64 with RSP at the top
+// of their slot's block, and software-enables the APIC; init_sipi_send sends INIT then SIPI twice,
+// with icr_shorthand kIcrAllButSelf (dest ignored) or 0 (physical destination dest_apic_id; an
+// xAPIC reaches APIC IDs 0..254 this way, an x2APIC any). Both return nullptr or why they failed.
+const char* init_sipi_prepare(void (*entry64)(), std::uint32_t first_slot, std::uint32_t slot_limit);
+const char* init_sipi_send(std::uint32_t icr_shorthand, std::uint32_t dest_apic_id = 0);
+
 }  // namespace guest
