@@ -12,6 +12,7 @@
 #include "machine/firmware/acpi.h"
 #include "machine/firmware/dtb.h"
 #include "machine/hypercall_page.h"
+#include "machine/loader/guest_ram.h"
 #include "machine/vcpu_state.h"
 #include "machine/vmm.h"
 
@@ -96,7 +97,10 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
                     .sleep_status_port = Platform::kSleepStatusPort};
   auto tables = build_acpi_tables(kAcpiTablesAddr, kAcpiTablesEnd - kAcpiTablesAddr, acpi);
   if (!tables) return Error{tables.error()};
-  std::memcpy(m->ram_.span().data() + kAcpiTablesAddr, tables->bytes.data(), tables->bytes.size());
+  if (!GuestRam(m->ram_.span()).write(kAcpiTablesAddr, tables->bytes)) {
+    return machine::fail(fmt::format("--mem: {} bytes leave no room for the ACPI tables at {:#x}",
+                                     config.mem_bytes, kAcpiTablesAddr));
+  }
   auto boot = prepare_boot(image, m->ram_.span(),
                            {.cmdline = config.cmdline,
                             .setup_data = setup_data.head(),
