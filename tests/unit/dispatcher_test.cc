@@ -140,6 +140,26 @@ TEST_F(Dispatcher, InputOutsideGuestRamIsInvalidAlignment) {
   }
 }
 
+TEST_F(Dispatcher, InputAndOutputEndingExactlyAtTheEndOfRamAreFine) {
+  // Found by the hostile guest: a simple call's input ending at the last byte of RAM was refused,
+  // because an empty read of the (absent) rep elements named the first byte past RAM.
+  EXPECT_EQ(call(start_control(), start_input(1), nullptr, 0, kRamSize - 240).result.status(),
+            Status::kSuccess);
+  // A rep call whose header and four elements fill the last 32 bytes, its output the last 16,
+  // from the start and continued.
+  struct Four {
+    tlfs::GetVpIndexFromApicIdHeader header;
+    std::uint32_t apic_ids[4];
+  };
+  const Four q{{tlfs::kPartitionIdSelf, tlfs::InputVtl::current(), {}}, {0, 0, 0, 0}};
+  for (std::uint16_t start : {0, 3}) {
+    EXPECT_EQ(call(vp_index_control(4, start), q, nullptr, 0, kRamSize - 32, kRamSize - 16)
+                  .result.status(),
+              Status::kSuccess)
+        << start;
+  }
+}
+
 TEST_F(Dispatcher, OutputGpaIsCheckedLikeTheInput) {
   const auto q = query({1});
   const auto c = vp_index_control(1);
