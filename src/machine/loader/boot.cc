@@ -53,10 +53,13 @@ Result<BootSetup> finish(LoadedImage image, std::span<std::byte> ram, const Boot
   return setup;
 }
 
-Status check_ram(std::span<std::byte> ram, const BootOptions& options) {
+// Everything build_boot_params will check, before anything is written.
+Status check_ram(std::span<std::byte> ram, const BootOptions& options,
+                 std::span<const std::byte> setup_header = {}) {
   BootParamsOptions bp;
   bp.cmdline = options.cmdline;
   bp.setup_data = options.setup_data;
+  bp.setup_header = setup_header;
   if (auto ok = check_boot_params(ram.size(), bp); !ok) return ok;
   if (ram.size() > kMaxRamSize) {
     return fail(fmt::format("RAM of {:#x} bytes exceeds the {:#x} bytes the loader can map",
@@ -78,10 +81,14 @@ Result<BootSetup> prepare_elf64_boot(std::span<const std::byte> elf, std::span<s
 Result<BootSetup> prepare_boot(std::span<const std::byte> image, std::span<std::byte> ram,
                                const BootOptions& options) {
   if (!looks_like_bzimage(image)) return prepare_elf64_boot(image, ram, options);
-  if (auto ok = check_ram(ram, options); !ok) return Error{ok.error()};
   auto bz = parse_bzimage(image);
   if (!bz) return Error{bz.error()};
-  if (options.bzimage == BzImageMode::kUnpack) {
+  const bool unpack = options.bzimage == BzImageMode::kUnpack;
+  if (auto ok = check_ram(ram, options, unpack ? std::span<const std::byte>{} : bz->setup_header);
+      !ok) {
+    return Error{ok.error()};
+  }
+  if (unpack) {
     auto elf = unpack_bzimage(*bz, std::min<std::uint64_t>(kMaxUnpackedKernel, ram.size()));
     if (!elf) return Error{elf.error()};
     auto loaded = load_elf64(*elf, ram);

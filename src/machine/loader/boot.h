@@ -37,7 +37,8 @@ struct BootSetup {
 
 // Validates the RAM size, the options and the image (ELF64 or bzImage), then loads the image and
 // initrd and writes the GDT, identity page tables, command line and boot_params. On error the
-// message is one line (RAM may hold a partly loaded image).
+// message is one line, and RAM is as it was unless the initrd did not fit above the loaded
+// image (RAM then holds the image).
 Result<BootSetup> prepare_boot(std::span<const std::byte> image, std::span<std::byte> ram,
                                const BootOptions& options);
 

@@ -51,11 +51,15 @@ std::uint64_t appended_size(std::span<const std::byte> payload) {
   return payload.size() >= 4 ? field<std::uint32_t>(payload, payload.size() - 4) : 0;
 }
 
+// What liblzma may allocate for one payload: the headers name the dictionary size, and a hostile
+// one names 4 GiB. Kernels are compressed with at most 64 MiB (`lzma -9`; xz uses 32 MiB).
+constexpr std::uint64_t kMaxLzmaMemory = 128ull << 20;
+
 Result<std::vector<std::byte>> unxz(std::span<const std::byte> in, std::vector<std::byte> out,
                                     bool lzma_alone) {
   lzma_stream s = LZMA_STREAM_INIT;
-  const lzma_ret init = lzma_alone ? lzma_alone_decoder(&s, UINT64_MAX)
-                                   : lzma_stream_decoder(&s, UINT64_MAX, 0);
+  const lzma_ret init = lzma_alone ? lzma_alone_decoder(&s, kMaxLzmaMemory)
+                                   : lzma_stream_decoder(&s, kMaxLzmaMemory, 0);
   if (init != LZMA_OK) return fail("bzImage: liblzma could not start a decoder");
   s.next_in = reinterpret_cast<const std::uint8_t*>(in.data());
   s.avail_in = in.size();
@@ -64,7 +68,13 @@ Result<std::vector<std::byte>> unxz(std::span<const std::byte> in, std::vector<s
   const lzma_ret r = lzma_code(&s, LZMA_FINISH);
   const std::size_t produced = out.size() - s.avail_out;
   lzma_end(&s);
-  if (r != LZMA_STREAM_END) return fail(fmt::format("bzImage: xz/lzma payload is corrupt ({})", static_cast<int>(r)));
+  if (r == LZMA_MEMLIMIT_ERROR) {
+    return fail(fmt::format("bzImage: xz/lzma payload needs more than {} MiB to decompress",
+                            kMaxLzmaMemory >> 20));
+  }
+  if (r != LZMA_STREAM_END) {
+    return fail(fmt::format("bzImage: xz/lzma payload is corrupt ({})", static_cast<int>(r)));
+  }
   out.resize(produced);
   return out;
 }
