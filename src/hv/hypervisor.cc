@@ -38,15 +38,18 @@ tlfs::PartitionId Hypervisor::next_child(tlfs::PartitionId parent, tlfs::Partiti
   return tlfs::kPartitionIdInvalid;
 }
 
-void Hypervisor::delete_tree(Partition& p) {
+bool Hypervisor::delete_tree(Partition& p) {
   for (tlfs::PartitionId c = next_child(p.id(), 0); c != tlfs::kPartitionIdInvalid;
        c = next_child(p.id(), c)) {
     if (Partition* child = find(c)) delete_tree(*child);
   }
+  // States only move forward (Created, Active, Finalized, Deleted), so trying them in that order
+  // catches a concurrent Initialize or Finalize; only one of two racing deletions wins.
   for (PartitionState s :
        {PartitionState::kCreated, PartitionState::kActive, PartitionState::kFinalized}) {
-    if (p.transition(s, PartitionState::kDeleted)) return;
+    if (p.transition(s, PartitionState::kDeleted)) return true;
   }
+  return false;
 }
 
 }  // namespace hvk::hv

@@ -22,8 +22,9 @@ class Hypervisor {
   Partition* find(tlfs::PartitionId id) const;
   // The smallest id of a live child of `parent` above `after`, or kPartitionIdInvalid.
   tlfs::PartitionId next_child(tlfs::PartitionId parent, tlfs::PartitionId after) const;
-  // Marks `p` and, recursively, its children deleted.
-  void delete_tree(Partition& p);
+  // Marks `p` and, recursively, its children deleted. False when `p` was already deleted (by a
+  // racing caller).
+  bool delete_tree(Partition& p);
 
  private:
   Partition& add(tlfs::PartitionId parent, const PartitionConfig& config);

@@ -27,8 +27,8 @@ Status finalize_partition(CallContext& ctx, const tlfs::PartitionIdInput& in, No
 Status delete_partition(CallContext& ctx, const tlfs::PartitionIdInput& in, NoOutput&) {
   const Target t = resolve_child(ctx, in.partition_id);
   if (t.status != Status::kSuccess) return t.status;
-  ctx.hv.delete_tree(*t.partition);
-  return Status::kSuccess;
+  // A racing DeletePartition that got there first leaves nothing to delete.
+  return ctx.hv.delete_tree(*t.partition) ? Status::kSuccess : Status::kInvalidPartitionId;
 }
 
 Status get_next_child_partition(CallContext& ctx, const tlfs::GetNextChildPartitionInput& in,

@@ -1,4 +1,8 @@
 // Parent and child partitions: Initialize, Finalize, Delete, GetNextChild, GetPartitionId.
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "engine_fixture.h"
 
 namespace hvk::test {
@@ -49,6 +53,32 @@ TEST_F(Partitions, DeleteWorksFromEveryLiveState) {
   EXPECT_EQ(status_of(ctl(CallCode::kDeletePartition), pid(b.id())), Status::kSuccess);
   EXPECT_EQ(a.state(), PartitionState::kDeleted);
   EXPECT_EQ(b.state(), PartitionState::kDeleted);
+}
+
+TEST_F(Partitions, OfTwoRacingDeletionsOnlyOneSucceeds) {
+  // Both callers found the child live; the one that deletes it second finds nothing to delete.
+  hv::Partition& child = make_child();
+  EXPECT_TRUE(hv_->delete_tree(child));
+  EXPECT_FALSE(hv_->delete_tree(child));
+
+  // The same through the dispatcher, from every root VP at once.
+  hv::Partition& raced = make_child();
+  const auto in = pid(raced.id());
+  memory_.write(kIn, tlfs::as_bytes(in));
+  std::atomic<int> successes{0};
+  std::vector<std::thread> threads;
+  for (tlfs::VpIndex vp = 0; vp < root_->vp_count(); ++vp) {
+    threads.emplace_back([&, vp] {
+      const Status s =
+          raw_call(ctl(CallCode::kDeletePartition), kIn, kOut, root_, vp).result.status();
+      EXPECT_TRUE(s == Status::kSuccess || s == Status::kInvalidPartitionId)
+          << static_cast<int>(s);
+      if (s == Status::kSuccess) successes.fetch_add(1);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(successes.load(), 1);
+  EXPECT_EQ(raced.state(), PartitionState::kDeleted);
 }
 
 TEST_F(Partitions, DeletingAParentDeletesItsChildren) {
