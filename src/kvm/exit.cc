@@ -39,7 +39,10 @@ std::string bytes(std::span<const std::uint8_t> data) {
 
 std::string words(std::span<const __u64> data) {
   std::string s;
-  for (auto w : data) s += " " + hex(w);
+  for (auto w : data) {
+    s += ' ';
+    s += hex(w);  // not `" " + hex(w)`: GCC 12 -O3 warns falsely about it (-Wrestrict)
+  }
   return s;
 }
 
