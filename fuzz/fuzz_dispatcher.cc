@@ -13,6 +13,9 @@
 //   - reps completed <= rep count; kRetry only for rep calls, with SUCCESS, progress past the
 //     rep start and fewer reps than the count; a rep call that succeeds completes every rep;
 //   - guest memory changes only inside the output the call named (and only what it completed);
+//   - a well-formed memory-form call is refused with INVALID_ALIGNMENT exactly when its input or
+//     output range breaks a GPA rule (8-byte aligned, one page, all RAM), by an independent
+//     reference (check_gpa_rules);
 //   - the backend hears of a start only for a StartVirtualProcessor that returned SUCCESS, for
 //     the VP and VTL it named, running the VP's highest enabled VTL;
 //   - at most one successful start per (partition, VP, VTL) until that VP is reset to
@@ -32,6 +35,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "fuzz_check.h"
@@ -84,6 +88,44 @@ constexpr tlfs::InitialVpContext good_context() {
 
 bool legal_mode(hv::ExecMode mode, std::uint8_t cpl) {
   return (mode == hv::ExecMode::kProtected || mode == hv::ExecMode::k64Bit) && cpl == 0;
+}
+
+// A call's memory shape, from the TLFS input and output types (not from the dispatcher's call
+// table): the simple input or rep header, the simple output, and the rep element sizes.
+struct CallShape {
+  bool rep;
+  std::uint64_t input, output, in_element, out_element;
+};
+
+std::optional<CallShape> call_shape(std::uint16_t code) {
+  namespace t = tlfs;
+  using C = t::CallCode;
+  const auto simple = [](std::uint64_t in, std::uint64_t out) {
+    return CallShape{false, in, out, 0, 0};
+  };
+  const auto rep = [](std::uint64_t header, std::uint64_t in, std::uint64_t out) {
+    return CallShape{true, header, 0, in, out};
+  };
+  switch (static_cast<C>(code)) {
+    case C::kStartVirtualProcessor:
+    case C::kEnableVpVtl: return simple(sizeof(t::StartVirtualProcessorInput), 0);
+    case C::kEnablePartitionVtl: return simple(sizeof(t::EnablePartitionVtlInput), 0);
+    case C::kInitializePartition:
+    case C::kFinalizePartition:
+    case C::kDeletePartition: return simple(sizeof(t::PartitionIdInput), 0);
+    case C::kGetNextChildPartition:
+      return simple(sizeof(t::GetNextChildPartitionInput), sizeof(t::GetNextChildPartitionOutput));
+    case C::kGetPartitionId: return simple(0, sizeof(t::GetPartitionIdOutput));
+    case C::kGetVpRegisters:
+      return rep(sizeof(t::VpRegistersHeader), sizeof(t::GetVpRegistersElement),
+                 sizeof(t::RegisterValue));
+    case C::kSetVpRegisters:
+      return rep(sizeof(t::VpRegistersHeader), sizeof(t::SetVpRegistersElement), 0);
+    case C::kGetVpIndexFromApicId:
+      return rep(sizeof(t::GetVpIndexFromApicIdHeader), sizeof(t::ApicIdElement),
+                 sizeof(t::VpIndexElement));
+    default: return std::nullopt;  // unknown, or not a table call (VtlCall, VtlReturn)
+  }
 }
 
 // One partition's guest RAM: a few regions, each an exactly sized heap block (so ASan sees any
@@ -763,6 +805,8 @@ class Harness {
     }
     HVK_FUZZ_CHECK(std::memcmp(&expect, &st.regs, sizeof(expect)) == 0);
 
+    check_gpa_rules(pi, regs, o);
+
     // Memory: only the output the call completed.
     std::uint64_t lo = 0;
     std::uint64_t hi = 0;
@@ -795,6 +839,50 @@ class Harness {
         HVK_FUZZ_CHECK(i == pi ? g->changed_only_within(lo, hi) : g->changed_only_within(0, 0));
       }
     }
+  }
+
+  // The reference for docs/conformance.md A13-A15 (with A16 and A22): a memory-form call whose
+  // control word passes the earlier checks (A6-A10; the caller has ruled out #UD, A1-A2) is
+  // refused with INVALID_ALIGNMENT, reps completed = its rep start, exactly when its input or
+  // output range is not 8-byte aligned, inside one page and all guest RAM of the partition. A
+  // range of length 0 is not looked at. When the rules hold the status is never INVALID_ALIGNMENT:
+  // the dispatcher's reads and writes then stay inside the checked ranges, and no handler
+  // returns it. Computed from the control word's bits, the TLFS sizes and the harness's regions.
+  void check_gpa_rules(std::size_t pi, const hv::CallRegs& regs, const hv::Outcome& o) const {
+    const std::uint64_t raw = regs.control.raw;
+    const std::optional<CallShape> shape = call_shape(raw & 0xFFFF);
+    if (!shape || ((raw >> 16) & 1) != 0) return;  // unknown code, or a fast call
+    // Variable header 26:17, reserved 30:27, nested 31, reserved 47:44 and 63:60 all clear.
+    constexpr std::uint64_t kMustBeZero = (0x7FFFull << 17) | (0xFull << 44) | (0xFull << 60);
+    const std::uint64_t count = (raw >> 32) & 0xFFF;
+    const std::uint64_t start = (raw >> 48) & 0xFFF;
+    if ((raw & kMustBeZero) != 0) return;
+    if (shape->rep ? (count == 0 || start >= count) : (count != 0 || start != 0)) return;
+
+    const std::uint64_t in_len = shape->input + (shape->rep ? count * shape->in_element : 0);
+    const std::uint64_t out_len = shape->rep ? count * shape->out_element : shape->output;
+    const bool gpa_rules_hold = (in_len == 0 || gpa_ok(pi, regs.input, in_len)) &&
+                                (out_len == 0 || gpa_ok(pi, regs.output, out_len));
+    const tlfs::Status status = o.result.status();
+    log_line("  gpa rules: in %llu bytes, out %llu bytes: %s\n",
+        static_cast<unsigned long long>(in_len), static_cast<unsigned long long>(out_len),
+        gpa_rules_hold ? "hold" : "broken");
+    HVK_FUZZ_CHECK(!gpa_rules_hold || status != tlfs::Status::kInvalidAlignment);
+    HVK_FUZZ_CHECK(gpa_rules_hold || (status == tlfs::Status::kInvalidAlignment &&
+                                      o.action == hv::Action::kComplete &&
+                                      o.result.reps_completed() == (shape->rep ? start : 0)));
+  }
+
+  // [gpa, gpa + len), len > 0: 8-byte aligned, inside one 4 KiB page, inside one RAM region.
+  bool gpa_ok(std::size_t pi, std::uint64_t gpa, std::uint64_t len) const {
+    if (gpa % 8 != 0 || gpa % tlfs::kPageSize + len > tlfs::kPageSize) return false;
+    const Guest* g = parts_[pi].guest.get();
+    if (g == nullptr) return false;
+    for (const Guest::Region& r : g->regions) {
+      const std::uint64_t size = r.ram.size();
+      if (gpa >= r.gpa && gpa - r.gpa < size && len <= size - (gpa - r.gpa)) return true;
+    }
+    return false;
   }
 
   void check_trace(std::size_t pi, tlfs::VpIndex vi, const hv::Outcome& o) {

@@ -12,8 +12,11 @@ the last byte; a number's most significant byte comes first). Fdp below writes t
 the Dispatcher class mirrors fuzz_dispatcher.cc's reads one for one.
 """
 
+import gzip
+import lzma
 import os
 import struct
+import subprocess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,6 +70,12 @@ SELF = 0  # partition_id() choice for HV_PARTITION_ID_SELF
 VP_SELF = 0xFFFF_FFFE
 
 OP_DISPATCH, OP_START, OP_HEADER, OP_RAW, OP_TRANSFER, OP_MSR, OP_INIT, OP_STATE = 0, 1, 2, 3, 5, 6, 7, 8
+
+
+def end_of_ram(qwords):
+    """A GPA to pass where a page is asked for: `qwords` 8-byte units before the end of the
+    partition's last RAM region (gpa() choice 3)."""
+    return ("end", qwords)
 
 
 class Dispatcher:
@@ -131,7 +140,11 @@ class Dispatcher:
     def vp(self, pi, vp):
         self.f.range(0, self.parts[pi][0] - 1, vp, 32)
 
-    def page(self, pi, page):  # gpa() choice 0: a page of the first region
+    def page(self, pi, page):  # gpa() choice 0: a page of the first region (or end_of_ram())
+        if isinstance(page, tuple):
+            self.f.range(0, 7, 3)
+            self.f.range(0, 3, page[1])
+            return
         self.f.range(0, 7, 0)
         self.f.range(0, self.parts[pi][1] - 1, page)
 
@@ -345,6 +358,22 @@ def dispatcher_seeds():
     d.call(0, 0, 0x46, out_page=1, mode=4)
     d.call(0, 0, 0x43, fast=True)
     seeds["seed-msrs"] = d.build()
+
+    # Inputs and outputs in the last bytes of RAM: a child is initialized, listed and finalized
+    # with its inputs ending exactly at the end of the root's RAM (SUCCESS; a read of the absent
+    # rep elements once refused these), then GetPartitionId's output one qword past the end
+    # (INVALID_ALIGNMENT) and in the last qword (SUCCESS).
+    d = Dispatcher()
+    d.partitions([{"vps": 2, "pages": 4}, {"vps": 1, "pages": 2, "state": 1}])
+    d.write_header(0, end_of_ram(1), 4, target_pid=2)
+    d.call(0, 0, 0x41, in_page=end_of_ram(1))
+    d.write_header(0, end_of_ram(2), 5, target_pid=SELF, second_pid=4)
+    d.call(0, 0, 0x47, in_page=end_of_ram(2), out_page=1)
+    d.write_header(0, end_of_ram(1), 4, target_pid=2)
+    d.call(0, 0, 0x42, in_page=end_of_ram(1))
+    d.call(0, 1, 0x46, out_page=end_of_ram(0))
+    d.call(0, 1, 0x46, out_page=end_of_ram(1))
+    seeds["seed-input-at-end-of-ram"] = d.build()
     return seeds
 
 
@@ -470,6 +499,63 @@ def loader_seeds():
     }
 
 
+# --- fuzz_bzimage --------------------------------------------------------------------------------
+
+def compress(method, data):
+    """A payload as the kernel's build makes it: the compressed vmlinux, then its size (le32)."""
+    if method == "gzip":
+        body = gzip.compress(data, mtime=0)
+    elif method == "xz":
+        body = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+    elif method == "lzma":
+        body = lzma.compress(data, format=lzma.FORMAT_ALONE)
+    elif method == "zstd":  # no zstd module in Debian's python3: the zstd program
+        body = subprocess.run(["zstd", "-q", "-19", "-c"], input=data, check=True,
+                              stdout=subprocess.PIPE).stdout
+    else:  # an LZ4 frame header: a method hvk does not unpack
+        body = b"\x02\x21\x4c\x18" + data
+    return body + struct.pack("<I", len(data))
+
+
+def bzimage(payload, setup_sects=1, version=0x020F, xloadflags=1, pref=0x10_0000,
+            init_size=0x2_0000, header_len=0x6A):
+    """A bzImage (boot.rst): boot sector and setup sectors holding the setup header, then the
+    protected-mode kernel: startup_32's 512 bytes, startup_64 (hlt), the payload."""
+    setup = bytearray((max(setup_sects, 4) if setup_sects == 0 else setup_sects) * 512 + 512)
+    kernel = b"\x90" * 0x200 + CODE
+    kernel += b"\0" * (-len(kernel) % 16)
+    struct.pack_into("<B", setup, 0x1F1, setup_sects)
+    struct.pack_into("<H", setup, 0x1FE, 0xAA55)
+    struct.pack_into("<BB", setup, 0x200, 0xEB, header_len)  # jmp over the header
+    setup[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", setup, 0x206, version)
+    struct.pack_into("<I", setup, 0x230, 0x20_0000)  # kernel_alignment
+    struct.pack_into("<B", setup, 0x234, 1)  # relocatable_kernel
+    struct.pack_into("<H", setup, 0x236, xloadflags)
+    struct.pack_into("<II", setup, 0x248, len(kernel), len(payload))
+    struct.pack_into("<QI", setup, 0x258, pref, init_size)
+    return bytes(setup) + kernel + payload
+
+
+def bzimage_seeds():
+    mib = 0x10_0000
+    vmlinux = elf64([(mib, CODE, 0x1000, 5), (mib + 0x2000, b"\x01" * 64, 0x3000, 6)], mib)
+    # options: bits 0-2 RAM (0: 4 MiB, 1: 8 MiB, 3: 16 MiB), 8 unpack, 0x10/0x20/0x30 initrd
+    # (4 KiB, the image's first 64 KiB, RAM-sized), 0x40 a command line.
+    return {
+        "seed-gzip-boot": bzimage(compress("gzip", vmlinux)) + bytes([0x40]),
+        "seed-gzip-unpack": bzimage(compress("gzip", vmlinux)) + bytes([0x48]),
+        "seed-xz-unpack-initrd": bzimage(compress("xz", vmlinux)) + bytes([0x18]),
+        "seed-lzma-unpack": bzimage(compress("lzma", vmlinux)) + bytes([0x09]),
+        "seed-zstd-unpack-initrd": bzimage(compress("zstd", vmlinux)) + bytes([0x2B]),
+        "seed-zstd-boot-initrd": bzimage(compress("zstd", vmlinux), pref=2 * mib,
+                                         init_size=0x10_0000) + bytes([0x51]),
+        "seed-lz4-unpack": bzimage(compress("lz4", vmlinux)) + bytes([0x08]),
+        "seed-four-setup-sects": bzimage(compress("xz", vmlinux), setup_sects=0) + bytes([0x40]),
+        "seed-initrd-too-large": bzimage(compress("gzip", vmlinux)) + bytes([0x30]),
+    }
+
+
 # --- fuzz_cli ------------------------------------------------------------------------------------
 
 def cli_seeds():
@@ -510,4 +596,5 @@ if __name__ == "__main__":
     write("fuzz_dispatcher", dispatcher_seeds())
     write("fuzz_start_vp_input", start_vp_seeds())
     write("fuzz_elf_loader", loader_seeds())
+    write("fuzz_bzimage", bzimage_seeds())
     write("fuzz_cli", cli_seeds())
