@@ -4,6 +4,7 @@
 #include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include <algorithm>
 #include <cstring>
@@ -51,6 +52,9 @@ std::uint64_t appended_size(std::span<const std::byte> payload) {
   return payload.size() >= 4 ? field<std::uint32_t>(payload, payload.size() - 4) : 0;
 }
 
+constexpr const char* kLongerThanTrailer =
+    "bzImage: payload unpacks to more bytes than its trailer says";
+
 // What liblzma may allocate for one payload: the headers name the dictionary size, and a hostile
 // one names 4 GiB. Kernels are compressed with at most 64 MiB (`lzma -9`; xz uses 32 MiB).
 constexpr std::uint64_t kMaxLzmaMemory = 128ull << 20;
@@ -68,6 +72,7 @@ Result<std::vector<std::byte>> unxz(std::span<const std::byte> in, std::vector<s
   const lzma_ret r = lzma_code(&s, LZMA_FINISH);
   const std::size_t produced = out.size() - s.avail_out;
   lzma_end(&s);
+  if (r == LZMA_OK && s.avail_out == 0) return fail(kLongerThanTrailer);
   if (r == LZMA_MEMLIMIT_ERROR) {
     return fail(fmt::format("bzImage: xz/lzma payload needs more than {} MiB to decompress",
                             kMaxLzmaMemory >> 20));
@@ -89,6 +94,7 @@ Result<std::vector<std::byte>> gunzip(std::span<const std::byte> in, std::vector
   const int r = inflate(&s, Z_FINISH);
   const std::size_t produced = s.total_out;
   inflateEnd(&s);
+  if (r == Z_BUF_ERROR && s.avail_out == 0) return fail(kLongerThanTrailer);
   if (r != Z_STREAM_END) return fail(fmt::format("bzImage: gzip payload is corrupt ({})", r));
   out.resize(produced);
   return out;
@@ -99,6 +105,7 @@ Result<std::vector<std::byte>> unzstd(std::span<const std::byte> in, std::vector
   const std::size_t frame = ZSTD_findFrameCompressedSize(in.data(), in.size());
   if (ZSTD_isError(frame)) return fail("bzImage: zstd payload is corrupt");
   const std::size_t n = ZSTD_decompress(out.data(), out.size(), in.data(), frame);
+  if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) return fail(kLongerThanTrailer);
   if (ZSTD_isError(n)) {
     return fail(fmt::format("bzImage: zstd payload is corrupt ({})", ZSTD_getErrorName(n)));
   }
@@ -126,11 +133,11 @@ Result<BzImage> parse_bzimage(std::span<const std::byte> image) {
   if (setup_sects == 0) setup_sects = 4;
   const std::size_t kernel_at = (setup_sects + 1) * 512;
   if (kernel_at >= image.size()) return fail("bzImage: truncated (no protected-mode kernel)");
-  // The header's own length: 0x202 + the byte at 0x201 (the jump's offset).
+  // The header's own length: 0x202 + the byte at 0x201 (the jump's offset), so at most 0x301,
+  // always inside the setup sectors (the kernel starts at 0x400 or later).
   const std::size_t header_end = 0x202 + field<std::uint8_t>(image, 0x201);
-  if (header_end > kernel_at || header_end < kHeaderEnd) {
-    return fail("bzImage: setup header length is inconsistent");
-  }
+  static_assert(0x202 + 0xFF < 2 * 512);
+  if (header_end < kHeaderEnd) return fail("bzImage: setup header is too short (before 2.10)");
   bz.setup_header = image.subspan(kSetupSects, header_end - kSetupSects);
   bz.kernel = image.subspan(kernel_at);
   bz.pref_address = field<std::uint64_t>(image, kPrefAddress);
