@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -14,7 +16,7 @@
 #include <fstream>
 #include <sstream>
 
-extern char** environ;
+#include "kvm/error.h"
 
 namespace hvk::cli::bench_detail {
 
@@ -42,7 +44,7 @@ ProcessRun run_process(const std::vector<std::string>& argv, double timeout_s,
   ProcessRun run;
   Pipe out, err;
   if (!out.open() || !err.open()) {
-    run.why = std::string("pipe: ") + std::strerror(errno);
+    run.why = "pipe: " + kvm::errno_text(errno);
     return run;
   }
   posix_spawn_file_actions_t fa;
@@ -51,6 +53,7 @@ ProcessRun run_process(const std::vector<std::string>& argv, double timeout_s,
   posix_spawn_file_actions_adddup2(&fa, out.fd[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err.fd[1], 2);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
 
@@ -59,7 +62,7 @@ ProcessRun run_process(const std::vector<std::string>& argv, double timeout_s,
   const int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) {
-    run.why = argv[0] + ": " + std::strerror(rc);
+    run.why = fmt::format("{}: {}", argv[0], kvm::errno_text(rc));
     return run;
   }
   run.spawned = true;
@@ -150,11 +153,14 @@ Resident read_resident(pid_t pid, std::uint64_t guest_bytes) {
 
 bool have_program(const std::string& name) {
   if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): nothing sets it
   std::stringstream dirs(path ? path : "/usr/bin:/bin");
   std::string dir;
   while (std::getline(dirs, dir, ':')) {
-    if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+    if (dir.empty()) continue;
+    dir += '/';
+    dir += name;
+    if (::access(dir.c_str(), X_OK) == 0) return true;
   }
   return false;
 }

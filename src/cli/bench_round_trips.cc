@@ -16,6 +16,7 @@
 #include "cli/bench_common.h"
 #include "cli/run.h"
 #include "cli/sandbox.h"
+#include "kvm/error.h"
 #include "kvm/kick.h"
 #include "machine/machine.h"
 #include "machine/vmm.h"
@@ -97,10 +98,12 @@ int measure(const BenchOptions& o, const std::string& guest, std::span<const std
 int measure_contained(const BenchOptions& o, const std::string& guest,
                       std::span<const std::byte> image, Results& ns) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return error(fmt::format("pipe: {}", std::strerror(errno)));
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return error(fmt::format("pipe: {}", kvm::errno_text(errno)));
+  }
   std::fflush(nullptr);  // nothing buffered is written twice
   const pid_t pid = ::fork();
-  if (pid < 0) return error(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid < 0) return error(fmt::format("fork: {}", kvm::errno_text(errno)));
   if (pid == 0) {
     ::close(fds[0]);
     const SandboxOptions sandbox = sandbox_options_from_env();
@@ -113,14 +116,15 @@ int measure_contained(const BenchOptions& o, const std::string& guest,
         const ssize_t n = ::write(fds[1], p, left);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-          status = error(fmt::format("sending the results: {}", std::strerror(errno)));
+          status = error(fmt::format("sending the results: {}", kvm::errno_text(errno)));
           break;
         }
         p += n;
         left -= static_cast<std::size_t>(n);
       }
     }
-    std::exit(status);
+    std::fflush(nullptr);
+    std::_Exit(status);  // a forked child: no atexit handlers or static destructors
   }
   ::close(fds[1]);
   std::size_t got = 0;
@@ -134,7 +138,7 @@ int measure_contained(const BenchOptions& o, const std::string& guest,
   ::close(fds[0]);
   int wstatus = 0;
   while (::waitpid(pid, &wstatus, 0) < 0) {
-    if (errno != EINTR) return error(fmt::format("waitpid: {}", std::strerror(errno)));
+    if (errno != EINTR) return error(fmt::format("waitpid: {}", kvm::errno_text(errno)));
   }
   if (WIFSIGNALED(wstatus)) {
     return error(fmt::format("the measuring process died of signal {}", WTERMSIG(wstatus)));

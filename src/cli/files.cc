@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kvm/error.h"
+
 namespace hvk::cli {
 
 namespace {
@@ -59,12 +61,12 @@ std::optional<std::vector<std::byte>> read_file(const std::string& path, std::st
                                                 std::uint64_t max_bytes) {
   FdCloser fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
-    why = fmt::format("cannot open {}: {}", path, std::strerror(errno));
+    why = fmt::format("cannot open {}: {}", path, kvm::errno_text(errno));
     return std::nullopt;
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    why = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+    why = fmt::format("cannot read {}: {}", path, kvm::errno_text(errno));
     return std::nullopt;
   }
   std::vector<std::byte> out;
@@ -86,7 +88,7 @@ std::optional<std::vector<std::byte>> read_file(const std::string& path, std::st
       continue;
     }
     if (n < 0) {
-      why = fmt::format("cannot read {}: {}", path, std::strerror(errno));
+      why = fmt::format("cannot read {}: {}", path, kvm::errno_text(errno));
       return std::nullopt;
     }
     out.resize(have + static_cast<std::size_t>(n));
@@ -102,7 +104,7 @@ std::optional<std::vector<std::byte>> read_file(const std::string& path, std::st
 
 bool write_file(const std::string& path, std::span<const std::byte> bytes, std::string& why) {
   auto failed = [&](int err) {
-    why = fmt::format("cannot write {}: {}", path, std::strerror(err));
+    why = fmt::format("cannot write {}: {}", path, kvm::errno_text(err));
     return false;
   };
   struct stat st {};

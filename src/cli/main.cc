@@ -8,6 +8,7 @@
 #include "cli/bench.h"
 #include "cli/replay.h"
 #include "cli/run.h"
+#include "kvm/error.h"
 
 namespace {
 
@@ -99,7 +100,8 @@ int check_stdout(int status) {
   if (flushed && !std::ferror(stdout)) return status;
   if (status != 0) return status;  // the failure that ended the run was already reported
   if (!flushed && errno != 0) {
-    std::fprintf(stderr, "hvk: cannot write to stdout: %s\n", std::strerror(errno));
+    std::fprintf(stderr, "hvk: cannot write to stdout: %s\n",
+                 hvk::kvm::errno_text(errno).c_str());
   } else {
     std::fprintf(stderr, "hvk: cannot write to stdout\n");
   }

@@ -18,6 +18,8 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "kvm/error.h"
+
 namespace hvk::cli {
 
 namespace {
@@ -218,7 +220,7 @@ void close_inherited_fds() {
 
 SandboxOptions sandbox_options_from_env() {
   SandboxOptions options;
-  const char* mode = std::getenv("HVK_SANDBOX");
+  const char* mode = std::getenv("HVK_SANDBOX");  // NOLINT(concurrency-mt-unsafe): nothing sets it
   options.log_only = mode != nullptr && std::string_view(mode) == "log";
   return options;
 }
@@ -231,11 +233,11 @@ bool install_sandbox(const SandboxOptions& options, std::string& why) {
   action.sa_flags = SA_SIGINFO;
   sigemptyset(&action.sa_mask);
   if (sigaction(SIGSYS, &action, nullptr) != 0) {
-    why = fmt::format("sandbox: sigaction SIGSYS: {}{}", std::strerror(errno), kOff);
+    why = fmt::format("sandbox: sigaction SIGSYS: {}{}", kvm::errno_text(errno), kOff);
     return false;
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    why = fmt::format("sandbox: PR_SET_NO_NEW_PRIVS: {}{}", std::strerror(errno), kOff);
+    why = fmt::format("sandbox: PR_SET_NO_NEW_PRIVS: {}{}", kvm::errno_text(errno), kOff);
     return false;
   }
   const std::uint32_t refuse = options.log_only ? SCMP_ACT_LOG : SCMP_ACT_TRAP;
@@ -245,7 +247,7 @@ bool install_sandbox(const SandboxOptions& options, std::string& why) {
     return false;
   }
   auto fail = [&](const char* what, int rc) {
-    why = fmt::format("sandbox: {}: {}{}", what, std::strerror(-rc), kOff);
+    why = fmt::format("sandbox: {}: {}{}", what, kvm::errno_text(-rc), kOff);
     seccomp_release(ctx);
     return false;
   };

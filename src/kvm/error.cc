@@ -9,11 +9,14 @@
 
 namespace hvk::kvm {
 
+std::string errno_text(int err) {
+  const char* text = strerrordesc_np(err);  // thread-safe, unlike strerror
+  return text != nullptr ? text : "Unknown error " + std::to_string(err);
+}
+
 std::string Error::message() const {
   if (err == 0) return op;
-  const char* text = strerrordesc_np(err);  // thread-safe, unlike strerror
-  return op + ": " + (text != nullptr ? text : "Unknown error") + " (errno " + std::to_string(err) +
-         ")";
+  return op + ": " + errno_text(err) + " (errno " + std::to_string(err) + ")";
 }
 
 Error Error::from_errno(std::string op) {

@@ -17,4 +17,8 @@ struct Error {
   static Error from_errno(std::string op);
 };
 
+// The text for an errno value ("Permission denied"), safe to call from any thread (strerror is
+// not).
+std::string errno_text(int err);
+
 }  // namespace hvk::kvm

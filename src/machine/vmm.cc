@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "kvm/error.h"
 #include "machine/machine.h"
 
 namespace hvk::machine {
@@ -14,7 +15,7 @@ Vmm::Vmm(kvm::Kvm kvm, bool trace) : kvm_(std::move(kvm)), dispatcher_(hv_) {
   if (trace) dispatcher_.set_trace(&trace_);
   // A console nobody can read is a failed run (status 1), not a silent one.
   console_.on_write_error([this](int err) {
-    end(1, fmt::format("cannot write the guest's console to stdout: {}", std::strerror(err)));
+    end(1, fmt::format("cannot write the guest's console to stdout: {}", kvm::errno_text(err)));
   });
 }
 
