@@ -6,11 +6,12 @@
 // privilege and feature leaves). It also echoes the kernel's own log lines about VTLs and Hyper-V,
 // since the VTL a CPU runs in is not visible to user space. Then it powers the machine off.
 //
-// Every line it prints starts with "hvk-init: ". Exit: reboot(RB_POWER_OFF) by default. A kernel
-// without ACPI has no power-off method, so Linux turns that into a halt ("reboot: System halted")
-// with every CPU stopped; "hvk-init=reboot" on the kernel command line asks for reboot(RB_AUTOBOOT)
-// instead (Linux then resets through the keyboard controller, port 0x64) and "hvk-init=halt" for
-// reboot(RB_HALT_SYSTEM).
+// Every line it prints starts with "hvk-init: ". Exit: a kernel with ACPI (/sys/firmware/acpi)
+// powers off, through hvk's ACPI sleep register. A kernel without ACPI has no power-off method
+// (Linux would turn it into a halt with every CPU stopped, and the VM would never end), so it
+// reboots instead: Linux resets through the keyboard controller (port 0x64), which ends hvk's run
+// with status 0. "hvk-init=poweroff", "hvk-init=reboot" and "hvk-init=halt" on the kernel command
+// line choose reboot(RB_POWER_OFF), reboot(RB_AUTOBOOT) or reboot(RB_HALT_SYSTEM) instead.
 //
 // Built freestanding against the kernel tree's nolibc (tools/include/nolibc), so it needs no C
 // library and runs on a kernel without futexes, multi-user support or a dynamic loader; it also
@@ -257,10 +258,18 @@ int main(void)
     if (!pid1)
         return 0;
 
+    struct stat st;
     int cmd = RB_POWER_OFF;
     const char *how = "powering off";
+    if (stat("/sys/firmware/acpi", &st) != 0) {
+        cmd = RB_AUTOBOOT;
+        how = "rebooting (no ACPI, so no power-off)";
+    }
     if (slurp("/proc/cmdline") > 0) {
-        if (find(buf, "hvk-init=reboot")) {
+        if (find(buf, "hvk-init=poweroff")) {
+            cmd = RB_POWER_OFF;
+            how = "powering off";
+        } else if (find(buf, "hvk-init=reboot")) {
             cmd = RB_AUTOBOOT;
             how = "rebooting";
         } else if (find(buf, "hvk-init=halt")) {
