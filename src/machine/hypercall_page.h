@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -75,7 +76,7 @@ inline void install(std::span<std::byte> page) {
 inline constexpr std::uint64_t kVsmCodePageOffsets = kVtlCallEntry | (kVtlReturnEntry << 12);
 
 // Which entry a VP stopped in, from the page offset of its RIP at the exit (at the `out`, or past
-// it on hosts that advance RIP before the exit); nullopt outside every entry.
+// it on hosts that advance RIP before the exit); -1 outside every entry.
 constexpr std::int64_t entry_of(std::uint64_t page_offset) {
   for (std::uint64_t e : {kHypercallEntry, kVtlCallEntry, kVtlReturnEntry}) {
     if (page_offset == e + kOutOffset || page_offset == e + kRetOffset) {
@@ -83,6 +84,14 @@ constexpr std::int64_t entry_of(std::uint64_t page_offset) {
     }
   }
   return -1;
+}
+
+// The address of the entry a VP stopped in (see entry_of), from its RIP; nullopt when the `out`
+// was not one of the page's.
+constexpr std::optional<std::uint64_t> entry_address(std::uint64_t rip) {
+  const std::int64_t entry = entry_of(rip & 0xFFF);
+  if (entry < 0) return std::nullopt;
+  return (rip & ~0xFFFull) + static_cast<std::uint64_t>(entry);
 }
 }  // namespace hypercall_page
 

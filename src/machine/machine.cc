@@ -370,12 +370,10 @@ void Machine::on_hypercall(Slot& slot) {
   hv::Vp& vp = *partition_.vp(slot.vcpu.id());
   // Where the exit left RIP: at the `out` (KVM skips it on re-entry unless RIP changes) or
   // already past it (some hosts). Either way the entry is known from the page offset.
-  const std::int64_t entry = hypercall_page::entry_of(regs.rip & 0xFFF);
-  const std::uint64_t base =
-      (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
+  const std::optional<std::uint64_t> base = hypercall_page::entry_address(regs.rip);
   SlotState registers(*this, slot);
   hv::Outcome o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
-  if (entry < 0) {
+  if (!base) {
     // An `out 0xf5` outside the hypercall page: finish rep calls here, #UD by injection.
     while (o.action == hv::Action::kRetry) {
       o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
@@ -383,9 +381,9 @@ void Machine::on_hypercall(Slot& slot) {
     if (o.action == hv::Action::kInjectUd) (void)slot.vcpu.inject_exception(kVectorUd);
   }
   store_call_regs(regs, state.regs);
-  if (entry < 0) return;
-  if (o.action == hv::Action::kRetry) regs.rip = base + hypercall_page::kRetryOffset;
-  if (o.action == hv::Action::kInjectUd) regs.rip = base + hypercall_page::kUdOffset;
+  if (!base) return;
+  if (o.action == hv::Action::kRetry) regs.rip = *base + hypercall_page::kRetryOffset;
+  if (o.action == hv::Action::kInjectUd) regs.rip = *base + hypercall_page::kUdOffset;
 }
 
 tlfs::InitialVpContext Machine::SlotState::context(tlfs::Vtl vtl) {
@@ -426,7 +424,7 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
   kvm_sregs& sregs = slot.vcpu.edit_synced_sregs();
   const hv::VpCallState state = call_state(regs, sregs);
   hv::Vp& vp = *partition_.vp(slot.vcpu.id());
-  const std::int64_t entry = hypercall_page::entry_of(regs.rip & 0xFFF);
+  const std::optional<std::uint64_t> base = hypercall_page::entry_address(regs.rip);
   const std::uint64_t control = hv::decode_call_regs(state.mode, state.regs).control.raw;
   hv::VtlTransfer t = hv::transfer_vtl(vp, direction, state.mode, state.cpl, control);
   std::optional<VtlState>& target = slot.vtl[t.to];
@@ -435,19 +433,15 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
     vp.set_current_vtl(t.from);
     t.ud = true;
   }
-  if (entry < 0) {
-    if (t.ud) (void)slot.vcpu.inject_exception(kVectorUd);
-    if (t.ud) return;
-  }
-  const std::uint64_t base =
-      (regs.rip & ~0xFFFull) + static_cast<std::uint64_t>(std::max<std::int64_t>(entry, 0));
   if (t.ud) {
-    regs.rip = base + hypercall_page::kUdOffset;
+    // Outside the page, #UD by injection; inside it, the entry's `ud2`.
+    if (!base) (void)slot.vcpu.inject_exception(kVectorUd);
+    if (base) regs.rip = *base + hypercall_page::kUdOffset;
     return;
   }
   // The leaving VTL resumes after the entry's `out` when it is next entered.
   VtlState leaving{};
-  leaving.rip = entry < 0 ? regs.rip : base + hypercall_page::kRetOffset;
+  leaving.rip = base ? *base + hypercall_page::kRetOffset : regs.rip;
   leaving.rsp = regs.rsp;
   leaving.rflags = regs.rflags;
   leaving.sregs = sregs;

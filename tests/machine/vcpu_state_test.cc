@@ -152,6 +152,10 @@ TEST(HypercallPage, EntryOfAnExitRip) {
   EXPECT_EQ(entry_of(0x4A), 0x40);
   EXPECT_EQ(entry_of(0x09), -1);
   EXPECT_EQ(entry_of(0x100), -1);
+  // The entry's address, from a RIP anywhere in guest memory.
+  EXPECT_EQ(entry_address(0x1234'5008), 0x1234'5000u);
+  EXPECT_EQ(entry_address(0xFFFF'8000'0000'104A), 0xFFFF'8000'0000'1040u);
+  EXPECT_EQ(entry_address(0x1234'5009), std::nullopt);
 }
 
 }  // namespace
