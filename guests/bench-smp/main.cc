@@ -30,7 +30,6 @@ namespace {
 
 using namespace guest;
 
-constexpr std::uint32_t kMsrTscFrequency = 0x40000022;
 constexpr std::uint64_t kTimeoutCycles = 30'000'000'000;  // ~10 s: a start that never arrives
 
 std::uint64_t rdtsc() {

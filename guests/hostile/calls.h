@@ -99,6 +99,8 @@ struct RegChoice {
   bool bad;
 };
 void regs_init(Worker& w);
+// GetVpRegisters(SELF, SELF, `name`) through w's pages, at start-up: the value, or a failure.
+tlfs::RegisterValue get_own_register(Worker& w, tlfs::RegisterName name);
 RegChoice reg_choice(Worker& w);
 bool reg_is_general(std::uint32_t name);
 bool reg_is_vsm_readable(std::uint32_t name);

@@ -261,13 +261,6 @@ std::uint64_t failures();
 
 // --- the clock ---------------------------------------------------------------------------------
 
-inline constexpr std::uint32_t kMsrTimeRefCount = 0x40000020;
-inline constexpr std::uint32_t kMsrReferenceTsc = 0x40000021;
-inline constexpr std::uint32_t kMsrTscFrequency = 0x40000022;
-inline constexpr std::uint32_t kMsrApicFrequency = 0x40000023;
-inline constexpr std::uint32_t kMsrVpAssistPage = 0x40000073;
-inline constexpr std::uint32_t kMsrFsBase = 0xC0000100;
-inline constexpr std::uint32_t kMsrGsBase = 0xC0000101;
 inline constexpr std::uint64_t kRefPerMs = 10'000;  // TIME_REF_COUNT ticks (100 ns) per ms
 
 inline std::uint64_t now_ref() {

@@ -106,32 +106,34 @@ bool reg_is_identity(const Worker& w, std::uint32_t name, const tlfs::RegisterVa
   return v.low == id.low;  // scalars: hvk reads the low half only
 }
 
+tlfs::RegisterValue get_own_register(Worker& w, tlfs::RegisterName name) {
+  struct {
+    tlfs::VpRegistersHeader h;
+    std::uint32_t name;
+  } in{};
+  in.h.partition_id = tlfs::kPartitionIdSelf;
+  in.h.vp_index = tlfs::kVpIndexSelf;
+  in.name = name_of(name);
+  memcpy(w.in, &in, sizeof in);
+  const std::uint64_t r = hostile_raw_call(hv_control(tlfs::CallCode::kGetVpRegisters, 1),
+                                           reinterpret_cast<std::uint64_t>(w.in),
+                                           reinterpret_cast<std::uint64_t>(w.in + kScratchOut));
+  if (r != (1ull << 32)) {
+    fail("GetVpRegisters(SELF, SELF, %s) at start-up: result 0x%lx, want SUCCESS with 1 rep",
+         tlfs::register_name(name), r);
+  }
+  tlfs::RegisterValue v{};
+  memcpy(&v, w.in + kScratchOut, sizeof v);
+  return v;
+}
+
 void regs_init(Worker& w) {
   const auto cr0 = read_cr0(), cr3 = read_cr3(), cr4 = read_cr4();
   const auto efer = rdmsr(kMsrEfer), pat = rdmsr(kMsrPat);
   const DescriptorTablePointer gdtr = sgdt(), idtr = sidt();
   for (unsigned i = 0; i < kIdentCount; ++i) {
-    const std::uint32_t name = name_of(kIdent[i]);
-    if (kIdent[i] == N::kRflags) {
-      w.ident[i] = {0x2, 0};
-      continue;
-    }
-    struct {
-      tlfs::VpRegistersHeader h;
-      std::uint32_t name;
-    } in{};
-    in.h.partition_id = tlfs::kPartitionIdSelf;
-    in.h.vp_index = tlfs::kVpIndexSelf;
-    in.name = name;
-    memcpy(w.in, &in, sizeof in);
-    const std::uint64_t r = hostile_raw_call(hv_control(tlfs::CallCode::kGetVpRegisters, 1),
-                                             reinterpret_cast<std::uint64_t>(w.in),
-                                             reinterpret_cast<std::uint64_t>(w.in + kScratchOut));
-    if (r != (1ull << 32)) {
-      fail("GetVpRegisters(SELF, SELF, %s) at start-up: result 0x%lx, want SUCCESS with 1 rep",
-           tlfs::register_name(kIdent[i]), r);
-    }
-    memcpy(&w.ident[i], w.in + kScratchOut, sizeof w.ident[i]);
+    w.ident[i] = kIdent[i] == N::kRflags ? tlfs::RegisterValue{0x2, 0}
+                                         : get_own_register(w, kIdent[i]);
   }
   // G6: the values are the CPU's own.
   const auto want = [&](N n, std::uint64_t low, std::uint64_t high, bool check_high) {

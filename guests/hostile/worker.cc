@@ -9,27 +9,6 @@ namespace {
 
 Call g_calls[kMaxVps];  // one per VP: 4 KiB of input bytes is too much for a VP's stack
 
-std::uint64_t get_register(tlfs::RegisterName name) {
-  tlfs::RegisterValue v{};
-  Worker& w = me();
-  struct {
-    tlfs::VpRegistersHeader h;
-    std::uint32_t name;
-  } in{};
-  in.h.partition_id = tlfs::kPartitionIdSelf;
-  in.h.vp_index = tlfs::kVpIndexSelf;
-  in.name = static_cast<std::uint32_t>(name);
-  memcpy(w.in, &in, sizeof in);
-  const std::uint64_t r = hostile_raw_call(hv_control(tlfs::CallCode::kGetVpRegisters, 1),
-                                           reinterpret_cast<std::uint64_t>(w.in),
-                                           reinterpret_cast<std::uint64_t>(w.in + kScratchOut));
-  memcpy(&v, w.in + kScratchOut, sizeof v);
-  if (r != (1ull << 32)) {
-    fail("GetVpRegisters(%s) at start-up: result 0x%lx", tlfs::register_name(name), r);
-  }
-  return v.low;
-}
-
 std::uint64_t per_second(std::uint64_t n, std::uint64_t ref_ticks) {
   return ref_ticks == 0 ? 0 : n * 10'000'000 / ref_ticks;
 }
@@ -44,9 +23,9 @@ void env_common_init() {
     e.apic_hz = rdmsr(kMsrApicFrequency);
   }
   if (e.privs.has(Privilege::kAccessVpRegisters)) {
-    e.code_page_offsets = get_register(tlfs::RegisterName::kVsmCodePageOffsets);
+    e.code_page_offsets = get_own_register(me(), tlfs::RegisterName::kVsmCodePageOffsets).low;
     e.max_vtl = static_cast<std::uint32_t>(
-        (get_register(tlfs::RegisterName::kVsmPartitionStatus) >> 16) & 0xF);
+        (get_own_register(me(), tlfs::RegisterName::kVsmPartitionStatus).low >> 16) & 0xF);
   }
 }
 

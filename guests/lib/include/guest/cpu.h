@@ -47,6 +47,8 @@ inline void wrmsr(std::uint32_t msr, std::uint64_t v) {
 inline constexpr std::uint32_t kMsrApicBase = 0x1B;
 inline constexpr std::uint32_t kMsrPat = 0x277;
 inline constexpr std::uint32_t kMsrEfer = 0xC0000080;
+inline constexpr std::uint32_t kMsrFsBase = 0xC0000100;
+inline constexpr std::uint32_t kMsrGsBase = 0xC0000101;
 
 inline std::uint64_t read_cr0() {
   std::uint64_t v;

@@ -25,6 +25,11 @@ inline constexpr std::uint32_t kCpuidHvLimits = 0x40000005;
 inline constexpr std::uint32_t kMsrGuestOsId = 0x40000000;
 inline constexpr std::uint32_t kMsrHypercall = 0x40000001;
 inline constexpr std::uint32_t kMsrVpIndex = 0x40000002;
+inline constexpr std::uint32_t kMsrTimeRefCount = 0x40000020;  // 100 ns ticks
+inline constexpr std::uint32_t kMsrReferenceTsc = 0x40000021;
+inline constexpr std::uint32_t kMsrTscFrequency = 0x40000022;
+inline constexpr std::uint32_t kMsrApicFrequency = 0x40000023;
+inline constexpr std::uint32_t kMsrVpAssistPage = 0x40000073;
 
 // Open-source guest (bit 63), OS type 0x7F (hvk's own test guests), version 1.
 inline constexpr std::uint64_t kGuestOsId = 0x807F'0000'0000'0001ull;
