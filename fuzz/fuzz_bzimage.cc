@@ -76,7 +76,7 @@ struct Initrd {
     switch (which) {
       case 0: return {};
       case 1: bytes.assign(4096, std::byte{0xA5}); return bytes;
-      case 2: return image.first(std::min<std::size_t>(image.size(), 64 * 1024));
+      case 2: return image.first(std::min<std::size_t>(image.size(), std::size_t{64} * 1024));
       default: bytes.assign(std::max<std::uint64_t>(ram_size, 1), std::byte{0x3C}); return bytes;
     }
   }

@@ -29,7 +29,6 @@
 
 namespace {
 
-namespace tlfs = hvk::tlfs;
 using hvk::cli::parse_privileges;
 using hvk::cli::parse_size;
 
