@@ -117,13 +117,11 @@ Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const Call
       return complete(Status::kInvalidAlignment, done_before);
     }
     // Read all input before any output is written: input and output may overlap (notes §1).
-    // The header and the elements still to do are two reads; an empty one is skipped, since a
-    // zero-length read names the byte at its GPA, which is past RAM when the input ends there.
+    // Two reads, the header and the elements still to do; either may be empty.
     const std::size_t skip = std::size_t{start} * call.in_element;
-    const std::size_t elements = in_len - call.input_size - skip;
-    if ((call.input_size != 0 && !mem->read(regs.input, std::span(in).first(call.input_size))) ||
-        (elements != 0 && !mem->read(regs.input + call.input_size + skip,
-                                     std::span(in).subspan(call.input_size, elements)))) {
+    if (!mem->read(regs.input, std::span(in).first(call.input_size)) ||
+        !mem->read(regs.input + call.input_size + skip,
+                   std::span(in).subspan(call.input_size, in_len - call.input_size - skip))) {
       return complete(Status::kInvalidAlignment, done_before);
     }
   }

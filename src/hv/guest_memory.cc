@@ -35,16 +35,18 @@ std::span<std::byte> MemoryMap::host_span(std::uint64_t gpa, std::uint64_t len) 
 }
 
 bool MemoryMap::read(std::uint64_t gpa, std::span<std::byte> out) const {
+  if (out.empty()) return true;
   const Region* r = find(gpa, out.size());
   if (r == nullptr) return false;
-  if (!out.empty()) std::memcpy(out.data(), r->host + (gpa - r->gpa), out.size());
+  std::memcpy(out.data(), r->host + (gpa - r->gpa), out.size());
   return true;
 }
 
 bool MemoryMap::write(std::uint64_t gpa, std::span<const std::byte> in) {
+  if (in.empty()) return true;
   const Region* r = find(gpa, in.size());
   if (r == nullptr) return false;
-  if (!in.empty()) std::memcpy(r->host + (gpa - r->gpa), in.data(), in.size());
+  std::memcpy(r->host + (gpa - r->gpa), in.data(), in.size());
   return true;
 }
 

@@ -21,7 +21,9 @@ class GuestMemory {
   virtual ~GuestMemory() = default;
   // True when every byte of [gpa, gpa + len) is guest RAM (len 0: gpa itself must be RAM).
   virtual bool contains(std::uint64_t gpa, std::uint64_t len) const = 0;
-  // Copy guest bytes out or in; false (and nothing copied) unless the whole range is RAM.
+  // Copy guest bytes out or in; false (and nothing copied) unless the whole range is RAM. An empty
+  // range names no byte and always succeeds (an input that ends exactly at the end of RAM, say,
+  // is followed by an empty read of its absent rep elements).
   virtual bool read(std::uint64_t gpa, std::span<std::byte> out) const = 0;
   virtual bool write(std::uint64_t gpa, std::span<const std::byte> in) = 0;
 };

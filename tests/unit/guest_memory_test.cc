@@ -37,6 +37,10 @@ TEST(MemoryMap, RegionsReadWriteAndRefusals) {
   EXPECT_FALSE(m.read(~0ull - 1, back));
   EXPECT_FALSE(m.contains(0x10000, 0));
   EXPECT_TRUE(m.contains(0xFFFF, 0));
+  // An empty read or write names no byte: it succeeds anywhere, at the end of RAM included.
+  EXPECT_TRUE(m.read(0x10000, std::span<std::byte>{}));
+  EXPECT_TRUE(m.read(~0ull, std::span<std::byte>{}));
+  EXPECT_TRUE(m.write(0x10000, std::span<const std::byte>{}));
   // A range across two regions is refused even when they touch.
   EXPECT_FALSE(m.contains(0xFFFF'FFFEull, 4));
   EXPECT_EQ(m.host_span(0x10, 4).data(), low.data() + 0x10);
