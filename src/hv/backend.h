@@ -31,6 +31,18 @@ struct StartRequest {
   tlfs::InitialVpContext context;  // the context of run_vtl
 };
 
+// A synthetic interrupt the engine raises on a VP (TLFS "SynIC"): the vector of a SINT (a message
+// reached its slot, an event flag went from clear to set, the host signalled the SINT) or of a
+// direct-mode synthetic timer. Edge-triggered, fixed delivery, to that VP's own local APIC.
+struct SintInterrupt {
+  static constexpr std::uint8_t kDirectTimer = 16;  // source = kDirectTimer + timer index
+  tlfs::VpIndex vp_index;
+  tlfs::Vtl vtl;        // the VTL whose SynIC raised it
+  std::uint8_t vector;  // 16..255
+  bool auto_eoi;        // the guest will not write EOI: the machine clears the in-service bit
+  std::uint8_t source;  // SINT 0..15, or kDirectTimer + timer index
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -43,6 +55,16 @@ class Backend {
   // back in wait-for-SIPI: Vp::reset_to_wait_for_sipi). Called on the caller's thread; returns
   // when done or after a short bound.
   virtual void refresh_vp_state(tlfs::VpIndex vp_index) noexcept { (void)vp_index; }
+  // Raise `irq` on its VP (any thread; without engine locks held; must not block on the target).
+  virtual void assert_sint(const SintInterrupt& irq) noexcept { (void)irq; }
+  // The earliest synthetic-timer deadline of (vp_index, vtl) is now `deadline` (partition
+  // reference time, 100 ns units; ~0 = none): call poll_synic() for that VP and VTL at or after it.
+  virtual void timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
+                              std::uint64_t deadline) noexcept {
+    (void)vp_index;
+    (void)vtl;
+    (void)deadline;
+  }
 };
 
 }  // namespace hvk::hv

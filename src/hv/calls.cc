@@ -33,6 +33,10 @@ constexpr std::array kCalls = {
              describe_set_vp_registers>(CallCode::kSetVpRegisters),
     simple_call<NoInput, t::GetPartitionIdOutput, get_partition_id, describe_nothing>(
         CallCode::kGetPartitionId),
+    simple_call<t::PostMessageInput, NoOutput, post_message, describe_post_message>(
+        CallCode::kPostMessage),
+    simple_call<t::SignalEventInput, NoOutput, signal_event, describe_signal_event>(
+        CallCode::kSignalEvent),
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "hv/guest_memory.h"
 
+#include <atomic>
 #include <cstring>
 
 namespace hvk::hv {
@@ -48,6 +49,20 @@ bool MemoryMap::write(std::uint64_t gpa, std::span<const std::byte> in) {
   if (r == nullptr) return false;
   std::memcpy(r->host + (gpa - r->gpa), in.data(), in.size());
   return true;
+}
+
+std::optional<bool> MemoryMap::compare_exchange_u64(std::uint64_t gpa, std::uint64_t& expected,
+                                                    std::uint64_t desired) {
+  if (gpa % 8 != 0) return std::nullopt;
+  const Region* r = find(gpa, 8);
+  if (r == nullptr) return std::nullopt;
+  std::byte* host = r->host + (gpa - r->gpa);
+  if (reinterpret_cast<std::uintptr_t>(host) % std::atomic_ref<std::uint64_t>::required_alignment !=
+      0) {
+    return std::nullopt;  // a host mapping hvk never makes (regions are page-aligned mmaps)
+  }
+  std::atomic_ref<std::uint64_t> word(*reinterpret_cast<std::uint64_t*>(host));
+  return word.compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
 }
 
 }  // namespace hvk::hv

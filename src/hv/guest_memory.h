@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 namespace hvk::hv {
@@ -26,6 +27,12 @@ class GuestMemory {
   // is followed by an empty read of its absent rep elements).
   virtual bool read(std::uint64_t gpa, std::span<std::byte> out) const = 0;
   virtual bool write(std::uint64_t gpa, std::span<const std::byte> in) = 0;
+  // One atomic compare-and-swap of the 8-byte-aligned qword at `gpa` (the SynIC's message slots
+  // and event flags, which the guest changes concurrently): if it equals `expected` it becomes
+  // `desired`; otherwise `expected` receives its value. nullopt when the qword is not RAM or
+  // `gpa` is not 8-byte aligned; else whether the swap happened.
+  virtual std::optional<bool> compare_exchange_u64(std::uint64_t gpa, std::uint64_t& expected,
+                                                   std::uint64_t desired) = 0;
 };
 
 // Guest RAM as a few host-mapped regions (RAM below and above the PCI hole, say). Lookups never
@@ -45,6 +52,8 @@ class MemoryMap final : public GuestMemory {
   bool contains(std::uint64_t gpa, std::uint64_t len) const override;
   bool read(std::uint64_t gpa, std::span<std::byte> out) const override;
   bool write(std::uint64_t gpa, std::span<const std::byte> in) override;
+  std::optional<bool> compare_exchange_u64(std::uint64_t gpa, std::uint64_t& expected,
+                                           std::uint64_t desired) override;
 
   // The host bytes behind [gpa, gpa + len), or an empty span when that is not all RAM.
   std::span<std::byte> host_span(std::uint64_t gpa, std::uint64_t len) const;

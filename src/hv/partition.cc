@@ -20,6 +20,19 @@ tlfs::PrivilegeMask default_privileges() {
   return {m};
 }
 
+tlfs::PrivilegeMask synic_privileges() {
+  std::uint64_t m = 0;
+  for (Privilege p : {Privilege::kSynicRegs, Privilege::kSyntheticTimerRegs,
+                      Privilege::kPostMessages, Privilege::kSignalEvents}) {
+    m |= tlfs::privilege_bit(p);
+  }
+  return {m};
+}
+
+Vp::Vp(tlfs::VpIndex index, std::uint32_t apic_id) : index_(index), apic_id_(apic_id) {
+  for (tlfs::Vtl v = 0; v <= tlfs::kMaxVtl; ++v) synic_[v] = std::make_unique<VtlSynic>(index, v);
+}
+
 bool Vp::try_mark_running() {
   VpRunState s = run_state_.load(std::memory_order_acquire);
   while (s != VpRunState::kRunning) {
@@ -75,7 +88,7 @@ void Vp::set_vtl_context(tlfs::Vtl v, const tlfs::InitialVpContext& context) {
 Partition::Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const PartitionConfig& config)
     : id_(id),
       parent_(parent),
-      privileges_(config.privileges),
+      privileges_{config.privileges.raw | (config.synic ? synic_privileges().raw : 0)},
       max_vtl_(std::min(config.max_vtl, tlfs::kMaxVtl)),
       cpu_(config.cpu) {
   if (config.vp_count == 0) throw std::invalid_argument("a partition needs at least one VP");
@@ -107,6 +120,9 @@ Partition::Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const Parti
 }
 
 std::uint64_t Partition::reference_time() const {
+  if (const ReferenceClock* c = clock_.load(std::memory_order_acquire); c != nullptr) {
+    return c->now();
+  }
   const auto since = std::chrono::steady_clock::now() - created_;
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(since).count() / 100);

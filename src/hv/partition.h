@@ -13,6 +13,9 @@
 
 #include "hv/backend.h"
 #include "hv/guest_memory.h"
+#include "hv/reference_clock.h"
+#include "hv/synic/connections.h"
+#include "hv/synic/vtl_synic.h"
 #include "hvk/tlfs/privileges.h"
 #include "hvk/tlfs/types.h"
 #include "hvk/tlfs/vp_context.h"
@@ -36,14 +39,20 @@ struct PartitionConfig {
   tlfs::Vtl boot_vtl = 0;               // VTL VP 0 boots in; VTLs 1..boot_vtl are enabled for it
   std::vector<std::uint32_t> apic_ids;  // APIC ID of each VP; empty: APIC ID = VP index
   CpuLimits cpu{};
+  // The SynIC, synthetic timers, PostMessage and SignalEvent (issue 13): adds their privileges
+  // (synic_privileges()). Off by default: the engine implements them, but a guest can rely on
+  // them only once the machine delivers their interrupts (docs/conformance.md Y1).
+  bool synic = false;
 };
 
-// The privileges a root partition gets by default: everything hvk implements.
+// The privileges a root partition gets by default: everything hvk implements end to end.
 tlfs::PrivilegeMask default_privileges();
+// SynicRegs, SyntheticTimerRegs, PostMessages, SignalEvents: what PartitionConfig::synic adds.
+tlfs::PrivilegeMask synic_privileges();
 
 class Vp {
  public:
-  Vp(tlfs::VpIndex index, std::uint32_t apic_id) : index_(index), apic_id_(apic_id) {}
+  Vp(tlfs::VpIndex index, std::uint32_t apic_id);
   Vp(const Vp&) = delete;
   Vp& operator=(const Vp&) = delete;
 
@@ -92,6 +101,12 @@ class Vp {
   std::optional<tlfs::InitialVpContext> vtl_context(tlfs::Vtl v) const;
   void set_vtl_context(tlfs::Vtl v, const tlfs::InitialVpContext& context);
 
+  // The SynIC and synthetic timers of VTL `v` (a VTL above kMaxVtl names the highest).
+  VtlSynic& synic(tlfs::Vtl v) { return *synic_[v <= tlfs::kMaxVtl ? v : tlfs::kMaxVtl]; }
+  const VtlSynic& synic(tlfs::Vtl v) const {
+    return *synic_[v <= tlfs::kMaxVtl ? v : tlfs::kMaxVtl];
+  }
+
  private:
   struct VtlSlot {
     tlfs::InitialVpContext context{};
@@ -106,6 +121,7 @@ class Vp {
   std::atomic<std::uint64_t> vp_assist_page_{0};
   mutable std::mutex mu_;  // guards vtl_
   std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
+  std::array<std::unique_ptr<VtlSynic>, tlfs::kMaxVtl + 1> synic_;  // per-VTL, never null
 };
 
 class Partition {
@@ -174,8 +190,16 @@ class Partition {
     tsc_hz_.store(tsc_hz, std::memory_order_release);
     apic_hz_.store(apic_hz, std::memory_order_release);
   }
-  // The partition reference counter: 100 ns units since the partition was created.
+  // The partition reference counter: 100 ns units since the partition was created, or what the
+  // clock set here says (tests; null goes back to the steady clock).
   std::uint64_t reference_time() const;
+  void set_reference_clock(const ReferenceClock* clock) {
+    clock_.store(clock, std::memory_order_release);
+  }
+
+  // The connections this partition's VPs post messages and signal events through.
+  ConnectionTable& connections() { return connections_; }
+  const ConnectionTable& connections() const { return connections_; }
 
   // HvRegisterVsmCodePageOffsets: where the machine put the VtlCall and VtlReturn entries.
   std::uint64_t vsm_code_page_offsets() const {
@@ -209,6 +233,8 @@ class Partition {
   std::atomic<std::uint64_t> reference_tsc_{0};
   std::atomic<std::uint64_t> apic_hz_{0};
   const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
+  std::atomic<const ReferenceClock*> clock_{nullptr};
+  ConnectionTable connections_;
   std::vector<std::unique_ptr<Vp>> vps_;
   std::vector<std::pair<std::uint32_t, tlfs::VpIndex>> by_apic_id_;  // sorted by APIC ID
   Backend* backend_ = nullptr;

@@ -1,5 +1,7 @@
 #include "hv/synthetic_msrs.h"
 
+#include "hv/synic/synic_msrs.h"
+
 namespace hvk::hv {
 
 using tlfs::Privilege;
@@ -24,6 +26,7 @@ ReferenceTscPage reference_tsc_page(std::uint64_t tsc_hz) {
 }
 
 MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t index) {
+  if (is_synic_msr(index)) return read_synic_msr(p, vp, index);
   switch (index) {
     case msr::kGuestOsId:
     case msr::kHypercall:
@@ -61,6 +64,7 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
 }
 
 MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::uint64_t v) {
+  if (is_synic_msr(index)) return write_synic_msr(p, vp, index, v);
   switch (index) {
     case msr::kGuestOsId:
       if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();

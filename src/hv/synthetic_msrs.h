@@ -18,6 +18,14 @@ inline constexpr std::uint32_t kReferenceTsc = 0x4000'0021;
 inline constexpr std::uint32_t kTscFrequency = 0x4000'0022;
 inline constexpr std::uint32_t kApicFrequency = 0x4000'0023;
 inline constexpr std::uint32_t kVpAssistPage = 0x4000'0073;
+inline constexpr std::uint32_t kScontrol = 0x4000'0080;
+inline constexpr std::uint32_t kSversion = 0x4000'0081;
+inline constexpr std::uint32_t kSiefp = 0x4000'0082;
+inline constexpr std::uint32_t kSimp = 0x4000'0083;
+inline constexpr std::uint32_t kEom = 0x4000'0084;
+inline constexpr std::uint32_t kSint0 = 0x4000'0090;          // ..SINT15 = 0x4000009F
+inline constexpr std::uint32_t kStimer0Config = 0x4000'00B0;  // STIMERn CONFIG = B0 + 2n
+inline constexpr std::uint32_t kStimer0Count = 0x4000'00B1;   // STIMERn COUNT = B1 + 2n
 inline constexpr std::uint32_t kGuestIdle = 0x4000'00F0;
 inline constexpr std::uint32_t kCrashP0 = 0x4000'0100;  // ..P4 = 0x40000104
 inline constexpr std::uint32_t kCrashCtl = 0x4000'0105;

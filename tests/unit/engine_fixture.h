@@ -48,8 +48,23 @@ class RecordingBackend final : public hv::Backend {
     }
     if (f) f(vp);
   }
+  void assert_sint(const hv::SintInterrupt& irq) noexcept override {
+    std::lock_guard lock(mu);
+    sints.push_back(irq);
+  }
+  void timers_changed(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline) noexcept override {
+    std::lock_guard lock(mu);
+    deadlines.push_back({vp, vtl, deadline});
+  }
+  struct Deadline {
+    tlfs::VpIndex vp;
+    tlfs::Vtl vtl;
+    std::uint64_t at;
+  };
   std::mutex mu;
   std::function<void(tlfs::VpIndex)> on_refresh;
+  std::vector<hv::SintInterrupt> sints;
+  std::vector<Deadline> deadlines;
   std::vector<tlfs::VpIndex> refreshed;
   std::vector<hv::StartRequest> starts;
   std::vector<hv::PartitionState> states;

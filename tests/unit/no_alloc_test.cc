@@ -4,6 +4,7 @@
 #include <new>
 
 #include "engine_fixture.h"
+#include "hv/synthetic_msrs.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -62,6 +63,37 @@ TEST_F(NoAllocation, SuccessfulAndRejectedCallsAndTracing) {
   memory_.write(kIn, tlfs::as_bytes(start_input(2)));
   EXPECT_EQ(count([&] { raw_call(start_ctl, kIn, kOut); }), 0);
   EXPECT_EQ(root_->vp(2)->run_state(), hv::VpRunState::kRunning);
+}
+
+TEST_F(NoAllocation, PostMessageAndSignalEvent) {
+  hv::PartitionConfig cfg = root_config(2);
+  cfg.synic = true;
+  make_root(cfg);
+  hv::Vp& vp = *root_->vp(0);
+  hv::write_synthetic_msr(*root_, vp, hv::msr::kSimp, 0x8000 | 1);
+  hv::write_synthetic_msr(*root_, vp, hv::msr::kSiefp, 0x9000 | 1);
+  hv::write_synthetic_msr(*root_, vp, hv::msr::kScontrol, 1);
+  hv::write_synthetic_msr(*root_, vp, hv::msr::kSint0 + 1, 0x40);
+  ASSERT_EQ(root_->connections().connect(1, {hv::PortKind::kMessage, root_, 0, 0, 1, 1, 0, 0}),
+            Status::kSuccess);
+  ASSERT_EQ(root_->connections().connect(2, {hv::PortKind::kEvent, root_, 0, 0, 1, 0, 0, 16}),
+            Status::kSuccess);
+  backend_.sints.reserve(64);
+  tlfs::PostMessageInput in{};
+  in.connection_id.raw = 1;
+  in.message_type = 5;
+  in.payload_size = 240;
+  memory_.write(kIn, tlfs::as_bytes(in));
+  const auto post = HypercallControl::make(CallCode::kPostMessage);
+  const auto signal = HypercallControl::make(CallCode::kSignalEvent, true);
+  EXPECT_EQ(count([&] { raw_call(post, kIn, kOut); }), 0);  // delivered
+  EXPECT_EQ(count([&] { raw_call(post, kIn, kOut); }), 0);  // queued
+  EXPECT_EQ(count([&] { raw_call(signal, 2, 0); }), 0);     // set
+  EXPECT_EQ(count([&] { raw_call(signal, 2, 0); }), 0);     // already set
+  EXPECT_EQ(count([&] { raw_call(signal, 7, 0); }), 0);     // refused
+  EXPECT_EQ(count([&] { hv::write_synthetic_msr(*root_, vp, hv::msr::kEom, 0); }), 0);
+  EXPECT_EQ(root_->vp(0)->synic(0).synic.stats().posted, 2u);
+  EXPECT_EQ(backend_.sints.size(), 2u);
 }
 
 }  // namespace

@@ -24,6 +24,8 @@ enum class CallCode : std::uint16_t {
   kGetNextChildPartition = 0x0047,
   kGetVpRegisters = 0x0050,
   kSetVpRegisters = 0x0051,
+  kPostMessage = 0x005C,
+  kSignalEvent = 0x005D,
   kStartVirtualProcessor = 0x0099,
   kGetVpIndexFromApicId = 0x009A,
 };
@@ -66,6 +68,10 @@ constexpr const char* call_name(CallCode c) {
       return "HvCallGetVpRegisters";
     case CallCode::kSetVpRegisters:
       return "HvCallSetVpRegisters";
+    case CallCode::kPostMessage:
+      return "HvCallPostMessage";
+    case CallCode::kSignalEvent:
+      return "HvCallSignalEvent";
     case CallCode::kStartVirtualProcessor:
       return "HvCallStartVirtualProcessor";
     case CallCode::kGetVpIndexFromApicId:

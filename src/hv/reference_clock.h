@@ -1,0 +1,16 @@
+// Where the partition reference time comes from (TIME_REF_COUNT, the synthetic timers): the
+// steady clock by default; tests put a clock they move by hand in its place.
+#pragma once
+
+#include <cstdint>
+
+namespace hvk::hv {
+
+class ReferenceClock {
+ public:
+  virtual ~ReferenceClock() = default;
+  // 100 ns units; never goes backwards.
+  virtual std::uint64_t now() const noexcept = 0;
+};
+
+}  // namespace hvk::hv
