@@ -17,7 +17,9 @@
 //     only the initrd failed to fit, when nothing outside the image was written; a success in
 //     boot mode puts the kernel at max(pref_address, 1 MiB), enters it at +0x200 and copies the
 //     image's setup header into boot_params (version kept, hvk's fields set); in unpack mode it
-//     loads the same ELF the harness unpacks itself, segment by segment; the initrd lies
+//     loads the same ELF the harness unpacks itself, segment by segment (an image that is no
+//     bzImage but carries a Multiboot header boots as Multiboot: fuzz_multiboot checks those;
+//     BootSetup.format names the path taken); the initrd lies
 //     page-aligned above the image and below min(RAM end, 2 GiB) and boot_params points at it;
 //     nothing outside the image, the initrd, the GDT, boot_params, the page tables and the
 //     command line was written.
@@ -33,6 +35,7 @@
 
 #include "loader_check.h"
 #include "machine/loader/bzimage.h"
+#include "machine/loader/multiboot.h"
 
 namespace {
 
@@ -201,6 +204,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   hvk::fuzz::log_line("loaded: entry %#llx\n", static_cast<unsigned long long>(result->image.entry));
+  if (result->format == m::BootFormat::kMultiboot) {
+    // Not a bzImage but a Multiboot image, which prepare_boot prefers to an ELF64 (fuzz_multiboot
+    // checks the load): only the format rule here.
+    HVK_FUZZ_CHECK(!bz && !m::looks_like_bzimage(image) && m::find_multiboot_header(image));
+    ram.dirty.push_back({0, ram.bytes.size()});
+    return 0;
+  }
+  HVK_FUZZ_CHECK(result->format == (bz ? m::BootFormat::kBzImage : m::BootFormat::kElf64));
   std::vector<Range> written = hvk::fuzz::boot_areas();
   if (!bz) {
     hvk::fuzz::check_elf_segments(result->image, image, ram.bytes, written);  // not a bzImage

@@ -66,7 +66,7 @@ inline Ram& ram_of_size(std::uint64_t size) {
     r.reference = r.pristine;
   }
   for (const Range& d : r.dirty) {
-    std::memcpy(r.bytes.data() + d.lo, r.pristine.data() + d.lo, d.hi - d.lo);
+    if (d.hi > d.lo) std::memcpy(r.bytes.data() + d.lo, r.pristine.data() + d.lo, d.hi - d.lo);
   }
   r.dirty.clear();
   if (r.reference_dirty) {

@@ -2,7 +2,8 @@
 """Writes the seed corpus of every fuzz target (fuzz/corpus/<target>/seed-*).
 
 The seeds are committed; run this again only when a harness changes the way it reads its input:
-    python3 fuzz/corpus/make_seeds.py
+    python3 fuzz/corpus/make_seeds.py             # every target
+    python3 fuzz/corpus/make_seeds.py fuzz_multiboot   # some targets
 then check that the dispatcher seeds still do what their names say:
     HVK_FUZZ_VERBOSE=1 build-fuzz/fuzz/fuzz_dispatcher fuzz/corpus/fuzz_dispatcher/seed-*
 
@@ -17,6 +18,7 @@ import lzma
 import os
 import struct
 import subprocess
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -556,6 +558,70 @@ def bzimage_seeds():
     }
 
 
+# --- fuzz_multiboot ------------------------------------------------------------------------------
+
+MB_MAGIC = 0x1BADB002
+
+
+def mb_header(flags, kludge=()):
+    """A Multiboot header: magic, flags, checksum (the three sum to 0 mod 2^32), then the a.out
+    kludge's words (header_addr, load_addr, load_end_addr, bss_end_addr, entry_addr)."""
+    return struct.pack("<III", MB_MAGIC, flags, (-(MB_MAGIC + flags)) & 0xFFFF_FFFF) + b"".join(
+        struct.pack("<I", w) for w in kludge)
+
+
+def elf32(segments, entry):
+    """ET_EXEC i386 image like a kvm-unit-tests .flat: header, program headers, then each
+    segment's bytes. segments: (paddr, data, memsz, flags, vaddr or None)."""
+    phoff = 52
+    offset = phoff + len(segments) * 32
+    phdrs, body = b"", b""
+    for paddr, data, memsz, flags, vaddr in segments:
+        phdrs += struct.pack("<IIIIIIII", 1, offset + len(body), vaddr or paddr, paddr, len(data),
+                             memsz, flags, 0x1000)
+        body += data
+    ident = b"\x7fELF" + bytes([1, 1, 1, 0]) + bytes(8)
+    header = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, entry, phoff, 0, 0, 52, 32,
+                                 len(segments), 40, 0, 0)
+    assert len(header) == 52
+    return header + phdrs + body
+
+
+def multiboot_seeds():
+    mib = 0x10_0000
+    # The text starts with the header (flags 0, like kvm-unit-tests'; 3: page-aligned modules and
+    # memory information), then code.
+    text = mb_header(0) + CODE
+    text3 = mb_header(3) + CODE
+    # options: bits 0-2 RAM (0: 4 MiB, 1: 8 MiB, 2: 3 MiB, 4: 5 MiB + 0x7b), 0x08/0x10/0x18 the
+    # module (4 KiB, the image's first 64 KiB, RAM-sized), 0x20 a module name, 0x40 prepare_boot,
+    # 0x80 an image name before the command line.
+    raw = bytearray(b"\x90" * 0x300)
+    raw[0x40:0x60] = mb_header(0x10003, (mib + 0x40, mib, mib + 0x200, mib + 0x3000, mib + 0x60))
+    kludge_text = bytearray(text)
+    kludge_text[:32] = mb_header(0x10000, (3 * mib, 3 * mib, 0, 3 * mib + 0x2000, 3 * mib + 12))
+    return {
+        "seed-elf32-text-data-bss": loader_input(
+            elf32([(4 * mib, text, len(text), 5, None), (4 * mib + 0x1000, b"\x01" * 64, 0x4000, 6,
+                                                         None)], 4 * mib + 12),
+            b"console=ttyS0 x", options=0xA9),  # 8 MiB, a 4 KiB module with a name, image name
+        "seed-elf64": loader_input(elf64([(2 * mib, text3, 0x1000, 5)], 2 * mib + 12), b"",
+                                   options=0x00),
+        "seed-kludge-raw": loader_input(bytes(raw), b"a b c", options=0x34),  # first 64 KiB, name
+        "seed-kludge-in-elf32": loader_input(
+            elf32([(2 * mib, bytes(kludge_text), len(kludge_text), 5, None)], 2 * mib), b"",
+            options=0x01),
+        "seed-virtual-entry": loader_input(
+            elf32([(mib, text3, 0x2000, 7, 0xC010_0000)], 0xC010_000C), b"", options=0x02),
+        "seed-module-too-large": loader_input(
+            elf32([(mib, text3, 0x1000, 5, None)], mib + 12), b"", options=0x18),
+        "seed-video-refused": loader_input(
+            elf32([(mib, mb_header(7) + CODE, 0x1000, 5, None)], mib + 12), b"", options=0x00),
+        "seed-prepare-boot": loader_input(
+            elf32([(mib, text3, 0x1000, 5, None)], mib + 12), b"quiet", options=0xE1),
+    }
+
+
 # --- fuzz_cli ------------------------------------------------------------------------------------
 
 def cli_seeds():
@@ -592,9 +658,17 @@ def write(target, seeds):
             f.write(data)
 
 
+TARGETS = {
+    "fuzz_dispatcher": dispatcher_seeds,
+    "fuzz_start_vp_input": start_vp_seeds,
+    "fuzz_elf_loader": loader_seeds,
+    "fuzz_bzimage": bzimage_seeds,
+    "fuzz_multiboot": multiboot_seeds,
+    "fuzz_cli": cli_seeds,
+}
+
 if __name__ == "__main__":
-    write("fuzz_dispatcher", dispatcher_seeds())
-    write("fuzz_start_vp_input", start_vp_seeds())
-    write("fuzz_elf_loader", loader_seeds())
-    write("fuzz_bzimage", bzimage_seeds())
-    write("fuzz_cli", cli_seeds())
+    for name in sys.argv[1:] or TARGETS:
+        if name not in TARGETS:
+            sys.exit(f"make_seeds.py: no target {name!r} (targets: {', '.join(TARGETS)})")
+        write(name, TARGETS[name]())

@@ -23,7 +23,8 @@ int run_main(int argc, char** argv) {
   run->add_option("--vps", run_opts.vps, "Virtual processors");
   run->add_option("--mem", run_opts.mem, "Guest RAM, e.g. 256M (at most 3G)");
   run->add_option("--cmdline", run_opts.cmdline, "Command line handed to the guest");
-  run->add_option("--initrd", run_opts.initrd, "Initial ramdisk handed to a Linux kernel");
+  run->add_option("--initrd", run_opts.initrd,
+                  "Initial ramdisk handed to a Linux kernel (a Multiboot image: its module)");
   run->add_option("--bzimage", run_opts.bzimage,
                   "How a bzImage boots: its own decompressor (boot) or unpacked by hvk (unpack)")
       ->check(CLI::IsMember({"boot", "unpack"}));

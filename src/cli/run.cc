@@ -169,6 +169,7 @@ int run(const RunOptions& o) {
     mc.mem_bytes = *child_mem;
     mc.boot = false;
     mc.console_prefix = fmt::format("[P{}] ", child.id());
+    mc.image_name = o.children[i];
     auto m = machine::Machine::create(vmm, child, child_images[i], mc);
     if (!m) return error(fmt::format("{}: {}", o.children[i], m.error()));
     cmdline +=
@@ -181,6 +182,8 @@ int run(const RunOptions& o) {
   mc.cmdline = cmdline;
   if (prefixed) mc.console_prefix = fmt::format("[P{}] ", root.id());
   mc.initrd = initrd;
+  mc.initrd_name = o.initrd;
+  mc.image_name = o.image;
   mc.bzimage = o.bzimage == "unpack" ? machine::BzImageMode::kUnpack : machine::BzImageMode::kBoot;
   auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", o.image, m.error()));

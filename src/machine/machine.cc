@@ -106,6 +106,8 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
                             .setup_data = setup_data.head(),
                             .acpi_rsdp = tables->rsdp,
                             .initrd = config.initrd,
+                            .initrd_name = config.initrd_name,
+                            .image_name = config.image_name,
                             .bzimage = config.bzimage});
   if (!boot) return Error{boot.error()};
   m->boot_ = *boot;
@@ -127,7 +129,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   }
   if (config.boot) {
     auto r = load_context(m->slots_[0]->vcpu, context_from_boot_state(m->boot_.state),
-                          m->boot_.state.rsi);
+                          entry_registers(m->boot_.state));
     if (!r) return kvm_error(r);
   }
   partition.attach(m.get(), &m->memory_);
@@ -145,7 +147,10 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ra
       console_(vmm.console(), config.console_prefix),
       platform_(std::make_unique<Platform>(
           [this](char c) { console_.put(c); },
-          [this](const Ioapic::Msi& msi) { (void)vm_.signal_msi(msi.address, msi.data); })) {
+          [this](const Ioapic::Msi& msi) { (void)vm_.signal_msi(msi.address, msi.data); },
+          Platform::Shape{.ram_bytes = config.mem_bytes,
+                          .cpus = static_cast<std::uint16_t>(
+                              std::min<std::uint32_t>(partition.vp_count(), 0xFFFF))})) {
   memory_.add(0, ram_.span());
 }
 

@@ -43,6 +43,8 @@ struct MachineConfig {
   // thread. Unset: the port is ignored like any other.
   std::function<void(std::uint32_t vp, std::uint8_t mark)> on_mark;
   std::span<const std::byte> initrd;  // must outlive create()
+  std::string initrd_name;            // its file name (a Multiboot module's string)
+  std::string image_name;  // the image's file name (first on a Multiboot command line)
   BzImageMode bzimage = BzImageMode::kBoot;
 };
 

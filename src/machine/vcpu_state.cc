@@ -124,11 +124,17 @@ tlfs::InitialVpContext context_from_kvm(const kvm_regs& regs, const kvm_sregs& s
   return c;
 }
 
+EntryRegisters entry_registers(const BootState& b) {
+  return {.rax = b.rax, .rbx = b.rbx, .rsi = b.rsi};
+}
+
 kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
-                               std::uint64_t rsi) {
+                               const EntryRegisters& gprs) {
   auto fill = [&](kvm_regs& regs, kvm_sregs& sregs) {
     regs = kvm_regs{};
-    regs.rsi = rsi;
+    regs.rax = gprs.rax;
+    regs.rbx = gprs.rbx;
+    regs.rsi = gprs.rsi;
     apply_context(regs, sregs, c);
     sregs.cr2 = 0;
     sregs.cr8 = 0;

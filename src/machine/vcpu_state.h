@@ -35,14 +35,22 @@ void apply_context(kvm_regs& regs, kvm_sregs& sregs, const tlfs::InitialVpContex
 tlfs::InitialVpContext context_from_kvm(const kvm_regs& regs, const kvm_sregs& sregs,
                                         std::uint64_t pat);
 
+// The general registers a boot entry sets (HV_INITIAL_VP_CONTEXT has none): RSI for the 64-bit
+// boot protocol's boot_params, EAX/EBX for Multiboot's magic and information structure.
+struct EntryRegisters {
+  std::uint64_t rax = 0;
+  std::uint64_t rbx = 0;
+  std::uint64_t rsi = 0;
+};
+EntryRegisters entry_registers(const BootState& b);
+
 // Loads all 18 fields of `c` into `vcpu` (sregs keep the vCPU's APIC base), zeroes the general
-// registers, and makes the vCPU runnable. `rsi` is the one general register a caller may set (the
-// boot protocol's boot_params pointer). With sync regs on, the registers are written into the
-// synced copies and reach KVM with the vCPU's next KVM_RUN (only the PAT and the MP state are
-// ioctls), so call it where nothing else edits the vCPU before that run: on its own thread, or
-// before its thread starts.
+// registers but those in `gprs`, and makes the vCPU runnable. With sync regs on, the registers are
+// written into the synced copies and reach KVM with the vCPU's next KVM_RUN (only the PAT and the
+// MP state are ioctls), so call it where nothing else edits the vCPU before that run: on its own
+// thread, or before its thread starts.
 kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
-                               std::uint64_t rsi = 0);
+                               const EntryRegisters& gprs = {});
 
 // The dispatcher's view of a vCPU stopped at a hypercall.
 hv::VpCallState call_state(const kvm_regs& r, const kvm_sregs& s);

@@ -766,14 +766,14 @@ TEST(LoaderBzImage, EveryErrorIsOneLineAndLeavesRamUntouched) {
   auto not_elf = elf;
   not_elf[EI_CLASS] = std::byte{ELFCLASS32};
   auto no_hdrs = BzImageBuilder().build();
-  no_hdrs[kHeaderAt] = std::byte{'X'};  // then it is taken for an ELF
+  no_hdrs[kHeaderAt] = std::byte{'X'};  // then it is none of the formats hvk boots
   const auto whole = BzImageBuilder().build();
   struct Case {
     const char* needle;
     std::vector<std::byte> image;
     BzImageMode mode;
   } cases[] = {
-      {"ELF: ", no_hdrs, BzImageMode::kBoot},
+      {"image: not an ELF64, bzImage or Multiboot image", no_hdrs, BzImageMode::kBoot},
       {"older than 2.12", BzImageBuilder().version(0x0200).build(), BzImageMode::kBoot},
       {"no 64-bit entry", BzImageBuilder().xloadflags(0).build(), BzImageMode::kUnpack},
       {"truncated", {whole.begin(), whole.begin() + 0x400}, BzImageMode::kBoot},

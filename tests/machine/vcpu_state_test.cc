@@ -8,6 +8,7 @@
 #include "hv/linux_context.h"
 #include "machine/cpuid.h"
 #include "machine/hypercall_page.h"
+#include "machine/loader/multiboot.h"
 
 namespace hvk::machine {
 namespace {
@@ -48,6 +49,31 @@ TEST(SegmentConversion, LoaderBootStateBecomesAValidContext) {
   EXPECT_EQ(to_tlfs_segment(code).attributes, 0xA09B);
   Segment data{0, 0xFFFF'FFFF, 0x18, 0x3, 1, 0, 1, 0, 0, 1, 1};
   EXPECT_EQ(to_tlfs_segment(data).attributes, 0xC093);
+}
+
+TEST(SegmentConversion, MultibootStateBecomesA32BitContextWithItsRegisters) {
+  const BootState b = make_multiboot_state(0x200010, 0x20800);
+  const tlfs::InitialVpContext c = context_from_boot_state(b);
+  EXPECT_EQ(c.cs.attributes, 0xC09B);  // 32-bit code: D = 1, L = 0
+  EXPECT_EQ(c.ds.attributes, 0xC093);
+  EXPECT_EQ(c.cr0 & 0x80000001u, 1u);  // PE without PG
+  EXPECT_EQ(c.efer, 0u);
+  EXPECT_EQ(c.rip, 0x200010u);
+  const EntryRegisters r = entry_registers(b);
+  EXPECT_EQ(r.rax, 0x2BADB002u);
+  EXPECT_EQ(r.rbx, 0x20800u);
+  EXPECT_EQ(r.rsi, 0u);
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+  apply_context(regs, sregs, c);
+  EXPECT_EQ(sregs.cs.db, 1);
+  EXPECT_EQ(sregs.cs.l, 0);
+  EXPECT_EQ(regs.rflags, 0x2u);
+  // The 64-bit protocol's state carries RSI only.
+  const EntryRegisters linux_regs = entry_registers(make_boot_state(0x1000000));
+  EXPECT_EQ(linux_regs.rsi, 0x7000u);
+  EXPECT_EQ(linux_regs.rax, 0u);
+  EXPECT_EQ(linux_regs.rbx, 0u);
 }
 
 TEST(CallState, ModesAndCpl) {

@@ -10,10 +10,11 @@
 
 namespace hvk::machine {
 
-Platform::Platform(Serial16550::Output output, Ioapic::Deliver deliver)
+Platform::Platform(Serial16550::Output output, Ioapic::Deliver deliver, Shape shape)
     : ioapic_(std::move(deliver)),
       serial_(std::move(output),
-              [this](bool level) { ioapic_.set_irq(Serial16550::kCom1Irq, level); }) {}
+              [this](bool level) { ioapic_.set_irq(Serial16550::kCom1Irq, level); }),
+      fw_cfg_(shape.ram_bytes, shape.cpus) {}
 
 Platform::~Platform() { stop_input(); }
 
@@ -40,6 +41,10 @@ bool Platform::io(std::uint16_t port, bool is_out, std::uint8_t size, std::span<
     if (is_out && port == kI8042Command && !data.empty() && data[0] == kI8042PulseReset) {
       event = Event::kReset;
     }
+    return true;
+  }
+  if (fw_cfg_.handles(port)) {
+    fw_cfg_.io(port, is_out, size, data);
     return true;
   }
   if (port == kSleepControlPort || port == kSleepStatusPort) {

@@ -1,7 +1,8 @@
 // The devices of one partition's machine, kept small (docs/guest-abi.md, "Platform"): COM1 as a
 // 16550A wired to IRQ 4 of hvk's IOAPIC, the i8042 reset line (port 0x64, value 0xFE), the ACPI
-// sleep control and status registers (ports 0x600/0x601; S5 powers off) and, for the root
-// partition, the host's stdin fed to COM1. The machine's exit loop hands port and MMIO accesses
+// sleep control and status registers (ports 0x600/0x601; S5 powers off), QEMU's fw_cfg
+// (ports 0x510/0x511, for guests written for QEMU) and, for the root partition, the host's stdin
+// fed to COM1. The machine's exit loop hands port and MMIO accesses
 // here; what ends the VM comes back as an Event.
 #pragma once
 
@@ -9,6 +10,7 @@
 #include <span>
 #include <thread>
 
+#include "machine/devices/fw_cfg.h"
 #include "machine/devices/ioapic.h"
 #include "machine/devices/serial.h"
 
@@ -24,8 +26,14 @@ class Platform {
   static constexpr std::uint16_t kSleepControlPort = 0x600;
   static constexpr std::uint16_t kSleepStatusPort = 0x601;
 
+  // What the guest can learn of its machine through fw_cfg.
+  struct Shape {
+    std::uint64_t ram_bytes = 0;
+    std::uint16_t cpus = 1;
+  };
+
   // `output` gets each byte COM1 sends; `deliver` sends an IOAPIC interrupt to the local APICs.
-  Platform(Serial16550::Output output, Ioapic::Deliver deliver);
+  Platform(Serial16550::Output output, Ioapic::Deliver deliver, Shape shape);
   ~Platform();
   Platform(const Platform&) = delete;
   Platform& operator=(const Platform&) = delete;
@@ -42,12 +50,14 @@ class Platform {
 
   Serial16550& serial() { return serial_; }
   Ioapic& ioapic() { return ioapic_; }
+  FwCfg& fw_cfg() { return fw_cfg_; }
 
  private:
   void input_loop(int fd);
 
   Ioapic ioapic_;
   Serial16550 serial_;
+  FwCfg fw_cfg_;
   std::thread input_;
   int wake_fd_ = -1;  // eventfd that ends input_loop
 };

@@ -1,12 +1,15 @@
 #include "machine/loader/boot.h"
 
+#include <elf.h>
 #include <fmt/format.h>
 
+#include <cstring>
 #include <utility>
 #include <vector>
 
 #include "machine/loader/bzimage.h"
 #include "machine/loader/guest_ram.h"
+#include "machine/loader/multiboot.h"
 
 namespace hvk::machine {
 
@@ -68,6 +71,28 @@ Status check_ram(std::span<std::byte> ram, const BootOptions& options,
   return {};
 }
 
+constexpr const char* kFormats = "(hvk boots ELF64, bzImage and Multiboot images)";
+
+// Neither a bzImage nor a Multiboot image: an ELF64 file (or an ELF file of an unknown class, whose
+// error the ELF loader gives), else one line naming the formats.
+Result<BootSetup> prepare_other(std::span<const std::byte> image, std::span<std::byte> ram,
+                                const BootOptions& options) {
+  const bool elf = image.size() >= SELFMAG && std::memcmp(image.data(), ELFMAG, SELFMAG) == 0;
+  const bool elf32 = elf && image.size() > EI_CLASS && image[EI_CLASS] == std::byte{ELFCLASS32};
+  if (elf && !elf32) return prepare_elf64_boot(image, ram, options);
+  if (const auto magic = find_multiboot_magic(image)) {
+    // A header the user meant, broken: say what is wrong with it.
+    if (auto header = parse_multiboot_header(image, *magic); !header) {
+      return Error{header.error()};
+    }
+  }
+  if (elf32) {
+    return fail(fmt::format("image: an ELF32 file without a Multiboot header {}", kFormats));
+  }
+  if (image.empty()) return fail(fmt::format("image: the file is empty {}", kFormats));
+  return fail("image: not an ELF64, bzImage or Multiboot image");
+}
+
 }  // namespace
 
 Result<BootSetup> prepare_elf64_boot(std::span<const std::byte> elf, std::span<std::byte> ram,
@@ -78,9 +103,30 @@ Result<BootSetup> prepare_elf64_boot(std::span<const std::byte> elf, std::span<s
   return finish(std::move(*image), ram, options, {});
 }
 
+Result<BootSetup> prepare_multiboot_boot(std::span<const std::byte> image, std::span<std::byte> ram,
+                                         const BootOptions& options) {
+  auto mb = load_multiboot(image, ram,
+                           {.program = options.image_name,
+                            .cmdline = options.cmdline,
+                            .module = !options.initrd.empty() || !options.initrd_name.empty(),
+                            .module_bytes = options.initrd,
+                            .module_name = options.initrd_name});
+  if (!mb) return Error{mb.error()};
+  BootSetup setup;
+  setup.format = BootFormat::kMultiboot;
+  setup.image = std::move(mb->image);
+  setup.state = mb->state;
+  setup.initrd = mb->module;
+  return setup;
+}
+
 Result<BootSetup> prepare_boot(std::span<const std::byte> image, std::span<std::byte> ram,
                                const BootOptions& options) {
-  if (!looks_like_bzimage(image)) return prepare_elf64_boot(image, ram, options);
+  // The order is boot.h's: bzImage, Multiboot, ELF64, else one line naming the formats.
+  if (!looks_like_bzimage(image)) {
+    if (find_multiboot_header(image)) return prepare_multiboot_boot(image, ram, options);
+    return prepare_other(image, ram, options);
+  }
   auto bz = parse_bzimage(image);
   if (!bz) return Error{bz.error()};
   const bool unpack = options.bzimage == BzImageMode::kUnpack;
@@ -93,11 +139,15 @@ Result<BootSetup> prepare_boot(std::span<const std::byte> image, std::span<std::
     if (!elf) return Error{elf.error()};
     auto loaded = load_elf64(*elf, ram);
     if (!loaded) return Error{"bzImage: the unpacked vmlinux: " + loaded.error()};
-    return finish(std::move(*loaded), ram, options, {});
+    auto setup = finish(std::move(*loaded), ram, options, {});
+    if (setup) setup->format = BootFormat::kBzImage;
+    return setup;
   }
   auto loaded = load_bzimage(*bz, ram);
   if (!loaded) return Error{loaded.error()};
-  return finish(std::move(*loaded), ram, options, bz->setup_header);
+  auto setup = finish(std::move(*loaded), ram, options, bz->setup_header);
+  if (setup) setup->format = BootFormat::kBzImage;
+  return setup;
 }
 
 }  // namespace hvk::machine

@@ -41,6 +41,13 @@ Segment boot_data_segment() {
   return s;
 }
 
+Segment protected_code_segment() {
+  Segment s = boot_code_segment();
+  s.l = 0;
+  s.db = 1;
+  return s;
+}
+
 std::uint64_t encode_descriptor(const Segment& seg) {
   const std::uint64_t limit = seg.g ? (std::uint64_t{seg.limit} >> 12) : seg.limit;
   const std::uint64_t base = seg.base & 0xffffffff;
@@ -95,8 +102,20 @@ BootState make_boot_state(std::uint64_t entry) {
   return st;
 }
 
-Status write_gdt(std::span<std::byte> ram) {
-  const std::array<std::uint64_t, kGdtEntries> gdt = {0, 0, encode_descriptor(boot_code_segment()),
+BootState make_protected_mode_state(std::uint64_t entry) {
+  BootState st = make_boot_state(entry);
+  st.rsi = 0;
+  st.cr0 = kCr0Pe | kCr0Et | kCr0Ne;
+  st.cr3 = 0;
+  st.cr4 = 0;
+  st.efer = 0;
+  st.cs = protected_code_segment();
+  // TR keeps type 11: a busy 32-bit TSS outside IA-32e mode, still what VMX wants in TR.
+  return st;
+}
+
+Status write_gdt(std::span<std::byte> ram, const Segment& code) {
+  const std::array<std::uint64_t, kGdtEntries> gdt = {0, 0, encode_descriptor(code),
                                                       encode_descriptor(boot_data_segment())};
   static_assert(kBootCsSelector / 8 == 2 && kBootDsSelector / 8 == 3);
   GuestRam guest(ram);

@@ -1,11 +1,16 @@
 // The initial vCPU state for the Linux x86 64-bit boot protocol entry (boot.rst, "64-bit Boot
-// Protocol"), plus the GDT and identity page tables that state refers to. KVM-neutral: the KVM
-// layer converts Segment / BootState into kvm_sregs / kvm_regs.
+// Protocol") and for a flat 32-bit protected-mode entry (Multiboot), plus the GDT and identity
+// page tables that state refers to. KVM-neutral: the KVM layer converts Segment / BootState into
+// kvm_sregs / kvm_regs.
 //
-// At entry: long mode with paging (CR0 = PE|ET|NE|PG, CR4 = PAE, EFER = LME|LMA), CR3 = the
+// 64-bit entry: long mode with paging (CR0 = PE|ET|NE|PG, CR4 = PAE, EFER = LME|LMA), CR3 = the
 // identity-mapping PML4, CS = __BOOT_CS (0x10, 64-bit code), DS/ES/SS = __BOOT_DS (0x18, flat
 // read/write data; FS and GS too), interrupts disabled (RFLAGS = 0x2), RSI = boot_params GPA,
 // RSP = top of the boot stack, RIP = image entry, all other GPRs zero.
+//
+// 32-bit entry: protected mode without paging (CR0 = PE|ET|NE, CR3 = CR4 = EFER = 0), CS = 0x10
+// (flat 32-bit code), DS/ES/FS/GS/SS = 0x18 (flat data), RFLAGS = 0x2, ESP = top of the boot
+// stack, EIP = image entry; the caller sets EAX/EBX (Multiboot: magic and info structure).
 #pragma once
 
 #include <cstddef>
@@ -59,7 +64,9 @@ struct BootState {
   // General-purpose registers; all others are zero.
   std::uint64_t rip = 0;
   std::uint64_t rsp = 0;
-  std::uint64_t rsi = 0;
+  std::uint64_t rsi = 0;  // 64-bit protocol: boot_params
+  std::uint64_t rax = 0;  // Multiboot: the boot loader magic 0x2BADB002
+  std::uint64_t rbx = 0;  // Multiboot: the information structure
   std::uint64_t rflags = kRflagsReserved1;
   // Control registers and EFER.
   std::uint64_t cr0 = 0;
@@ -77,6 +84,8 @@ struct BootState {
 // The flat segments behind __BOOT_CS and __BOOT_DS.
 Segment boot_code_segment();
 Segment boot_data_segment();
+// The flat 32-bit code segment behind 0x10 for a protected-mode entry (execute/read, D = 1).
+Segment protected_code_segment();
 
 // The 8-byte GDT descriptor encoding `seg` (selector ignored; base and limit truncated to the
 // 32/20 bits a code/data descriptor holds, with the limit in pages when g = 1).
@@ -86,8 +95,12 @@ std::uint64_t encode_descriptor(const Segment& seg);
 // addresses.
 BootState make_boot_state(std::uint64_t entry);
 
-// Writes the 4-entry GDT at kGdtAddr (null, null, __BOOT_CS, __BOOT_DS).
-Status write_gdt(std::span<std::byte> ram);
+// The initial state for entering an image at `entry` in flat 32-bit protected mode without paging
+// (GDT at kGdtAddr as written by write_gdt(ram, protected_code_segment()), ESP = kBootStackTop).
+BootState make_protected_mode_state(std::uint64_t entry);
+
+// Writes the 4-entry GDT at kGdtAddr (null, null, `code` at __BOOT_CS, __BOOT_DS).
+Status write_gdt(std::span<std::byte> ram, const Segment& code = boot_code_segment());
 
 // Writes PML4 at kPml4Addr, one PDPT and as many 2 MiB-page directories as needed to
 // identity-map [0, identity_map_size(ram.size())). Fails, writing nothing, when RAM is too small

@@ -1,5 +1,6 @@
-// hvk's fixed guest-physical layout for booting an ELF64 image through the Linux x86 64-bit boot
-// protocol (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol").
+// hvk's fixed guest-physical layout for booting an ELF64 image or a bzImage through the Linux x86
+// 64-bit boot protocol (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"), or a Multiboot
+// (version 1) image (multiboot.h).
 //
 // Guest RAM is one region starting at GPA 0. The loader owns everything below 1 MiB; images must
 // be linked (p_paddr) at or above 1 MiB, and a PT_LOAD segment touching the low MiB is refused.
@@ -9,19 +10,25 @@
 //   -------------------  -------------------------  ---------------------------------------------
 //   0x00000 - 0x00fff    real-mode IVT / BDA        left untouched, never loaded into
 //   0x01000 - 0x01fff    GDT                        null, null, __BOOT_CS 0x10, __BOOT_DS 0x18
+//                                                   (Multiboot: 0x10 is 32-bit code)
 //   0x02000 - 0x06fff    boot stack (20 KiB)        RSP = 0x7000 at entry, grows down
-//   0x07000 - 0x07fff    boot_params (zero page)    RSI = 0x7000 at entry
-//   0x08000 - 0x08fff    (unused)
+//   0x07000 - 0x07fff    boot_params (zero page)    RSI = 0x7000 at entry (not for Multiboot)
+//   0x08000 - 0x08fff    (unused)                   left free for a guest's SIPI trampoline
 //   0x09000 - 0x09fff    PML4                       CR3 = 0x9000; entry 0 -> PDPT
 //   0x0a000 - 0x0afff    PDPT                       entry i -> page directory i (GiB i)
 //   0x0b000 - 0x1ffff    page directories (<= 21)   2 MiB pages (PS), one directory per GiB
+//                                                   (no page tables for Multiboot)
 //   0x20000 - 0x207ff    kernel command line        NUL-terminated, <= 2048 bytes with the NUL
-//   0x20800 - 0x20fff    (unused)
+//                                                   (Multiboot: the info structure's cmdline)
+//   0x20800 - 0x20fff    Multiboot information      EBX = 0x20800 at a Multiboot entry: the info
+//                                                   structure, mmap, module list, boot loader
+//                                                   name, module string (multiboot_info.h)
 //   0x21000 - 0x9efff    setup_data area            setup_data chain (SETUP_DTB, ...)
 //   0x9f000 - 0x9fbff    (unused)                   e820 usable
 //   0x9fc00 - 0xdffff    legacy EBDA/VGA hole       e820 reserved
 //   0xe0000 - 0xfffff    ACPI tables (RSDP first)   e820 reserved; written by the machine
-//   0x100000 - ram_size  image, then free RAM       e820 usable
+//   0x100000 - ram_size  image, then free RAM       e820 usable; a Multiboot module goes at the
+//                                                   first page boundary above the image
 // clang-format on
 //
 // The page tables identity-map [0, max(4 GiB, ram_size rounded up to 1 GiB)), so the image, the
@@ -52,7 +59,9 @@ inline constexpr std::uint64_t kPdAddr = 0xb000;  // first page directory
 inline constexpr std::uint64_t kPageTablesEnd = 0x20000;
 inline constexpr std::uint64_t kMaxPageDirectories = (kPageTablesEnd - kPdAddr) / kPageSize;  // 21
 inline constexpr std::uint64_t kCmdlineAddr = 0x20000;
-inline constexpr std::uint64_t kCmdlineMax = 2048;  // bytes including the terminating NUL
+inline constexpr std::uint64_t kCmdlineMax = 2048;            // bytes including the terminating NUL
+inline constexpr std::uint64_t kMultibootInfoAddr = 0x20800;  // initial EBX (Multiboot)
+inline constexpr std::uint64_t kMultibootInfoEnd = 0x21000;
 inline constexpr std::uint64_t kSetupDataAddr = 0x21000;
 inline constexpr std::uint64_t kSetupDataEnd = 0x9f000;
 inline constexpr std::uint64_t kLegacyHoleStart = 0x9fc00;  // e820 reserved from here...
@@ -66,7 +75,8 @@ inline constexpr std::uint64_t kMinRamSize = kLowMemoryEnd + kLargePageSize;
 // Largest RAM the page-table area can identity-map with 2 MiB pages.
 inline constexpr std::uint64_t kMaxRamSize = kMaxPageDirectories * kGiB;
 
-// GDT selectors of the boot protocol (Linux's __BOOT_CS / __BOOT_DS).
+// GDT selectors of the boot protocol (Linux's __BOOT_CS / __BOOT_DS); a Multiboot entry uses the
+// same two, with a 32-bit code segment behind 0x10.
 inline constexpr std::uint16_t kBootCsSelector = 0x10;
 inline constexpr std::uint16_t kBootDsSelector = 0x18;
 inline constexpr std::uint64_t kGdtEntries = 4;  // null, null, code, data
@@ -79,7 +89,7 @@ struct FixedArea {
   constexpr std::uint64_t end() const { return base + size; }
 };
 
-inline constexpr std::array<FixedArea, 9> kFixedAreas = {{
+inline constexpr std::array<FixedArea, 10> kFixedAreas = {{
     {"real-mode IVT/BDA", 0x0, 0x1000},
     {"GDT", kGdtAddr, kPageSize},
     {"boot stack", kBootStackBase, kBootStackTop - kBootStackBase},
@@ -88,6 +98,7 @@ inline constexpr std::array<FixedArea, 9> kFixedAreas = {{
     {"PDPT", kPdptAddr, kPageSize},
     {"page directories", kPdAddr, kPageTablesEnd - kPdAddr},
     {"command line", kCmdlineAddr, kCmdlineMax},
+    {"Multiboot information", kMultibootInfoAddr, kMultibootInfoEnd - kMultibootInfoAddr},
     {"setup_data area", kSetupDataAddr, kSetupDataEnd - kSetupDataAddr},
 }};
 
@@ -108,7 +119,8 @@ struct E820Entry {
   friend bool operator==(const E820Entry&, const E820Entry&) = default;
 };
 
-// The e820 map hvk reports for `ram_size` bytes of RAM at GPA 0: usable [0, 0x9fc00), reserved
+// The e820 map hvk reports for `ram_size` bytes of RAM at GPA 0 (boot_params.e820_table, and the
+// Multiboot memory map and mem_lower/mem_upper): usable [0, 0x9fc00), reserved
 // [0x9fc00, 1 MiB), usable [1 MiB, ram_size). Entries are clipped to ram_size; empty ones dropped.
 std::vector<E820Entry> e820_layout(std::uint64_t ram_size);
 
