@@ -1,5 +1,5 @@
 // HvCallPostMessage (0x005C) and HvCallSignalEvent (0x005D) through the dispatcher, with every
-// status they return (docs/conformance.md Y20-Y39).
+// status they return (docs/conformance.md Y24-Y28).
 #include "synic_fixture.h"
 
 namespace hvk::test {

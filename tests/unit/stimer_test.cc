@@ -1,4 +1,4 @@
-// The synthetic timers, driven by a clock the test moves (docs/conformance.md Y30-).
+// The synthetic timers, driven by a clock the test moves (docs/conformance.md Y15-Y23).
 #include "synic_fixture.h"
 
 namespace hvk::test {

@@ -1,5 +1,5 @@
 // HvCallPostMessage (0x005C) and HvCallSignalEvent (0x005D): a connection of the caller's
-// partition names a port, the port a VP, VTL and SINT of the receiver (docs/conformance.md Y20-).
+// partition names a port, the port a VP, VTL and SINT of the receiver (docs/conformance.md Y24-Y28).
 #include <fmt/format.h>
 
 #include <cstring>
