@@ -39,6 +39,10 @@ int run_main(int argc, char** argv) {
   run->add_option("--child", run_opts.children,
                   "A child partition image (repeatable); its VPs wait for the parent");
   run->add_option("--child-vps", run_opts.child_vps, "VPs of each child partition");
+  run->add_flag("--synic", run_opts.synic,
+                "Offer the SynIC, synthetic timers, PostMessage and SignalEvent (experimental)");
+  run->add_flag("--hyperv-testdev", run_opts.hyperv_testdev,
+                "QEMU's hyperv-testdev on port 0x3000 (kvm-unit-tests' Hyper-V tests)");
   run->add_option("--child-mem", run_opts.child_mem, "RAM of each child partition");
   bool run_no_sandbox = false;
   run->add_flag("--no-sandbox", run_no_sandbox,

@@ -155,6 +155,7 @@ int run(const RunOptions& o) {
   pc.vp_count = o.vps;
   pc.privileges = *privileges;
   pc.boot_vtl = static_cast<tlfs::Vtl>(o.vtl);
+  pc.synic = o.synic;
   hv::Partition& root = vmm.hv().create_root(pc);
   const bool prefixed = !o.children.empty();
 
@@ -184,6 +185,7 @@ int run(const RunOptions& o) {
   mc.initrd = initrd;
   mc.initrd_name = o.initrd;
   mc.image_name = o.image;
+  mc.hyperv_testdev = o.hyperv_testdev;
   mc.bzimage = o.bzimage == "unpack" ? machine::BzImageMode::kUnpack : machine::BzImageMode::kBoot;
   auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", o.image, m.error()));

@@ -108,6 +108,12 @@ Result<kvm_mp_state> Vcpu::mp_state() const {
   return state;
 }
 
+Result<kvm_lapic_state> Vcpu::lapic() const {
+  kvm_lapic_state state{};
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_LAPIC, &state); !r) return r.error();
+  return state;
+}
+
 Result<void> Vcpu::set_mp_state(std::uint32_t state) {
   kvm_mp_state mp{state};
   return HVK_KVM_IOCTL(fd_.get(), KVM_SET_MP_STATE, &mp).status();

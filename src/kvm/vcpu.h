@@ -42,6 +42,8 @@ class Vcpu {
   Result<kvm_fpu> fpu() const;
   Result<void> set_fpu(const kvm_fpu& fpu);
   Result<kvm_mp_state> mp_state() const;
+  // KVM_GET_LAPIC: the in-kernel local APIC's register page (IRR, ISR, TPR, ...).
+  Result<kvm_lapic_state> lapic() const;
   Result<void> set_mp_state(std::uint32_t state);  // KVM_MP_STATE_*
 
   // Reads each msrs[i].value; fails naming the first MSR KVM refuses.

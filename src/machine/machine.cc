@@ -132,6 +132,17 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
                           entry_registers(m->boot_.state));
     if (!r) return kvm_error(r);
   }
+  if (config.hyperv_testdev) m->testdev_ = std::make_unique<HypervTestdev>(partition);
+  if (partition.privileges().has(tlfs::Privilege::kSynicRegs) ||
+      partition.privileges().has(tlfs::Privilege::kSyntheticTimerRegs)) {
+    Machine* self = m.get();
+    m->synic_ = std::make_unique<SynicDelivery>(
+        partition,
+        SynicDelivery::Hooks{
+            .msi = [self](std::uint64_t address,
+                          std::uint32_t data) { (void)self->vm_.signal_msi(address, data); },
+            .kick = [self](tlfs::VpIndex vp) { self->kick(*self->slots_[vp]); }});
+  }
   partition.attach(m.get(), &m->memory_);
   partition.set_vsm_code_page_offsets(hypercall_page::kVsmCodePageOffsets);
   return m;
@@ -157,6 +168,7 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ra
 Machine::~Machine() {
   stop();
   join();
+  if (synic_) synic_->stop();
   partition_.attach(nullptr, nullptr);
 }
 
@@ -228,6 +240,17 @@ void Machine::answer_refresh(Slot& slot) {
   slot.cv.notify_all();
 }
 
+void Machine::assert_sint(const hv::SintInterrupt& irq) noexcept {
+  if (!synic_ || irq.vp_index >= slots_.size()) return;
+  const Slot& target = *slots_[irq.vp_index];
+  synic_->raise(irq, target.thread.get_id() == std::this_thread::get_id());
+}
+
+void Machine::timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
+                             std::uint64_t deadline) noexcept {
+  if (synic_) synic_->timers_changed(vp_index, vtl, deadline);
+}
+
 void Machine::partition_state_changed(hv::PartitionState state) noexcept {
   if (state == hv::PartitionState::kFinalized || state == hv::PartitionState::kDeleted) stop();
 }
@@ -283,6 +306,7 @@ void Machine::run_vp(Slot& slot) {
         return;
       }
     }
+    if (synic_ && synic_->pending(slot.vcpu.id())) synic_->before_run(slot.vcpu.id(), slot.vcpu);
     auto exit = slot.vcpu.run();
     if (!exit) {
       fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
@@ -351,6 +375,7 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
     end(io.data.empty() ? 0 : io.data[0], "");
     return false;
   }
+  if (testdev_ && testdev_->io(io.port, io.is_out(), io.data)) return true;
   Platform::Event event = Platform::Event::kNone;
   if (platform_->io(io.port, io.is_out(), io.size, io.data, event)) {
     if (event == Platform::Event::kReset) {

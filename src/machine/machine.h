@@ -24,9 +24,11 @@
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
 #include "machine/console.h"
+#include "machine/devices/hyperv_testdev.h"
 #include "machine/devices/platform.h"
 #include "machine/loader/boot.h"
 #include "machine/loader/result.h"
+#include "machine/synic/synic_delivery.h"
 
 namespace hvk::machine {
 
@@ -46,6 +48,7 @@ struct MachineConfig {
   std::string initrd_name;            // its file name (a Multiboot module's string)
   std::string image_name;  // the image's file name (first on a Multiboot command line)
   BzImageMode bzimage = BzImageMode::kBoot;
+  bool hyperv_testdev = false;  // QEMU's hyperv-testdev on port 0x3000 (kvm-unit-tests)
 };
 
 // Exit statuses hvk itself gives a VM that ends abnormally (docs/guest-abi.md).
@@ -73,6 +76,9 @@ class Machine final : public hv::Backend {
   void start_vp(const hv::StartRequest& request) noexcept override;
   void partition_state_changed(hv::PartitionState state) noexcept override;
   void refresh_vp_state(tlfs::VpIndex vp_index) noexcept override;
+  void assert_sint(const hv::SintInterrupt& irq) noexcept override;
+  void timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
+                      std::uint64_t deadline) noexcept override;
 
  private:
   // What a VTL keeps to itself on a VP while another VTL runs (TLFS "VTL state isolation": the
@@ -153,6 +159,9 @@ class Machine final : public hv::Backend {
   Console::Stream console_;
   std::unique_ptr<Platform> platform_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::unique_ptr<HypervTestdev> testdev_;  // with MachineConfig::hyperv_testdev
+  // With the SynIC privileges; after slots_, whose threads it kicks (stopped in ~Machine).
+  std::unique_ptr<SynicDelivery> synic_;
   std::atomic<bool> stopping_{false};
 };
 
