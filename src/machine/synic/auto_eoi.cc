@@ -28,7 +28,8 @@ bool can_inject(std::uint8_t v, const InterruptWindow& w) {
 std::uint8_t highest_in_apic_register(const char* regs, unsigned offset) {
   for (int word = 7; word >= 0; --word) {
     std::uint32_t bits = 0;
-    std::memcpy(&bits, regs + offset + static_cast<unsigned>(word) * 16, sizeof bits);
+    const std::size_t at = std::size_t{offset} + static_cast<std::size_t>(word) * 16;
+    std::memcpy(&bits, regs + at, sizeof bits);
     if (bits != 0) return static_cast<std::uint8_t>(word * 32 + 31 - std::countl_zero(bits));
   }
   return 0;
