@@ -191,10 +191,16 @@ class Partition {
     apic_hz_.store(apic_hz, std::memory_order_release);
   }
   // The partition reference counter: 100 ns units since the partition was created, or what the
-  // clock set here says (tests; null goes back to the steady clock).
+  // clock set here says (the machine's, read off the guest's TSC; tests' own; null goes back to
+  // the steady clock).
   std::uint64_t reference_time() const;
   void set_reference_clock(const ReferenceClock* clock) {
     clock_.store(clock, std::memory_order_release);
+  }
+  // Whether the reference time is the TSC page's formula over the guest's TSC (a valid page).
+  bool reference_time_reads_guest_tsc() const {
+    const ReferenceClock* c = clock_.load(std::memory_order_acquire);
+    return c != nullptr && c->reads_guest_tsc();
   }
 
   // The connections this partition's VPs post messages and signal events through.

@@ -92,7 +92,10 @@ MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::ui
       if ((kept & 1u) != 0) {
         a.install_reference_tsc = true;
         a.reference_tsc_gpa = kept & HypercallMsr::kGpaMask;
-        a.reference_tsc = reference_tsc_page(p.tsc_hz());
+        // Valid only when TIME_REF_COUNT reads the same TSC: otherwise sequence 0, and the guest
+        // uses the MSR (as KVM does when its clock cannot follow the TSC).
+        a.reference_tsc =
+            reference_tsc_page(p.reference_time_reads_guest_tsc() ? p.tsc_hz() : 0);
       }
       return a;
     }

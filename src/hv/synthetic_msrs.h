@@ -77,7 +77,7 @@ struct MsrAccess {
 };
 
 // The reference TSC page for a TSC running at `tsc_hz`: offset 0 (reference time counts from TSC
-// 0, which KVM sets at VM creation, as TIME_REF_COUNT counts from the partition's creation).
+// 0, which KVM sets at VM creation); tsc_hz 0 gives sequence 0, a page the guest must not use.
 ReferenceTscPage reference_tsc_page(std::uint64_t tsc_hz);
 
 // True for an index hvk handles as a synthetic MSR (the whole range: unknown ones are #GP).

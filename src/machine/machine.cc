@@ -126,6 +126,12 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   // KVM's LAPIC timer counts at 1 GHz; the TSC at what KVM says.
   if (auto khz = m->slots_[0]->vcpu.tsc_khz(); khz) {
     partition.set_frequencies(std::uint64_t{*khz} * 1000, kApicHz);
+    // TIME_REF_COUNT and the timers read the guest's TSC through the page's formula.
+    auto clock = GuestTscClock::calibrate(m->slots_[0]->vcpu,
+                                          hv::reference_tsc_page(partition.tsc_hz()));
+    if (!clock) return kvm_error(clock);
+    m->clock_.emplace(*clock);
+    partition.set_reference_clock(&*m->clock_);
   }
   if (config.boot) {
     auto r = load_context(m->slots_[0]->vcpu, context_from_boot_state(m->boot_.state),
@@ -169,6 +175,7 @@ Machine::~Machine() {
   stop();
   join();
   if (synic_) synic_->stop();
+  if (clock_) partition_.set_reference_clock(nullptr);
   partition_.attach(nullptr, nullptr);
 }
 

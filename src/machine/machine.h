@@ -26,6 +26,7 @@
 #include "machine/console.h"
 #include "machine/devices/hyperv_testdev.h"
 #include "machine/devices/platform.h"
+#include "machine/guest_tsc_clock.h"
 #include "machine/loader/boot.h"
 #include "machine/loader/result.h"
 #include "machine/synic/synic_delivery.h"
@@ -162,6 +163,7 @@ class Machine final : public hv::Backend {
   std::unique_ptr<HypervTestdev> testdev_;  // with MachineConfig::hyperv_testdev
   // With the SynIC privileges; after slots_, whose threads it kicks (stopped in ~Machine).
   std::unique_ptr<SynicDelivery> synic_;
+  std::optional<GuestTscClock> clock_;  // the reference time, when KVM tells the TSC's rate
   std::atomic<bool> stopping_{false};
 };
 

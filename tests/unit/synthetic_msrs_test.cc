@@ -113,9 +113,27 @@ TEST_F(SyntheticMsrs, VpAssistPageIsKeptPerVp) {
   EXPECT_TRUE(write_synthetic_msr(p, *p.vp(1), msr::kVpAssistPage, 0x7002).gp);  // reserved bit
 }
 
+// A clock that says it reads the guest's TSC, as the machine's does on a host with a stable TSC.
+class TscClock final : public ReferenceClock {
+ public:
+  std::uint64_t now() const noexcept override { return 0; }
+  bool reads_guest_tsc() const noexcept override { return true; }
+};
+
+TEST_F(SyntheticMsrs, ReferenceTscPageIsInvalidUnlessTheClockReadsTheTsc) {
+  Partition& p = make();
+  p.set_frequencies(2'500'000'000, 1'000'000'000);
+  const MsrAccess a = write_synthetic_msr(p, *p.vp(0), msr::kReferenceTsc, 0x9000 | 1);
+  ASSERT_TRUE(a.install_reference_tsc);
+  EXPECT_EQ(a.reference_tsc.sequence, 0u);  // the steady clock: the guest must use the MSR
+  EXPECT_EQ(read_synthetic_msr(p, *p.vp(0), msr::kReferenceTsc).value, 0x9001u);
+}
+
 TEST_F(SyntheticMsrs, ReferenceTscPage) {
   Partition& p = make();
   p.set_frequencies(2'500'000'000, 1'000'000'000);
+  const TscClock clock;
+  p.set_reference_clock(&clock);
   const MsrAccess a = write_synthetic_msr(p, *p.vp(0), msr::kReferenceTsc, 0x9000 | 0xFF0 | 1);
   EXPECT_FALSE(a.gp);
   ASSERT_TRUE(a.install_reference_tsc);
@@ -127,6 +145,7 @@ TEST_F(SyntheticMsrs, ReferenceTscPage) {
   EXPECT_EQ(read_synthetic_msr(p, *p.vp(1), msr::kReferenceTsc).value, 0x9001u);
   EXPECT_FALSE(write_synthetic_msr(p, *p.vp(0), msr::kReferenceTsc, 0x9000).install_reference_tsc);
   EXPECT_EQ(reference_tsc_page(0).sequence, 0u);  // unknown TSC rate: the guest falls back
+  p.set_reference_clock(nullptr);
   Partition& q = make(default_privileges().raw &
                       ~tlfs::privilege_bit(Privilege::kPartitionReferenceTsc));
   EXPECT_TRUE(write_synthetic_msr(q, *q.vp(0), msr::kReferenceTsc, 0x9001).gp);
