@@ -15,6 +15,7 @@
 #include "hv/hyperv_cpuid.h"
 #include "kvm/kick.h"
 #include "kvm/kvm.h"
+#include "machine/guest_tsc_clock.h"
 #include "machine/machine.h"
 #include "machine/vmm.h"
 
@@ -199,6 +200,33 @@ int run(const RunOptions& o) {
   return vmm.wait(o.timeout);
 }
 
+namespace {
+
+// Where the partition reference time comes from on this host (conformance M-9, M-12).
+void print_reference_time(const kvm::Kvm& kvm) {
+  auto vm = kvm.create_vm();
+  auto vcpu = vm ? vm->create_vcpu(0) : kvm::Result<kvm::Vcpu>(vm.error());
+  auto khz = vcpu ? vcpu->tsc_khz() : kvm::Result<std::uint32_t>(vcpu.error());
+  if (!khz || *khz == 0) {
+    fmt::print("reference time: the host's steady clock (KVM tells no TSC frequency: {}); "
+               "reference TSC page not offered\n",
+               khz ? "0 kHz" : khz.error().message());
+    return;
+  }
+  auto clock = machine::GuestTscClock::calibrate(
+      *vcpu, hv::reference_tsc_page(std::uint64_t{*khz} * 1000));
+  if (!clock) {
+    fmt::print("reference time: cannot read the guest's TSC: {}\n", clock.error().message());
+  } else if (clock->reads_guest_tsc()) {
+    fmt::print("reference time: the guest's TSC at {} kHz; reference TSC page offered\n", *khz);
+  } else {
+    fmt::print("reference time: the host's steady clock; reference TSC page not offered "
+               "(KVM stops the guest's TSC between runs here: an unstable host TSC)\n");
+  }
+}
+
+}  // namespace
+
 int info() {
   std::string why;
   auto kvm = open_kvm(why);
@@ -216,6 +244,7 @@ int info() {
                l.eax, l.ebx, l.ecx, l.edx);
   }
   fmt::print("privilege mask: {:#018x}\n", p.privileges().raw);
+  print_reference_time(*kvm);
   return 0;
 }
 
