@@ -239,20 +239,20 @@ TEST_F(WithSynic, TestdevConnectionsAimAtTheNamedVpAndSint) {
   HypervTestdev dev(*root_);
   dev.command(testdev_command(0x11, HypervTestdev::kMessageConnectionCreate, 1, 8));
   dev.command(testdev_command(0x21, HypervTestdev::kEventConnectionCreate, 1, 9));
-  const auto msg = root_->connections().find(0x11);
+  const auto msg = root_->connections().find(0x11, hv::PortKind::kMessage);
   ASSERT_TRUE(msg.has_value());
   EXPECT_EQ(msg->port.kind, hv::PortKind::kMessage);
   EXPECT_EQ(msg->port.vp, 1u);
   EXPECT_EQ(msg->port.sint, 8);
-  const auto evt = root_->connections().find(0x21);
+  const auto evt = root_->connections().find(0x21, hv::PortKind::kEvent);
   ASSERT_TRUE(evt.has_value());
   EXPECT_EQ(evt->port.kind, hv::PortKind::kEvent);
   EXPECT_EQ(evt->port.flag_base, 0x21);  // QEMU: the flag is the connection id
   EXPECT_EQ(evt->port.flag_count, 1);
   dev.command(testdev_command(0x11, HypervTestdev::kMessageConnectionDestroy, 0, 0));
   dev.command(testdev_command(0x21, HypervTestdev::kEventConnectionDestroy, 0, 0));
-  EXPECT_FALSE(root_->connections().find(0x11).has_value());
-  EXPECT_FALSE(root_->connections().find(0x21).has_value());
+  EXPECT_FALSE(root_->connections().find(0x11, hv::PortKind::kMessage).has_value());
+  EXPECT_FALSE(root_->connections().find(0x21, hv::PortKind::kEvent).has_value());
 }
 
 TEST_F(WithSynic, TestdevPortDecoding) {

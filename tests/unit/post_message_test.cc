@@ -174,9 +174,23 @@ TEST_F(Messages, HostConnectRules) {
   EXPECT_EQ(t.connect(1, p), Status::kInvalidVpIndex);
   hv::Port e{hv::PortKind::kEvent, root_, 0, 0, 1, 0, 2040, 9};
   EXPECT_EQ(t.connect(2, e), Status::kInvalidParameter);  // flags past 2047
-  EXPECT_TRUE(t.disconnect(kMsgConn));
-  EXPECT_FALSE(t.disconnect(kMsgConn));
+  EXPECT_TRUE(t.disconnect(kMsgConn, hv::PortKind::kMessage));
+  EXPECT_FALSE(t.disconnect(kMsgConn, hv::PortKind::kMessage));
   EXPECT_EQ(post(post_input(kMsgConn, 0)), Status::kInvalidConnectionId);
+}
+
+// kvm-unit-tests hyperv_connections at more than 16 VPs gives VP n message connection 0x10 + n and
+// event connection 0x20 + n, so VP 16's message id is VP 0's event id: two namespaces (Y28).
+TEST_F(Messages, MessageAndEventConnectionsMayShareAnId) {
+  hv::ConnectionTable& t = root_->connections();
+  hv::Port m{hv::PortKind::kMessage, root_, 1, 0, kMsgSint, 0x77, 0, 0};
+  ASSERT_EQ(t.connect(kEvtConn, m), Status::kSuccess);  // the id of an event connection
+  EXPECT_EQ(t.connect(kEvtConn, m), Status::kInvalidConnectionId);  // a second message one
+  EXPECT_EQ(post(post_input(kEvtConn, 0)), Status::kSuccess);
+  EXPECT_EQ(signal(kEvtConn), Status::kSuccess);  // the event connection is still there
+  EXPECT_TRUE(t.disconnect(kEvtConn, hv::PortKind::kMessage));
+  EXPECT_EQ(post(post_input(kEvtConn, 0)), Status::kInvalidPortId);  // only the event one left
+  EXPECT_EQ(signal(kEvtConn), Status::kSuccess);
 }
 
 // kvm-unit-tests hyperv_connections: "signal event on self / on another cpu / already set".

@@ -21,7 +21,8 @@ Status ConnectionTable::connect(std::uint32_t id, const Port& port) {
   Vp* vp = port.partition->vp(port.vp);
   if (vp == nullptr) return Status::kInvalidVpIndex;
   std::lock_guard lock(mu_);
-  if (std::any_of(list_.begin(), list_.end(), [&](const Connection& c) { return c.id == id; })) {
+  if (std::any_of(list_.begin(), list_.end(),
+                  [&](const Connection& c) { return c.id == id && c.port.kind == port.kind; })) {
     return Status::kInvalidConnectionId;
   }
   if (port.kind == PortKind::kMessage) vp->synic(port.vtl).synic.reserve_queue(port.sint);
@@ -29,21 +30,25 @@ Status ConnectionTable::connect(std::uint32_t id, const Port& port) {
   return Status::kSuccess;
 }
 
-bool ConnectionTable::disconnect(std::uint32_t id) {
+bool ConnectionTable::disconnect(std::uint32_t id, PortKind kind) {
   std::lock_guard lock(mu_);
-  const auto it =
-      std::find_if(list_.begin(), list_.end(), [&](const Connection& c) { return c.id == id; });
+  const auto it = std::find_if(list_.begin(), list_.end(), [&](const Connection& c) {
+    return c.id == id && c.port.kind == kind;
+  });
   if (it == list_.end()) return false;
   list_.erase(it);  // messages already queued stay queued (TLFS)
   return true;
 }
 
-std::optional<Connection> ConnectionTable::find(std::uint32_t id) const {
+std::optional<Connection> ConnectionTable::find(std::uint32_t id, PortKind kind) const {
   std::lock_guard lock(mu_);
+  std::optional<Connection> other;
   for (const Connection& c : list_) {
-    if (c.id == id) return c;
+    if (c.id != id) continue;
+    if (c.port.kind == kind) return c;
+    other = c;
   }
-  return std::nullopt;
+  return other;
 }
 
 }  // namespace hvk::hv

@@ -36,13 +36,18 @@ struct Connection {
 
 class ConnectionTable {
  public:
+  // Message and event connections are two namespaces: one id may name one of each (conformance
+  // Y28, as QEMU and KVM, whose hyperv-testdev clients rely on it).
+  //
   // Host side (allocates). SUCCESS; INVALID_CONNECTION_ID for an id with bits 31:24 set or one
-  // in use; INVALID_PARAMETER for a SINT above 15 or flags beyond 2047; INVALID_VP_INDEX for a
-  // VP or VTL the receiver lacks. A message port gives its SINT a message queue.
+  // in use by a connection of the same kind; INVALID_PARAMETER for a SINT above 15 or flags
+  // beyond 2047; INVALID_VP_INDEX for a VP or VTL the receiver lacks. A message port gives its
+  // SINT a message queue.
   tlfs::Status connect(std::uint32_t id, const Port& port);
-  bool disconnect(std::uint32_t id);
-  // The hypercall path: no allocation.
-  std::optional<Connection> find(std::uint32_t id) const;
+  bool disconnect(std::uint32_t id, PortKind kind);
+  // The hypercall path, no allocation: the connection of that kind with that id, or else one of
+  // the other kind (the caller answers INVALID_PORT_ID), or none.
+  std::optional<Connection> find(std::uint32_t id, PortKind kind) const;
 
  private:
   mutable std::mutex mu_;

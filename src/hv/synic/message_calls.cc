@@ -16,7 +16,7 @@ namespace {
 // The port behind a connection id, with the checks both calls share.
 Status resolve(const Partition& caller, tlfs::ConnectionId id, PortKind kind, Port& out) {
   if (id.reserved_bits()) return Status::kInvalidConnectionId;
-  const std::optional<Connection> c = caller.connections().find(id.raw);
+  const std::optional<Connection> c = caller.connections().find(id.raw, kind);
   if (!c) return Status::kInvalidConnectionId;
   if (c->port.kind != kind || c->port.partition->state() != PartitionState::kActive) {
     return Status::kInvalidPortId;

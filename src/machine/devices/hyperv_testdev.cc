@@ -69,8 +69,10 @@ void HypervTestdev::command(std::uint32_t value) {
                                .flag_count = 1});
       return;
     case kMessageConnectionDestroy:
+      (void)partition_.connections().disconnect(connection, hv::PortKind::kMessage);
+      return;
     case kEventConnectionDestroy:
-      (void)partition_.connections().disconnect(connection);
+      (void)partition_.connections().disconnect(connection, hv::PortKind::kEvent);
       return;
     default:
       return;
