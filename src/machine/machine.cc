@@ -20,6 +20,11 @@ namespace hvk::machine {
 
 namespace {
 
+// The x86 reset state's RIP and CS base (SDM 9.1.4, APM 14.1.3).
+constexpr std::uint64_t kResetRip = 0xfff0;
+constexpr std::uint64_t kResetCsBase = 0xffff0000;
+
+
 constexpr std::uint16_t kExitPort = 0xF4;
 constexpr std::uint16_t kMarkPort = 0xF8;
 constexpr std::uint64_t kTssAddr = 0xFFFB'D000;  // VMX real-mode helpers, outside RAM and MMIO
@@ -349,6 +354,16 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
   }
   if (std::holds_alternative<Hlt>(exit) || std::holds_alternative<Again>(exit)) return true;
   if (std::holds_alternative<Shutdown>(exit)) {
+    // KVM on AMD resets the vCPU at a shutdown (the VMCB is undefined after one): its registers
+    // are the reset state, and the faulting RIP is gone. Say so rather than show 0xfff0.
+    if (slot.vcpu.synced_regs().rip == kResetRip &&
+        slot.vcpu.synced_sregs().cs.base == kResetCsBase) {
+      end(kExitTripleFault,
+          fmt::format("partition {} VP {}: triple fault (KVM reset the vCPU at the shutdown, as it "
+                      "does on AMD: the faulting RIP is not known)",
+                      partition_.id(), slot.vcpu.id()));
+      return false;
+    }
     fail(slot, kExitTripleFault, "triple fault");
     return false;
   }
