@@ -105,6 +105,20 @@ TEST_F(SyntheticMsrs, ClockAndFrequencyMsrs) {
   EXPECT_TRUE(read_synthetic_msr(q, *q.vp(0), msr::kTimeRefCount).gp);
 }
 
+// Conformance Y29: the APIC access MSRs are not there yet, SynIC or not: #GP, privilege clear.
+TEST_F(SyntheticMsrs, ApicAccessMsrsAreNotThereYet) {
+  PartitionConfig cfg;
+  cfg.vp_count = 1;
+  cfg.privileges = default_privileges();
+  cfg.synic = true;
+  Partition& p = hv.create_root(cfg);
+  EXPECT_FALSE(p.privileges().has(Privilege::kIntrCtrlRegs));
+  for (std::uint32_t index : {0x4000'0070u, 0x4000'0071u, 0x4000'0072u}) {
+    EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), index).gp) << std::hex << index;
+    EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), index, 0).gp) << std::hex << index;
+  }
+}
+
 TEST_F(SyntheticMsrs, VpAssistPageIsKeptPerVp) {
   Partition& p = make();
   EXPECT_FALSE(write_synthetic_msr(p, *p.vp(1), msr::kVpAssistPage, 0x7000 | 1).gp);
