@@ -336,5 +336,22 @@ TEST_F(WithSynic, TimerDeadlineRunsThroughTheDeadlineThread) {
   backend_.delivery = nullptr;
 }
 
+// The race that lost a one-shot timer (hyperv_stimer at 4 VPs): the deadline thread, done with the
+// last timer, says "no deadline" after a VP armed a new one. timers_changed reads the timers
+// afresh, so a stale "none" cannot cancel the new deadline.
+TEST_F(WithSynic, AStaleNoDeadlineDoesNotCancelANewTimer) {
+  DeliveryLog log;
+  SynicDelivery d(*root_, hooks_into(log));
+  backend_.delivery = &d;
+  enable(0, 3, 0xB3, false);
+  wr(0, hv::msr::kStimer0Config, tlfs::StimerConfig::kEnable | (3ull << 16));
+  wr(0, hv::msr::kStimer0Count, root_->reference_time() + 20'000);  // 2 ms
+  d.timers_changed(0, 0, hv::kNoDeadline);  // late news from a poll that saw no timer
+  std::unique_lock lock(log.mu);
+  ASSERT_TRUE(log.cv.wait_for(lock, 5s, [&] { return !log.msis.empty(); }));
+  EXPECT_EQ(log.msis[0].second, 0xB3u);
+  backend_.delivery = nullptr;
+}
+
 }  // namespace
 }  // namespace hvk::machine

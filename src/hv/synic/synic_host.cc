@@ -11,6 +11,12 @@ std::uint64_t poll_synic(Partition& p, tlfs::VpIndex vp_index, tlfs::Vtl vtl) {
   return next;
 }
 
+std::uint64_t next_synic_deadline(const Partition& p, tlfs::VpIndex vp_index, tlfs::Vtl vtl) {
+  const Vp* vp = p.vp(vp_index);
+  if (vp == nullptr || vtl > tlfs::kMaxVtl) return kNoDeadline;
+  return vp->synic(vtl).timers.next_deadline();
+}
+
 bool signal_sint(Partition& p, tlfs::VpIndex vp_index, tlfs::Vtl vtl, unsigned sint) {
   Vp* vp = p.vp(vp_index);
   if (vp == nullptr || vtl > tlfs::kMaxVtl) return false;

@@ -20,6 +20,7 @@ SynicDelivery::SynicDelivery(hv::Partition& partition, Hooks hooks)
     : partition_(partition),
       hooks_(std::move(hooks)),
       vp_count_(partition.vp_count()),
+      timer_mu_(std::make_unique<std::mutex[]>(std::size_t{vp_count_} * (tlfs::kMaxVtl + 1))),
       backoff_(vp_count_, kRetryFirst) {
   auto_eoi_.reserve(vp_count_);
   for (tlfs::VpIndex i = 0; i < vp_count_; ++i) auto_eoi_.push_back(std::make_unique<VectorSet>());
@@ -47,8 +48,13 @@ void SynicDelivery::raise(const hv::SintInterrupt& irq, bool on_target_thread) {
   if (!on_target_thread) hooks_.kick(irq.vp_index);
 }
 
-void SynicDelivery::timers_changed(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline) {
+void SynicDelivery::timers_changed(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t /*deadline*/) {
   if (vp >= vp_count_ || vtl > tlfs::kMaxVtl || !deadlines_) return;
+  std::lock_guard lock(timer_mu_[timer_key(vp, vtl)]);
+  set_timer_locked(vp, vtl, hv::next_synic_deadline(partition_, vp, vtl));
+}
+
+void SynicDelivery::set_timer_locked(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline) {
   if (deadline == hv::kNoDeadline) {
     deadlines_->clear(timer_key(vp, vtl));
     return;
@@ -75,8 +81,8 @@ void SynicDelivery::due(std::size_t key) {
   }
   const auto vp = static_cast<tlfs::VpIndex>(key / (tlfs::kMaxVtl + 1));
   const auto vtl = static_cast<tlfs::Vtl>(key % (tlfs::kMaxVtl + 1));
-  const std::uint64_t next = hv::poll_synic(partition_, vp, vtl);
-  if (next != hv::kNoDeadline) arm_timer(vp, vtl, next);
+  std::lock_guard lock(timer_mu_[key]);
+  set_timer_locked(vp, vtl, hv::poll_synic(partition_, vp, vtl));
 }
 
 void SynicDelivery::before_run(tlfs::VpIndex vp, kvm::Vcpu& vcpu) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "hv/backend.h"
@@ -44,7 +45,10 @@ class SynicDelivery {
   // hv::Backend::assert_sint. `on_target_thread`: the caller is the target VP's own thread, which
   // will call before_run() before it enters the guest again, so it needs no kick.
   void raise(const hv::SintInterrupt& irq, bool on_target_thread);
-  // hv::Backend::timers_changed.
+  // hv::Backend::timers_changed. The deadline given is not trusted: the timers are read afresh
+  // under the (vp, vtl)'s lock, which the deadline thread's poll also holds, so that of two
+  // updates racing (a VP arming a timer while the deadline thread fires the last one) the later
+  // one always sees the other's result (a stale "no deadline" once lost a new one-shot timer).
   void timers_changed(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline);
 
   // Whether VP `vp` has auto-EOI vectors waiting (cheap; its thread asks before each KVM_RUN).
@@ -68,6 +72,8 @@ class SynicDelivery {
   std::size_t retry_key(tlfs::VpIndex vp) const {
     return std::size_t{vp_count_} * (tlfs::kMaxVtl + 1) + vp;
   }
+  // With timer_mu_ of (vp, vtl) held: the deadline thread's entry for it, `deadline` or none.
+  void set_timer_locked(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline);
   void arm_timer(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline);
   void retry_later(tlfs::VpIndex vp, std::chrono::microseconds wait);
   void due(std::size_t key);
@@ -76,6 +82,7 @@ class SynicDelivery {
   const Hooks hooks_;
   const tlfs::VpIndex vp_count_;
   std::vector<std::unique_ptr<VectorSet>> auto_eoi_;  // per VP
+  std::unique_ptr<std::mutex[]> timer_mu_;            // per (vp, vtl), by timer_key
   std::vector<std::chrono::microseconds> backoff_;    // per VP, its own thread only
   std::atomic<std::uint64_t> injected_{0};
   std::atomic<std::uint64_t> deferred_{0};
