@@ -8,12 +8,16 @@ DeadlineThread::DeadlineThread(std::size_t keys, Due due)
     : due_(std::move(due)), deadlines_(keys, Clock::time_point::max()), thread_([this] { loop(); }) {}
 
 DeadlineThread::~DeadlineThread() {
+  stop();
+}
+
+void DeadlineThread::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 void DeadlineThread::set(std::size_t key, Clock::time_point when) {

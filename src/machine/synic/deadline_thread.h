@@ -28,6 +28,9 @@ class DeadlineThread {
   // Sets the key's deadline only if it has none or a later one.
   void set_earlier(std::size_t key, Clock::time_point when);
   void clear(std::size_t key);
+  // Ends the thread once a callback in progress returns; no callback runs afterwards. The owner
+  // calls it before it lets go of what the callbacks use (the destructor calls it too).
+  void stop();
   std::size_t keys() const { return deadlines_.size(); }
 
  private:

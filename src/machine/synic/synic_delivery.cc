@@ -33,6 +33,9 @@ SynicDelivery::~SynicDelivery() {
 }
 
 void SynicDelivery::stop() {
+  // The thread first, then the pointer its callbacks read (resetting at once would null it under
+  // a callback still running).
+  if (deadlines_) deadlines_->stop();
   deadlines_.reset();
 }
 
