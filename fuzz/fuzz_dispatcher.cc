@@ -1,21 +1,51 @@
 // fuzz_dispatcher: the hypercall engine as a guest sees it, driven the way the machine drives it.
 //
 // Each input builds a Hypervisor (a root partition and up to two children, in random states, with
-// random VP counts, privileges, VTLs, APIC IDs and guest memory), then runs a script of steps:
-// guest memory writes (raw bytes or well-formed inputs), hypercalls with random modes, CPLs,
-// control words (biased toward hvk's call codes) and GPAs, VTL calls and returns, synthetic MSR
-// reads and writes, and INITs. After every step the invariants below are checked; a violation
-// aborts, so libFuzzer reports the input.
+// random VP counts, privileges, VTLs, APIC IDs and guest memory, most with the SynIC option), then
+// runs a script of steps: guest memory writes (raw bytes or well-formed inputs), hypercalls with
+// random modes, CPLs, control words (biased toward hvk's call codes) and GPAs, VTL calls and
+// returns, synthetic MSR reads and writes (the SynIC and timer MSRs with well-formed values too),
+// INITs, host-made message and event connections (the engine API hyperv-testdev uses), a guest
+// that takes messages out of its SIM slots and writes EOM, and a reference clock the harness
+// moves before polling a VP's timers. After every step the invariants below are checked; a
+// violation aborts, so libFuzzer reports the input.
 //
 //   - every call gets #UD exactly when it is made outside CPL 0 protected/long mode, and then no
 //     register changes; otherwise a status the TLFS names, no reserved result bits, and the
 //     result (or, for kRetry, the control word) in the registers the convention names;
 //   - reps completed <= rep count; kRetry only for rep calls, with SUCCESS, progress past the
 //     rep start and fewer reps than the count; a rep call that succeeds completes every rep;
-//   - guest memory changes only inside the output the call named (and only what it completed);
+//   - guest memory changes only inside the output the call named (and only what it completed),
+//     in the one SIM slot a PostMessage SUCCESS targets or the one SIEF qword of a SignalEvent
+//     SUCCESS, and, for a SynIC MSR write or a timer poll, in the SIM page of that VP's SynIC and
+//     a SIM or SIEF page the write enabled; any other step changes no guest memory;
 //   - a well-formed memory-form call is refused with INVALID_ALIGNMENT exactly when its input or
 //     output range breaks a GPA rule (8-byte aligned, one page, all RAM), by an independent
 //     reference (check_gpa_rules);
+//   - PostMessage and SignalEvent return a status their conformance rows list, and exactly the
+//     one an independent reference gives from the harness's own model of privileges,
+//     connections and SynIC registers, in the documented order (A-rows for the control word,
+//     fast fit and GPAs; then Y1, Y25 and Y10 for PostMessage, Y1 and Y27 for SignalEvent);
+//   - messages are conserved (Y10, Y11): for each SINT of each SynIC, the PostMessage SUCCESSes
+//     not yet taken by the harness's guest (which reads a slot, empties it and writes EOM) ==
+//     the messages the engine holds queued + the one in the slot; never more than 16 queued;
+//     the slot holds the oldest of them byte for byte (type, size, port id, payload); a free slot
+//     behind which messages wait is filled by any step that retries the SINT, and MessagePending
+//     is set while more wait (Y6, Y7); the engine writes no other message than these and timer
+//     expiries (whose payload names a timer and times no later than the clock);
+//   - a SignalEvent SUCCESS leaves its flag (the port's base + FlagNumber) set in the target's
+//     SIEF page and raises the SINT exactly when the flag was clear (Y12); interrupts come only
+//     from the SynIC a step touched, from unmasked SINTs with their vector and AutoEOI, at most
+//     one per source per step; a host-signalled SINT is raised exactly when unmasked (Y14);
+//   - the SynIC and timer MSRs are #GP exactly without SynicRegs / SyntheticTimerRegs (Y1, the
+//     privileges computed by the harness), for SVERSION writes, unmasked SINT vectors below 16
+//     (Y3) and SIM/SIEF pages outside RAM (Y5); the registers read back as written (Y2, Y3, Y4);
+//     a newly enabled or moved page starts zeroed (Y5); timer CONFIG keeps no reserved bits and
+//     is never enabled on SINT 0 outside direct mode (Y19, Y20), a COUNT of 0 disables it (Y18);
+//     every timer write tells the machine the VP's next deadline, and no poll leaves a timer due
+//     (Y16, Y17, Y23); TIME_REF_COUNT reads the clock the timers use (Y23);
+//   - host connections follow Y28 (reserved id bits, SINT, flag range, VP and VTL, one id per
+//     kind), checked against the harness's own list;
 //   - the backend hears of a start only for a StartVirtualProcessor that returned SUCCESS, for
 //     the VP and VTL it named, running the VP's highest enabled VTL;
 //   - at most one successful start per (partition, VP, VTL) until that VP is reset to
@@ -24,6 +54,11 @@
 //   - VtlCall/VtlReturn move only up/down to an enabled VTL and leave the VP alone on #UD;
 //   - the synthetic MSRs follow their privilege bits, VP_INDEX is read-only, a locked hypercall
 //     MSR ignores writes, and the hypercall page is installed exactly when enabled.
+//
+// The message bookkeeping of a SynIC stops (it is "tainted", logged) once something other than
+// the engine's delivery could have changed its SIM page: a guest write or a call's output into
+// the page, or the page shared with another enabled SIM or SIEF page (a guest may do that, and
+// then loses or forges its own messages). Everything else is still checked for it.
 //
 // The input is read with FuzzedDataProvider (numbers from the end, byte strings from the front);
 // corpus/make_seeds.py writes seeds in the same encoding. HVK_FUZZ_VERBOSE=1 logs every step.
@@ -43,12 +78,16 @@
 #include "hv/dispatcher.h"
 #include "hv/hypervisor.h"
 #include "hv/linux_context.h"
+#include "hv/reference_clock.h"
+#include "hv/synic/synic_host.h"
+#include "hv/synic/synic_msrs.h"
 #include "hv/synthetic_msrs.h"
 #include "hv/vp_registers.h"
 #include "hv/vtl_switch.h"
 #include "hvk/tlfs/bytes.h"
 #include "hvk/tlfs/inputs.h"
 #include "hvk/tlfs/registers.h"
+#include "hvk/tlfs/synic.h"
 
 namespace {
 
@@ -63,8 +102,20 @@ constexpr int kMaxRetries = 64;  // re-executions of one paused rep call
 
 // Call codes the control word is biased toward: every call hvk implements, the VTL switches
 // (which are not table calls) and one it does not know.
-constexpr std::uint16_t kCodes[] = {0x000D, 0x000F, 0x0041, 0x0042, 0x0043, 0x0046, 0x0047,
-                                    0x0050, 0x0051, 0x0099, 0x009A, 0x0011, 0x0012, 0x0002};
+constexpr std::uint16_t kCodes[] = {0x000D, 0x000F, 0x0041, 0x0042, 0x0043, 0x0046,
+                                    0x0047, 0x0050, 0x0051, 0x0099, 0x009A, 0x0011,
+                                    0x0012, 0x0002, 0x005C, 0x005D};
+constexpr std::uint16_t kPostMessageCode = 0x005C;
+constexpr std::uint16_t kSignalEventCode = 0x005D;
+
+// Where the harness puts SIM and SIEF pages by default: a region of its own in each partition
+// with the SynIC, one page per (VP, VTL the partition may enable, kind).
+constexpr std::uint64_t kSynicRegionGpa = 0x40'0000;
+std::size_t synic_region_pages(const hv::PartitionConfig& c) {
+  return std::size_t{2} * c.vp_count * (std::min(c.max_vtl, tlfs::kMaxVtl) + 1u);
+}
+
+constexpr std::uint64_t kNoDeadline = ~std::uint64_t{0};
 
 constexpr tlfs::RegisterName kRegisterNames[] = {
     tlfs::RegisterName::kRsp,    tlfs::RegisterName::kRip,
@@ -116,6 +167,8 @@ std::optional<CallShape> call_shape(std::uint16_t code) {
     case C::kGetNextChildPartition:
       return simple(sizeof(t::GetNextChildPartitionInput), sizeof(t::GetNextChildPartitionOutput));
     case C::kGetPartitionId: return simple(0, sizeof(t::GetPartitionIdOutput));
+    case C::kPostMessage: return simple(sizeof(t::PostMessageInput), 0);
+    case C::kSignalEvent: return simple(sizeof(t::SignalEventInput), 0);
     case C::kGetVpRegisters:
       return rep(sizeof(t::VpRegistersHeader), sizeof(t::GetVpRegistersElement),
                  sizeof(t::RegisterValue));
@@ -128,6 +181,31 @@ std::optional<CallShape> call_shape(std::uint16_t code) {
   }
 }
 
+// The memory the engine is given: the map itself, noting whether anything may have changed, so
+// that the check after a step compares the shadow only then (every engine access goes through
+// here: the engine has no other way to guest memory).
+class WatchedMemory final : public hv::GuestMemory {
+ public:
+  explicit WatchedMemory(hv::MemoryMap& map) : map_(map) {}
+  bool contains(std::uint64_t gpa, std::uint64_t len) const override { return map_.contains(gpa, len); }
+  bool read(std::uint64_t gpa, std::span<std::byte> out) const override { return map_.read(gpa, out); }
+  bool write(std::uint64_t gpa, std::span<const std::byte> in) override {
+    dirty = true;
+    return map_.write(gpa, in);
+  }
+  std::optional<bool> compare_exchange_u64(std::uint64_t gpa, std::uint64_t& expected,
+                                           std::uint64_t desired) override {
+    const std::uint64_t want = expected;
+    const std::optional<bool> r = map_.compare_exchange_u64(gpa, expected, desired);
+    if (r && *r && want != desired) dirty = true;
+    return r;
+  }
+  bool dirty = false;
+
+ private:
+  hv::MemoryMap& map_;
+};
+
 // One partition's guest RAM: a few regions, each an exactly sized heap block (so ASan sees any
 // access past one), and a shadow copy to find what a step changed.
 struct Guest {
@@ -138,6 +216,7 @@ struct Guest {
   };
   std::vector<Region> regions;
   hv::MemoryMap map;
+  WatchedMemory watched{map};  // what the partition is attached to
 
   bool add(std::uint64_t gpa, std::size_t pages) {
     Region r{gpa, std::vector<std::byte>(pages * tlfs::kPageSize), {}};
@@ -152,28 +231,55 @@ struct Guest {
     return true;
   }
 
-  // A write made by the fuzzer itself (the guest writing its own memory).
-  void write(std::uint64_t gpa, std::span<const std::byte> bytes) {
-    if (bytes.empty() || !map.write(gpa, bytes)) return;
+  // A write made by the fuzzer itself (the guest writing its own memory); false if not all RAM.
+  bool write(std::uint64_t gpa, std::span<const std::byte> bytes) {
+    if (bytes.empty() || !map.write(gpa, bytes)) return false;
     for (Region& r : regions) {
       if (gpa >= r.gpa && gpa - r.gpa < r.ram.size()) {
         std::memcpy(r.shadow.data() + (gpa - r.gpa), bytes.data(), bytes.size());
       }
     }
+    return true;
   }
 
-  // Every byte that changed since the last sync must lie in [lo, hi); then the shadow catches up.
-  bool changed_only_within(std::uint64_t lo, std::uint64_t hi) {
+  // The region holding all of [gpa, gpa + len), from the harness's own blocks (not the engine's
+  // map), or null.
+  const Region* region_of(std::uint64_t gpa, std::uint64_t len) const {
+    for (const Region& r : regions) {
+      const std::uint64_t size = r.ram.size();
+      if (gpa >= r.gpa && gpa - r.gpa < size && len <= size - (gpa - r.gpa)) return &r;
+    }
+    return nullptr;
+  }
+  bool read(std::uint64_t gpa, std::span<std::byte> out) const {
+    const Region* r = region_of(gpa, out.size());
+    if (r == nullptr) return false;
+    std::memcpy(out.data(), r->ram.data() + (gpa - r->gpa), out.size());
+    return true;
+  }
+  std::optional<std::uint64_t> qword(std::uint64_t gpa) const {
+    std::array<std::byte, 8> b{};
+    if (!read(gpa, b)) return std::nullopt;
+    return tlfs::load<std::uint64_t>(b);
+  }
+
+  // Every byte that changed since the last sync must lie in one of `allowed` (half-open GPA
+  // ranges); then the shadow catches up.
+  bool changed_only_within(std::span<const std::pair<std::uint64_t, std::uint64_t>> allowed) {
+    if (!watched.dirty) return true;
+    watched.dirty = false;
     bool ok = true;
     for (Region& r : regions) {
       if (std::memcmp(r.ram.data(), r.shadow.data(), r.ram.size()) == 0) continue;
       for (std::size_t i = 0; i < r.ram.size(); ++i) {
         if (r.ram[i] == r.shadow[i]) continue;
         const std::uint64_t gpa = r.gpa + i;
-        if (gpa < lo || gpa >= hi) {
-          log_line("  memory changed at gpa %#llx outside [%#llx, %#llx)\n",
-              static_cast<unsigned long long>(gpa), static_cast<unsigned long long>(lo),
-              static_cast<unsigned long long>(hi));
+        const bool inside = std::any_of(allowed.begin(), allowed.end(), [&](const auto& a) {
+          return gpa >= a.first && gpa < a.second;
+        });
+        if (!inside) {
+          log_line("  memory changed at gpa %#llx outside the %zu allowed ranges\n",
+              static_cast<unsigned long long>(gpa), allowed.size());
           ok = false;
         }
       }
@@ -181,6 +287,13 @@ struct Guest {
     }
     return ok;
   }
+};
+
+// The partition reference clock, moved only by the harness (as tests/unit's ManualClock).
+class FuzzClock final : public hv::ReferenceClock {
+ public:
+  std::uint64_t now() const noexcept override { return t; }
+  std::uint64_t t = 1000;
 };
 
 class Harness;
@@ -192,6 +305,8 @@ class FuzzBackend final : public hv::Backend {
   void start_vp(const hv::StartRequest& request) noexcept override;
   void partition_state_changed(hv::PartitionState state) noexcept override;
   void refresh_vp_state(tlfs::VpIndex vp_index) noexcept override;
+  void assert_sint(const hv::SintInterrupt& irq) noexcept override;
+  void timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint64_t deadline) noexcept override;
 
  private:
   Harness& h_;
@@ -235,12 +350,86 @@ class FuzzTrace final : public hv::TraceSink {
   int count = 0;
 };
 
+// The harness's own view of one (partition, VP, VTL)'s SynIC: the registers as the guest wrote
+// them (only writes the rules accept), and the messages posted to each SINT that the harness's
+// guest has not taken yet, oldest first.
+struct SynicModel {
+  std::uint64_t scontrol = 0;
+  std::uint64_t simp = 0;
+  std::uint64_t siefp = 0;
+  std::array<std::uint64_t, tlfs::kSintCount> sint{};
+  std::array<std::uint64_t, tlfs::kStimerCount> count{};
+  std::uint32_t queue_sints = 0;  // SINTs a message port targets: they have buffers (Y10)
+  bool tainted = false;           // the message bookkeeping below no longer holds (header)
+  std::array<std::vector<tlfs::Message>, tlfs::kSintCount> fifo;
+
+  SynicModel() { sint.fill(tlfs::SintRegister::kMasked); }
+  bool sim_on() const { return (simp & tlfs::kSynicEnable) != 0; }
+  bool sief_on() const { return (siefp & tlfs::kSynicEnable) != 0; }
+  std::uint64_t sim_gpa() const { return simp & tlfs::kSynicPageMask; }
+  std::uint64_t sief_gpa() const { return siefp & tlfs::kSynicPageMask; }
+  std::uint64_t slot_gpa(unsigned s) const { return sim_gpa() + std::uint64_t{s} * tlfs::kMessageSize; }
+  bool deliverable() const { return (scontrol & tlfs::kSynicEnable) != 0 && sim_on(); }
+  bool masked(unsigned s) const { return (sint[s] & tlfs::SintRegister::kMasked) != 0; }
+};
+
+// A connection the harness made on a partition (the caller side), as it asked for it.
+struct HostConnection {
+  std::uint32_t id;
+  hv::PortKind kind;
+  std::size_t target;  // the receiver partition's index
+  hv::Port port;
+};
+
 struct Part {
   hv::Partition* p = nullptr;
   std::unique_ptr<Guest> guest;  // null: the partition has no memory attached
   std::unique_ptr<FuzzBackend> backend;  // null: no backend attached
   std::vector<std::unique_ptr<FuzzVpState>> states;
+  tlfs::PrivilegeMask privileges{};   // what the partition should have, computed by the harness
+  std::vector<SynicModel> synics;     // vp_count * (kMaxVtl + 1)
+  std::vector<HostConnection> conns;  // this partition's connections
 };
+
+// The privileges conformance Y1 gives a partition: its configured mask, plus SynicRegs,
+// SyntheticTimerRegs, PostMessages and SignalEvents with PartitionConfig::synic.
+tlfs::PrivilegeMask expected_privileges(const hv::PartitionConfig& c) {
+  std::uint64_t m = c.privileges.raw;
+  if (c.synic) {
+    for (tlfs::Privilege p : {tlfs::Privilege::kSynicRegs, tlfs::Privilege::kSyntheticTimerRegs,
+                              tlfs::Privilege::kPostMessages, tlfs::Privilege::kSignalEvents}) {
+      m |= tlfs::privilege_bit(p);
+    }
+  }
+  return {m};
+}
+
+bool is_posted_type(std::uint32_t type) {
+  return type != 0 && (type & tlfs::kMessageTypeHypervisorBit) == 0;
+}
+
+// The SynIC's view of a pending PostMessage or SignalEvent, taken before the call.
+struct MessageCall {
+  bool active = false;  // the call is PostMessage or SignalEvent
+  bool post = false;
+  std::optional<tlfs::Status> expect;  // the reference's status
+  HostConnection conn{};               // on SUCCESS: the connection used
+  tlfs::Message message{};             // PostMessage: what the receiver should get
+  std::uint64_t slot_before = 0;       // PostMessage: the slot's first qword before the call
+  std::uint64_t flag_gpa = 0;          // SignalEvent: the qword holding the flag...
+  std::uint64_t flag_bit = 0;          // ...and its bit
+  bool flag_was_set = false;
+};
+
+// The SynIC a step retried (its queued messages had the chance to move), if any.
+struct Touch {
+  std::size_t part;
+  tlfs::VpIndex vp;
+  tlfs::Vtl vtl;
+  std::uint32_t sints;  // the SINTs retried
+};
+
+using Ranges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
 
 struct RecordedStart {
   std::size_t part;
@@ -254,7 +443,9 @@ class Harness {
   void run() {
     setup();
     for (int step = 0; step < kMaxSteps && in_.remaining_bytes() > 0; ++step) {
-      switch (in_.ConsumeIntegralInRange<int>(0, 9)) {
+      touch_.reset();
+      for (Ranges& r : allowed_) r.clear();
+      switch (in_.ConsumeIntegralInRange<int>(0, 13)) {
         case 0: case 4: case 9: dispatch_op(); break;
         case 1: write_start_op(); break;
         case 2: write_header_op(); break;
@@ -262,9 +453,19 @@ class Harness {
         case 5: transfer_op(); break;
         case 6: msr_op(); break;
         case 7: init_op(); break;
+        case 10: synic_msr_op(); break;
+        case 11: host_op(); break;
+        case 12: take_op(); break;
+        case 13: clock_op(); break;
         default: set_state_op(); break;
       }
       check_started_model();
+      // What a step may change, it named in allowed_; the interrupts and deadlines it expected,
+      // it checked and consumed.
+      check_memory(allowed_);
+      HVK_FUZZ_CHECK(irqs_.empty());
+      HVK_FUZZ_CHECK(timer_changes_.empty());
+      check_messages();
     }
   }
 
@@ -282,6 +483,10 @@ class Harness {
     HVK_FUZZ_CHECK(vp < p->vp_count());
     // The machine may find that an INIT put the VP back in wait-for-SIPI.
     if (init_on_refresh_) init(part, vp);
+  }
+  void on_irq(std::size_t part, const hv::SintInterrupt& irq) { irqs_.push_back({part, irq}); }
+  void on_timers_changed(std::size_t part, tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline) {
+    timer_changes_.push_back({part, vp, vtl, deadline});
   }
 
  private:
@@ -343,10 +548,11 @@ class Harness {
     constexpr std::uint8_t kPhysBits[] = {48, 36, 52, 64};
     c.cpu.phys_addr_bits = pick<std::uint8_t>(kPhysBits);
     c.cpu.la57 = in_.ConsumeBool();
+    c.synic = in_.ConsumeIntegralInRange<int>(0, 3) != 3;
     return c;
   }
 
-  std::unique_ptr<Guest> guest(bool root) {
+  std::unique_ptr<Guest> guest(bool root, std::size_t synic_pages) {
     if (!root && in_.ConsumeIntegralInRange<int>(0, 7) == 7) return nullptr;
     auto g = std::make_unique<Guest>();
     g->add(0, in_.ConsumeIntegralInRange<std::size_t>(1, root ? 8 : 4));
@@ -360,6 +566,7 @@ class Harness {
       }
       g->add(gpa, in_.ConsumeIntegralInRange<std::size_t>(1, 4));  // refused if it wraps/overlaps
     }
+    if (synic_pages != 0) g->add(kSynicRegionGpa, synic_pages);  // refused if it overlaps
     return g;
   }
 
@@ -380,7 +587,9 @@ class Harness {
       const bool root = i == 0;
       hv::PartitionConfig cfg = config();
       Part part;
-      part.guest = guest(root);
+      part.guest = guest(root, cfg.synic ? synic_region_pages(cfg) : 0);
+      part.privileges = expected_privileges(cfg);
+      part.synics.resize(std::size_t{cfg.vp_count} * (tlfs::kMaxVtl + 1));
       const bool backend = root || in_.ConsumeIntegralInRange<int>(0, 7) != 7;
       if (backend) part.backend = std::make_unique<FuzzBackend>(*this, i);
       // A child's parent: the root, or the previous child (a grandchild).
@@ -389,7 +598,9 @@ class Harness {
       Part& pt = parts_.back();
       pt.p = root ? &hv_.create_root(cfg) : &hv_.create_child(*parent, cfg);
       HVK_FUZZ_CHECK(pt.p->id() == i + 1);
-      pt.p->attach(pt.backend.get(), pt.guest ? &pt.guest->map : nullptr);
+      HVK_FUZZ_CHECK(pt.p->privileges().raw == pt.privileges.raw);  // Y1
+      pt.p->set_reference_clock(&clock_);
+      pt.p->attach(pt.backend.get(), pt.guest ? &pt.guest->watched : nullptr);
       if (root) {
         started(0, 0, cfg.boot_vtl) = true;  // the boot VP runs in its boot VTL
       } else {
@@ -589,7 +800,14 @@ class Harness {
     const std::uint64_t at = gpa(pi);
     const std::vector<std::uint8_t> bytes =
         in_.ConsumeBytes<std::uint8_t>(in_.ConsumeIntegralInRange<std::size_t>(1, 64));
-    if (parts_[pi].guest) parts_[pi].guest->write(at, std::as_bytes(std::span(bytes)));
+    guest_write(pi, at, std::as_bytes(std::span(bytes)));
+  }
+
+  // The guest writes its own memory: a SIM page it reaches is tainted.
+  void guest_write(std::size_t pi, std::uint64_t at, std::span<const std::byte> bytes) {
+    if (parts_[pi].guest && parts_[pi].guest->write(at, bytes)) {
+      taint_sim_writes(pi, at, at + bytes.size());
+    }
   }
 
   void write_start_op() {
@@ -604,7 +822,7 @@ class Harness {
     log_line("  write start input at %#llx: partition %#llx vp %#x vtl %u\n",
         static_cast<unsigned long long>(at), static_cast<unsigned long long>(in.partition_id),
         in.vp_index, in.target_vtl);
-    if (parts_[pi].guest) parts_[pi].guest->write(at, tlfs::as_bytes(in));
+    guest_write(pi, at, tlfs::as_bytes(in));
   }
 
   template <typename T>
@@ -623,7 +841,7 @@ class Harness {
     const std::size_t pi = pick_part();
     const std::uint64_t at = gpa(pi);
     std::vector<std::byte> out;
-    const int kind = in_.ConsumeIntegralInRange<int>(0, 5);
+    const int kind = in_.ConsumeIntegralInRange<int>(0, 7);
     const std::size_t n = in_.ConsumeIntegralInRange<std::size_t>(0, 8);
     switch (kind) {
       case 0:    // Get/SetVpRegisters
@@ -670,15 +888,50 @@ class Harness {
         break;
       }
       case 4: append(out, tlfs::PartitionIdInput{partition_id()}); break;
-      default: {
+      case 5: {
         tlfs::GetNextChildPartitionInput g{};
         g.parent_id = partition_id();
         g.previous_child_id = partition_id();
         append(out, g);
         break;
       }
+      case 6: {  // PostMessage
+        tlfs::PostMessageInput m{};
+        m.connection_id.raw = connection_id(pi);
+        if (in_.ConsumeIntegralInRange<int>(0, 7) == 7) m.reserved = in_.ConsumeIntegral<std::uint32_t>();
+        switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+          case 0: case 1: m.message_type = in_.ConsumeIntegralInRange<std::uint32_t>(1, 0xFF); break;
+          case 2: m.message_type = in_.ConsumeBool() ? 0 : 0x8000'0010u; break;
+          default: m.message_type = in_.ConsumeIntegral<std::uint32_t>(); break;
+        }
+        switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+          case 0: case 1: m.payload_size = in_.ConsumeIntegralInRange<std::uint32_t>(0, 240); break;
+          case 2: m.payload_size = in_.ConsumeIntegralInRange<std::uint32_t>(241, 256); break;
+          default: m.payload_size = in_.ConsumeIntegral<std::uint32_t>(); break;
+        }
+        const std::vector<std::uint8_t> payload =
+            in_.ConsumeBytes<std::uint8_t>(std::min<std::uint32_t>(m.payload_size, 240));
+        if (!payload.empty()) std::memcpy(m.payload, payload.data(), payload.size());
+        log_line("  write post message input at %#llx: connection %#x type %#x size %u\n",
+            static_cast<unsigned long long>(at), m.connection_id.raw, m.message_type, m.payload_size);
+        append(out, m);
+        break;
+      }
+      default: {  // SignalEvent
+        tlfs::SignalEventInput e{};
+        e.connection_id.raw = connection_id(pi);
+        e.flag_number = flag_number();
+        if (in_.ConsumeIntegralInRange<int>(0, 7) == 7) e.reserved = in_.ConsumeIntegral<std::uint16_t>();
+        append(out, e);
+        break;
+      }
     }
-    if (parts_[pi].guest) parts_[pi].guest->write(at, out);
+    guest_write(pi, at, out);
+  }
+
+  std::uint16_t flag_number() {
+    return in_.ConsumeIntegralInRange<int>(0, 3) == 3 ? in_.ConsumeIntegral<std::uint16_t>()
+                                                       : in_.ConsumeIntegralInRange<std::uint16_t>(0, 8);
   }
 
   void dispatch_op() {
@@ -690,8 +943,12 @@ class Harness {
     st.mode = mode();
     st.cpl = cpl();
     const tlfs::HypercallControl c = control();
-    const std::uint64_t in_gpa = gpa(pi);
+    std::uint64_t in_gpa = gpa(pi);
     const std::uint64_t out_gpa = gpa(pi);
+    if (c.fast() && c.code() == kSignalEventCode && in_.ConsumeBool()) {
+      // A well-formed fast SignalEvent: the connection id and flag number in RDX.
+      in_gpa = connection_id(pi) | std::uint64_t{flag_number()} << 32;
+    }
     // Whatever the other registers (and the upper halves, in 32-bit code) hold.
     hv::HypercallRegs& r = st.regs;
     if (in_.ConsumeIntegralInRange<int>(0, 3) == 3) {
@@ -748,6 +1005,9 @@ class Harness {
       if (have_start_in) start_in = tlfs::load<tlfs::StartVirtualProcessorInput>(b);
     }
 
+    // What a PostMessage or SignalEvent should do, from the harness's own models.
+    const MessageCall mc = message_call(pi, regs);
+
     starts_.clear();
     trace_.count = 0;
     in_call_ = true;
@@ -774,6 +1034,12 @@ class Harness {
     HVK_FUZZ_CHECK((o.result.raw & ~((std::uint64_t{tlfs::HypercallControl::kMaxRep} << 32) |
                                      0xFFFF)) == 0);
     if (call == nullptr) HVK_FUZZ_CHECK(status == tlfs::Status::kInvalidHypercallCode);
+    if (mc.active) {
+      log_line("  %s: reference status %#x\n", mc.post ? "post message" : "signal event",
+          mc.expect ? static_cast<unsigned>(*mc.expect) : 0xFFFFu);
+      HVK_FUZZ_CHECK(listed_status(mc.post, status));
+      if (mc.expect) HVK_FUZZ_CHECK(status == *mc.expect);
+    }
 
     // Reps.
     const std::uint16_t count = c.rep_count();
@@ -819,8 +1085,23 @@ class Harness {
         hi = regs.output + call->output_size;
       }
     }
-    check_memory(pi, lo, hi);
+    AllowedRanges allowed;
+    if (lo < hi) {
+      allowed[pi].push_back({lo, hi});
+      taint_sim_writes(pi, lo, hi);  // an output may land in a SIM page
+    }
+    if (mc.active && status == tlfs::Status::kSuccess) {
+      const SynicModel& t = model(mc.conn.target, mc.conn.port.vp, mc.conn.port.vtl);
+      if (mc.post) {
+        const std::uint64_t slot = t.slot_gpa(mc.conn.port.sint);
+        allowed[mc.conn.target].push_back({slot, slot + tlfs::kMessageSize});
+      } else {
+        allowed[mc.conn.target].push_back({mc.flag_gpa, mc.flag_gpa + 8});
+      }
+    }
+    check_memory(allowed);
     check_trace(pi, vi, o);
+    if (mc.active) check_message_call(mc, status);
 
     // Starts.
     const bool start_ok = c.code() == static_cast<std::uint16_t>(tlfs::CallCode::kStartVirtualProcessor) &&
@@ -833,12 +1114,18 @@ class Harness {
     return o.action == hv::Action::kRetry;
   }
 
-  void check_memory(std::size_t pi, std::uint64_t lo, std::uint64_t hi) {
+  using AllowedRanges = std::array<Ranges, kMaxPartitions>;
+
+  // Every partition's memory changed only inside its allowed ranges.
+  void check_memory(const AllowedRanges& allowed) {
     for (std::size_t i = 0; i < parts_.size(); ++i) {
-      if (Guest* g = parts_[i].guest.get()) {
-        HVK_FUZZ_CHECK(i == pi ? g->changed_only_within(lo, hi) : g->changed_only_within(0, 0));
-      }
+      if (Guest* g = parts_[i].guest.get()) HVK_FUZZ_CHECK(g->changed_only_within(allowed[i]));
     }
+  }
+  void check_memory(std::size_t pi, std::uint64_t lo, std::uint64_t hi) {
+    AllowedRanges a;
+    if (lo < hi) a[pi].push_back({lo, hi});
+    check_memory(a);
   }
 
   // The reference for docs/conformance.md A13-A15 (with A16 and A22): a memory-form call whose
@@ -981,6 +1268,19 @@ class Harness {
       case 2: index = hv::msr::kSyntheticFirst + in_.ConsumeIntegral<std::uint8_t>(); break;
       default: index = in_.ConsumeIntegral<std::uint32_t>(); break;
     }
+    if (index >= hv::msr::kScontrol && index < hv::msr::kScontrol + 0x40) {
+      // The SynIC and timer MSRs (and the holes between them): the same value choices as below.
+      std::uint64_t value = 0;
+      if (write) {
+        switch (in_.ConsumeIntegralInRange<int>(0, 2)) {
+          case 0: value = (gpa(pi) & hv::HypercallMsr::kGpaMask) | in_.ConsumeIntegralInRange<std::uint64_t>(0, 3); break;
+          case 1: value = in_.ConsumeIntegral<std::uint64_t>(); break;
+          default: value = in_.ConsumeIntegralInRange<std::uint64_t>(0, 3); break;
+        }
+      }
+      synic_msr(pi, vi, write, index, value);
+      return;
+    }
     const bool msr_priv = p.privileges().has(tlfs::Privilege::kHypercallMsrs);
     const bool vp_priv = p.privileges().has(tlfs::Privilege::kVpIndex);
     const std::uint64_t os_id = p.guest_os_id();
@@ -995,6 +1295,10 @@ class Harness {
       } else if (index == hv::msr::kGuestOsId || index == hv::msr::kHypercall) {
         HVK_FUZZ_CHECK(a.gp == !msr_priv);
         if (!a.gp) HVK_FUZZ_CHECK(a.value == (index == hv::msr::kGuestOsId ? os_id : old));
+      } else if (index == hv::msr::kTimeRefCount) {
+        // Y23: the clock the synthetic timers use.
+        HVK_FUZZ_CHECK(a.gp == !parts_[pi].privileges.has(tlfs::Privilege::kPartitionReferenceCounter));
+        if (!a.gp) HVK_FUZZ_CHECK(a.value == clock_.t);
       }
       HVK_FUZZ_CHECK(p.guest_os_id() == os_id && p.hypercall_msr() == old);
       return;
@@ -1052,7 +1356,714 @@ class Harness {
     parts_[pi].states[vi]->set(v, context());
   }
 
+  // --- the SynIC: models, references, steps ---------------------------------------------------
+
+  SynicModel& model(std::size_t pi, tlfs::VpIndex vi, tlfs::Vtl v) {
+    return parts_[pi].synics[std::size_t{vi} * (tlfs::kMaxVtl + 1) + v];
+  }
+  hv::VtlSynic& engine_synic(std::size_t pi, tlfs::VpIndex vi, tlfs::Vtl v) {
+    return parts_[pi].p->vp(vi)->synic(v);
+  }
+
+  // The statuses docs/conformance.md lists for the two calls: the dispatcher's (A-rows: control
+  // word, fast fit, GPAs), Y1's ACCESS_DENIED, and Y25 (with Y9, Y10) or Y27 (with Y13).
+  static bool listed_status(bool post, tlfs::Status s) {
+    using S = tlfs::Status;
+    switch (s) {
+      case S::kSuccess: case S::kInvalidHypercallInput: case S::kInvalidAlignment:
+      case S::kAccessDenied: case S::kInvalidParameter: case S::kInvalidConnectionId:
+      case S::kInvalidPortId: case S::kInvalidSynicState:
+        return true;
+      case S::kInsufficientBuffers: return post;
+      default: return false;
+    }
+  }
+
+  const HostConnection* find_conn(std::size_t pi, std::uint32_t id, hv::PortKind kind) const {
+    for (const HostConnection& c : parts_[pi].conns) {
+      if (c.id == id && c.kind == kind) return &c;
+    }
+    return nullptr;
+  }
+
+  // The reference for PostMessage and SignalEvent: the status the call must return, computed from
+  // the control word's bits, the harness's regions, privileges, connections and SynIC registers,
+  // in the order the rows give. Also what a SUCCESS must leave behind.
+  MessageCall message_call(std::size_t pi, const hv::CallRegs& regs) {
+    MessageCall m;
+    const std::uint64_t raw = regs.control.raw;
+    const std::uint16_t code = raw & 0xFFFF;
+    if (code != kPostMessageCode && code != kSignalEventCode) return m;
+    m.active = true;
+    m.post = code == kPostMessageCode;
+    using S = tlfs::Status;
+    // A6-A10: reserved bits, nested, a variable header, a rep count or start on a simple call.
+    constexpr std::uint64_t kMustBeZero = (0x7FFFull << 17) | (0xFull << 44) | (0xFull << 60);
+    if ((raw & kMustBeZero) != 0 || ((raw >> 32) & 0xFFF) != 0 || ((raw >> 48) & 0xFFF) != 0) {
+      m.expect = S::kInvalidHypercallInput;
+      return m;
+    }
+    std::array<std::byte, sizeof(tlfs::PostMessageInput)> in{};
+    const std::size_t len = m.post ? sizeof(tlfs::PostMessageInput) : sizeof(tlfs::SignalEventInput);
+    if (((raw >> 16) & 1) != 0) {
+      if (m.post) {  // Y26: 256 bytes do not fit two registers
+        m.expect = S::kInvalidHypercallInput;
+        return m;
+      }
+      tlfs::store(std::span(in), regs.input, 0);  // RDX (EBX:ECX): the 8-byte input
+    } else {
+      if (!gpa_ok(pi, regs.input, len)) {  // A13-A15
+        m.expect = S::kInvalidAlignment;
+        return m;
+      }
+      HVK_FUZZ_CHECK(parts_[pi].guest->read(regs.input, std::span(in).first(len)));
+    }
+    const Part& caller = parts_[pi];
+    if (m.post) {
+      const auto pm = tlfs::load<tlfs::PostMessageInput>(in);
+      if (!caller.privileges.has(tlfs::Privilege::kPostMessages)) {  // Y1
+        m.expect = S::kAccessDenied;
+        return m;
+      }
+      if (pm.message_type == 0 || (pm.message_type & 0x8000'0000u) != 0 ||
+          pm.payload_size > 240 || pm.reserved != 0) {  // Y25
+        m.expect = S::kInvalidParameter;
+        return m;
+      }
+      const std::uint32_t id = pm.connection_id.raw;
+      const HostConnection* c = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kMessage);
+      const HostConnection* other = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kEvent);
+      if (c == nullptr && other == nullptr) {
+        m.expect = S::kInvalidConnectionId;
+        return m;
+      }
+      if (c == nullptr || parts_[c->target].p->state() != hv::PartitionState::kActive) {
+        m.expect = S::kInvalidPortId;
+        return m;
+      }
+      const SynicModel& t = model(c->target, c->port.vp, c->port.vtl);
+      if (!t.deliverable()) {  // Y9
+        m.expect = S::kInvalidSynicState;
+        return m;
+      }
+      const std::size_t queued = engine_synic(c->target, c->port.vp, c->port.vtl).synic.queued(c->port.sint);
+      HVK_FUZZ_CHECK(queued <= 16);
+      if (queued == 16) {  // Y10
+        m.expect = S::kInsufficientBuffers;
+        return m;
+      }
+      m.expect = S::kSuccess;
+      m.conn = *c;
+      m.message.header.message_type = pm.message_type;
+      m.message.header.payload_size = static_cast<std::uint8_t>(pm.payload_size);
+      m.message.header.origination_id = c->port.port_id;  // Y24
+      std::memcpy(m.message.payload, pm.payload, pm.payload_size);
+      m.slot_before = parts_[c->target].guest->qword(t.slot_gpa(c->port.sint)).value_or(0);
+      return m;
+    }
+    const auto se = tlfs::load<tlfs::SignalEventInput>(std::span(in).first(8));
+    if (!caller.privileges.has(tlfs::Privilege::kSignalEvents)) {  // Y1
+      m.expect = S::kAccessDenied;
+      return m;
+    }
+    // Y27 does not say whether RsvdZ comes before the connection; the reference takes Y25's
+    // order (what the input alone shows first).
+    if (se.reserved != 0) {
+      m.expect = S::kInvalidParameter;
+      return m;
+    }
+    const std::uint32_t id = se.connection_id.raw;
+    const HostConnection* c = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kEvent);
+    const HostConnection* other = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kMessage);
+    if (c == nullptr && other == nullptr) {
+      m.expect = S::kInvalidConnectionId;
+      return m;
+    }
+    if (c == nullptr || parts_[c->target].p->state() != hv::PartitionState::kActive) {
+      m.expect = S::kInvalidPortId;
+      return m;
+    }
+    if (se.flag_number >= c->port.flag_count) {  // needs the port, so after it
+      m.expect = S::kInvalidParameter;
+      return m;
+    }
+    const SynicModel& t = model(c->target, c->port.vp, c->port.vtl);
+    if ((t.scontrol & 1) == 0 || !t.sief_on() || t.masked(c->port.sint)) {  // Y13
+      m.expect = S::kInvalidSynicState;
+      return m;
+    }
+    m.expect = S::kSuccess;
+    m.conn = *c;
+    const unsigned flag = unsigned{c->port.flag_base} + se.flag_number;
+    m.flag_gpa = t.sief_gpa() + std::uint64_t{c->port.sint} * 256 + std::uint64_t{flag / 64} * 8;
+    m.flag_bit = std::uint64_t{1} << (flag % 64);
+    m.flag_was_set = (parts_[c->target].guest->qword(m.flag_gpa).value_or(0) & m.flag_bit) != 0;
+    return m;
+  }
+
+  // After a PostMessage or SignalEvent (its status checked against the reference already).
+  void check_message_call(const MessageCall& mc, tlfs::Status status) {
+    if (status != tlfs::Status::kSuccess) {
+      HVK_FUZZ_CHECK(irqs_.empty());
+      return;
+    }
+    const std::size_t ti = mc.conn.target;
+    const hv::Port& port = mc.conn.port;
+    SynicModel& t = model(ti, port.vp, port.vtl);
+    Guest& g = *parts_[ti].guest;
+    const std::uint32_t seen = check_irqs_from(ti, port.vp, port.vtl);
+    HVK_FUZZ_CHECK((seen & ~(1u << port.sint)) == 0);  // only the port's SINT
+    const bool backend = parts_[ti].backend != nullptr;
+    if (!mc.post) {
+      // Y12: the flag is set; the SINT is raised exactly when the flag was clear.
+      HVK_FUZZ_CHECK((g.qword(mc.flag_gpa).value_or(0) & mc.flag_bit) != 0);
+      HVK_FUZZ_CHECK((seen != 0) == (!mc.flag_was_set && backend));
+      return;
+    }
+    const std::uint64_t after = g.qword(t.slot_gpa(port.sint)).value_or(0);
+    const bool delivered = tlfs::header_word_type(mc.slot_before) == 0 &&
+                           tlfs::header_word_type(after) != 0;
+    HVK_FUZZ_CHECK(seen == 0 || delivered);
+    if (!t.tainted) {
+      t.fifo[port.sint].push_back(mc.message);
+      // A free slot gets the oldest message at once (Y6); a busy one its MessagePending flag
+      // (Y7). check_messages() compares the slot with the oldest one.
+      if (tlfs::header_word_type(mc.slot_before) == 0) {
+        HVK_FUZZ_CHECK(delivered);
+        HVK_FUZZ_CHECK((seen != 0) == (backend && !t.masked(port.sint)));  // Y8
+      } else {
+        HVK_FUZZ_CHECK(tlfs::header_word_type(after) == tlfs::header_word_type(mc.slot_before));
+        HVK_FUZZ_CHECK((tlfs::header_word_flags(after) & tlfs::kMessagePending) != 0);
+      }
+    }
+    touch_ = Touch{ti, port.vp, port.vtl, 1u << port.sint};
+  }
+
+  // The interrupts this step raised: all from SynIC (pi, vi, v), from unmasked SINTs with the
+  // vector and AutoEOI the harness's model has, or its direct timers; one per source. Returns the
+  // sources seen and consumes them.
+  std::uint32_t check_irqs_from(std::size_t pi, tlfs::VpIndex vi, tlfs::Vtl v) {
+    std::uint32_t seen = 0;
+    const SynicModel& m = model(pi, vi, v);
+    for (const auto& [part, irq] : irqs_) {
+      log_line("  interrupt partition %zu vp %u vtl %u vector %u source %u\n", part + 1,
+          irq.vp_index, irq.vtl, irq.vector, irq.source);
+      HVK_FUZZ_CHECK(part == pi && irq.vp_index == vi && irq.vtl == v);
+      HVK_FUZZ_CHECK(irq.source < hv::SintInterrupt::kDirectTimer + tlfs::kStimerCount);
+      HVK_FUZZ_CHECK(((seen >> irq.source) & 1) == 0);
+      seen |= 1u << irq.source;
+      if (irq.source < tlfs::kSintCount) {
+        HVK_FUZZ_CHECK(!m.masked(irq.source));
+        HVK_FUZZ_CHECK(irq.vector == static_cast<std::uint8_t>(m.sint[irq.source]));
+        HVK_FUZZ_CHECK(irq.vector >= tlfs::kFirstValidSintVector);
+        HVK_FUZZ_CHECK(irq.auto_eoi == ((m.sint[irq.source] & tlfs::SintRegister::kAutoEoi) != 0));
+      } else {
+        HVK_FUZZ_CHECK(!irq.auto_eoi);
+      }
+    }
+    irqs_.clear();
+    return seen;
+  }
+
+  // A write into [lo, hi) of partition pi's memory by anything but the engine's delivery: the
+  // SIM pages it reaches no longer follow the message bookkeeping.
+  void taint_sim_writes(std::size_t pi, std::uint64_t lo, std::uint64_t hi) {
+    for (SynicModel& m : parts_[pi].synics) {
+      if (!m.tainted && m.sim_on() && lo < m.sim_gpa() + tlfs::kPageSize && m.sim_gpa() < hi) {
+        log_line("  SIM page %#llx written by the guest or a call: its messages are no longer counted\n",
+            static_cast<unsigned long long>(m.sim_gpa()));
+        m.tainted = true;
+      }
+    }
+  }
+
+  // A SIM page that is also another enabled SIM or SIEF page (of any VP or VTL of the partition).
+  void taint_shared_pages(std::size_t pi) {
+    std::vector<SynicModel>& all = parts_[pi].synics;
+    for (SynicModel& m : all) {
+      if (m.tainted || !m.sim_on()) continue;
+      for (const SynicModel& o : all) {
+        if ((&o != &m && o.sim_on() && o.sim_gpa() == m.sim_gpa()) ||
+            (o.sief_on() && o.sief_gpa() == m.sim_gpa())) {
+          log_line("  SIM page %#llx shared: its messages are no longer counted\n",
+              static_cast<unsigned long long>(m.sim_gpa()));
+          m.tainted = true;
+          break;
+        }
+      }
+    }
+  }
+
+  bool page_shared(std::size_t pi, std::uint64_t page, int times) const {
+    int n = 0;
+    for (const SynicModel& o : parts_[pi].synics) {
+      n += (o.sim_on() && o.sim_gpa() == page) + (o.sief_on() && o.sief_gpa() == page);
+    }
+    return n > times;
+  }
+
+  static bool same_message(const tlfs::Message& got, const tlfs::Message& want) {
+    return got.header.message_type == want.header.message_type &&
+           got.header.payload_size == want.header.payload_size &&
+           got.header.origination_id == want.header.origination_id &&
+           std::memcmp(got.payload, want.payload, want.header.payload_size) == 0;
+  }
+
+  std::optional<tlfs::Message> read_slot(std::size_t pi, const SynicModel& m, unsigned s) const {
+    std::array<std::byte, sizeof(tlfs::Message)> b{};
+    if (!m.sim_on() || parts_[pi].guest == nullptr || !parts_[pi].guest->read(m.slot_gpa(s), b)) {
+      return std::nullopt;
+    }
+    return tlfs::load<tlfs::Message>(b);
+  }
+
+  // Message conservation (Y10, Y11) and delivery (Y6, Y7), after every step.
+  void check_messages() {
+    for (std::size_t pi = 0; pi < parts_.size(); ++pi) {
+      for (std::uint32_t vi = 0; vi < parts_[pi].p->vp_count(); ++vi) {
+        for (tlfs::Vtl v = 0; v <= tlfs::kMaxVtl; ++v) {
+          const SynicModel& m = model(pi, vi, v);
+          if (m.queue_sints == 0) continue;
+          const hv::Synic& syn = engine_synic(pi, vi, v).synic;
+          const bool touched = touch_ && touch_->part == pi && touch_->vp == vi && touch_->vtl == v;
+          for (unsigned s = 0; s < tlfs::kSintCount; ++s) {
+            if (((m.queue_sints >> s) & 1) == 0) continue;
+            const std::size_t queued = syn.queued(s);
+            HVK_FUZZ_CHECK(queued <= 16);
+            if (m.tainted) continue;
+            const std::optional<tlfs::Message> slot = read_slot(pi, m, s);
+            const bool in_slot = slot && is_posted_type(slot->header.message_type);
+            if (m.fifo[s].size() != queued + in_slot) {
+              log_line("  partition %zu vp %u vtl %u sint %u: %zu posted, %zu queued, %d in the slot\n",
+                  pi + 1, vi, v, s, m.fifo[s].size(), queued, in_slot);
+            }
+            HVK_FUZZ_CHECK(m.fifo[s].size() == queued + in_slot);
+            if (in_slot) HVK_FUZZ_CHECK(same_message(*slot, m.fifo[s].front()));
+            if (touched && ((touch_->sints >> s) & 1) != 0 && m.deliverable() && queued > 0) {
+              // A retried SINT with messages waiting has a busy slot flagged MessagePending.
+              HVK_FUZZ_CHECK(slot && slot->header.message_type != 0);
+              HVK_FUZZ_CHECK((slot->header.message_flags & tlfs::kMessagePending) != 0);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // A timer expiry in a slot (Y15): HvMessageTimerExpired, 24 bytes, a timer index, and an
+  // expiration no later than the delivery, which is no later than the clock.
+  void check_timer_message(const tlfs::Message& msg) {
+    HVK_FUZZ_CHECK(msg.header.payload_size == sizeof(tlfs::TimerMessagePayload));
+    HVK_FUZZ_CHECK(msg.header.origination_id == 0);
+    tlfs::TimerMessagePayload t{};
+    std::memcpy(&t, msg.payload, sizeof t);
+    HVK_FUZZ_CHECK(t.timer_index < tlfs::kStimerCount);
+    HVK_FUZZ_CHECK(t.expiration_time <= t.delivery_time);
+    HVK_FUZZ_CHECK(t.delivery_time <= clock_.t);
+  }
+
+  // A connection id for partition pi's calls: one it has, a small one, junk, or one of its own
+  // with reserved bits.
+  std::uint32_t connection_id(std::size_t pi) {
+    const std::vector<HostConnection>& conns = parts_[pi].conns;
+    switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+      case 0:
+        if (conns.empty()) return 0;
+        return conns[in_.ConsumeIntegralInRange<std::size_t>(0, conns.size() - 1)].id;
+      case 1: return in_.ConsumeIntegralInRange<std::uint32_t>(0, 7);
+      case 2: return in_.ConsumeIntegral<std::uint32_t>();
+      default:
+        return (conns.empty() ? 0 : conns.front().id) |
+               (in_.ConsumeIntegralInRange<std::uint32_t>(1, 255) << 24);
+    }
+  }
+
+  // A SIM or SIEF page for (pi, vi, v): its own page in the SynIC region, a page of the first
+  // region, any GPA around RAM, or anything.
+  std::uint64_t synic_page(std::size_t pi, tlfs::VpIndex vi, tlfs::Vtl v, bool sief) {
+    switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+      case 0:
+        return kSynicRegionGpa +
+               tlfs::kPageSize * ((std::uint64_t{v} * parts_[pi].p->vp_count() + vi) * 2 + (sief ? 1 : 0));
+      case 1:  // any page of the region, or the one after it
+        return kSynicRegionGpa + tlfs::kPageSize * in_.ConsumeIntegralInRange<std::uint64_t>(
+                                     0, 2 * std::uint64_t{parts_[pi].p->vp_count()} * (tlfs::kMaxVtl + 1));
+      case 2: return gpa(pi) & tlfs::kSynicPageMask;
+      default: return in_.ConsumeIntegral<std::uint64_t>() & tlfs::kSynicPageMask;
+    }
+  }
+
+  // The SynIC and timer MSRs with values a guest would write (and some it should not).
+  void synic_msr_op() {
+    const std::size_t pi = pick_part();
+    const tlfs::VpIndex vi = pick_vp(pi);
+    const tlfs::Vtl v = parts_[pi].p->vp(vi)->current_vtl();
+    const bool write = in_.ConsumeIntegralInRange<int>(0, 3) != 3;
+    std::uint32_t index = 0;
+    std::uint64_t value = 0;
+    switch (in_.ConsumeIntegralInRange<int>(0, 8)) {
+      case 0:
+        index = hv::msr::kScontrol;
+        value = in_.ConsumeIntegralInRange<int>(0, 3) == 3 ? in_.ConsumeIntegral<std::uint64_t>()
+                                                            : 1;
+        break;
+      case 1:
+      case 2: {
+        const bool sief = in_.ConsumeBool();
+        index = sief ? hv::msr::kSiefp : hv::msr::kSimp;
+        value = synic_page(pi, vi, v, sief);
+        switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+          case 0: case 1: value |= 1; break;
+          case 2: break;  // disabled
+          default: value |= in_.ConsumeIntegralInRange<std::uint64_t>(0, 0xFFF); break;  // RsvdP
+        }
+        break;
+      }
+      case 3:
+        index = hv::msr::kEom;
+        value = in_.ConsumeBool() ? in_.ConsumeIntegral<std::uint64_t>() : 0;
+        break;
+      case 4: {
+        index = hv::msr::kSint0 + in_.ConsumeIntegralInRange<std::uint32_t>(0, tlfs::kSintCount - 1);
+        switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+          case 0: case 1: value = in_.ConsumeIntegralInRange<std::uint64_t>(16, 255); break;
+          case 2: value = in_.ConsumeIntegralInRange<std::uint64_t>(0, 15); break;
+          default: value = in_.ConsumeIntegral<std::uint64_t>(); break;
+        }
+        if (in_.ConsumeIntegralInRange<int>(0, 3) == 3) value |= tlfs::SintRegister::kMasked;
+        if (in_.ConsumeBool()) value |= tlfs::SintRegister::kAutoEoi;
+        break;
+      }
+      case 5: {
+        index = hv::msr::kStimer0Config + 2 * in_.ConsumeIntegralInRange<std::uint32_t>(0, 3);
+        if (in_.ConsumeIntegralInRange<int>(0, 3) == 3) {
+          value = in_.ConsumeIntegral<std::uint64_t>();
+        } else {
+          value = in_.ConsumeIntegral<std::uint8_t>() & 0xF;  // Enable, Periodic, Lazy, AutoEnable
+          value |= std::uint64_t{in_.ConsumeIntegralInRange<std::uint32_t>(0, 15)} << 16;  // SINTx
+          if (in_.ConsumeIntegralInRange<int>(0, 3) == 3) {
+            value |= tlfs::StimerConfig::kDirectMode |
+                     std::uint64_t{in_.ConsumeIntegral<std::uint8_t>()} << 4;
+          }
+        }
+        break;
+      }
+      case 6:
+        index = hv::msr::kStimer0Count + 2 * in_.ConsumeIntegralInRange<std::uint32_t>(0, 3);
+        switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+          case 0: value = clock_.t + in_.ConsumeIntegralInRange<std::uint64_t>(0, 100'000); break;
+          case 1: value = in_.ConsumeIntegralInRange<std::uint64_t>(1, 100'000); break;
+          case 2: value = 0; break;
+          default: value = in_.ConsumeIntegral<std::uint64_t>(); break;
+        }
+        break;
+      case 7:
+        index = hv::msr::kSversion;
+        value = in_.ConsumeIntegral<std::uint64_t>();
+        break;
+      default:
+        index = hv::msr::kScontrol + in_.ConsumeIntegralInRange<std::uint32_t>(0, 0x3F);
+        value = in_.ConsumeIntegral<std::uint64_t>();
+        break;
+    }
+    synic_msr(pi, vi, write, index, value);
+  }
+
+  // One rdmsr or wrmsr of an index in 0x40000080-0x400000BF, against the harness's model.
+  void synic_msr(std::size_t pi, tlfs::VpIndex vi, bool write, std::uint32_t index,
+                 std::uint64_t value) {
+    Part& part = parts_[pi];
+    hv::Partition& p = *part.p;
+    hv::Vp& vp = *p.vp(vi);
+    const tlfs::Vtl v = vp.current_vtl();
+    SynicModel& m = model(pi, vi, v);
+    const bool timer = index >= hv::msr::kStimer0Config &&
+                       index < hv::msr::kStimer0Config + 2 * tlfs::kStimerCount;
+    const bool synic = (index >= hv::msr::kScontrol && index <= hv::msr::kEom) ||
+                       (index >= hv::msr::kSint0 && index < hv::msr::kSint0 + tlfs::kSintCount);
+    const bool priv = timer ? part.privileges.has(tlfs::Privilege::kSyntheticTimerRegs)
+                            : part.privileges.has(tlfs::Privilege::kSynicRegs);
+    const unsigned sint = index - hv::msr::kSint0;
+    const unsigned t = (index - hv::msr::kStimer0Config) / 2;
+    if (!write) {
+      const hv::MsrAccess a = hv::read_synthetic_msr(p, vp, index);
+      log_line("  rdmsr %#x partition %zu vp %u vtl %u -> gp %d value %#llx\n", index, pi + 1, vi,
+          v, a.gp, static_cast<unsigned long long>(a.value));
+      HVK_FUZZ_CHECK(a.gp == (!(timer || synic) || !priv));  // Y1; the others do not exist
+      if (a.gp) return;
+      if (timer && index % 2 == 0) {
+        const tlfs::StimerConfig c{a.value};
+        HVK_FUZZ_CHECK((a.value & ~tlfs::StimerConfig::kDefinedBits) == 0);  // Y20
+        HVK_FUZZ_CHECK(!c.enabled() || c.direct() || c.sintx() != 0);       // Y19
+      } else if (timer) {
+        HVK_FUZZ_CHECK(a.value == m.count[t]);
+      } else {
+        HVK_FUZZ_CHECK(a.value == model_register(m, index));  // Y2, Y3, Y4
+      }
+      return;
+    }
+
+    // Expected #GP: no privilege (Y1), no such MSR, SVERSION (Y2), an unmasked vector below 16
+    // (Y3), a SIM or SIEF page newly enabled or moved onto something that is not RAM (Y5).
+    const bool page = index == hv::msr::kSimp || index == hv::msr::kSiefp;
+    const std::uint64_t old_reg = index == hv::msr::kSimp ? m.simp : m.siefp;
+    const bool page_new = page && (value & 1) != 0 &&
+                          ((old_reg & 1) == 0 || (old_reg & tlfs::kSynicPageMask) !=
+                                                     (value & tlfs::kSynicPageMask));
+    bool expect_gp = !(timer || synic) || !priv || index == hv::msr::kSversion;
+    if (!expect_gp && index >= hv::msr::kSint0 && !timer) {
+      expect_gp = (value & tlfs::SintRegister::kMasked) == 0 &&
+                  static_cast<std::uint8_t>(value) < tlfs::kFirstValidSintVector;
+    }
+    if (!expect_gp && page_new) {
+      expect_gp = part.guest == nullptr ||
+                  part.guest->region_of(value & tlfs::kSynicPageMask, tlfs::kPageSize) == nullptr;
+    }
+    // The messages in the SIM page the guest moves away from or disables leave the slots: the
+    // harness's guest takes them as they are (the TLFS keeps nothing behind a page that moved).
+    std::array<std::optional<tlfs::Message>, tlfs::kSintCount> old_slots{};
+    const bool sim_leaves = index == hv::msr::kSimp && m.sim_on() &&
+                            ((value & 1) == 0 || page_new);
+    if (sim_leaves) {
+      for (unsigned s = 0; s < tlfs::kSintCount; ++s) old_slots[s] = read_slot(pi, m, s);
+    }
+
+    const hv::MsrAccess a = hv::write_synthetic_msr(p, vp, index, value);
+    log_line("  wrmsr %#x %#llx partition %zu vp %u vtl %u -> gp %d\n", index,
+        static_cast<unsigned long long>(value), pi + 1, vi, v, a.gp);
+    HVK_FUZZ_CHECK(a.gp == expect_gp);
+    HVK_FUZZ_CHECK(!a.install_hypercall_page && !a.install_reference_tsc && !a.crash && !a.idle);
+    if (a.gp) {
+      HVK_FUZZ_CHECK(timer_changes_.empty());
+      return;  // nothing changed: the model stays, no memory (allowed_ is empty), no interrupt
+    }
+    switch (index) {
+      case hv::msr::kScontrol: m.scontrol = value; break;
+      case hv::msr::kSimp: m.simp = value; break;
+      case hv::msr::kSiefp: m.siefp = value; break;
+      default:
+        if (index >= hv::msr::kSint0 && !timer) m.sint[sint] = value;
+        if (timer && index % 2 == 1) m.count[t] = value;
+        break;
+    }
+    if (sim_leaves && !m.tainted) {
+      for (unsigned s = 0; s < tlfs::kSintCount; ++s) {
+        if (old_slots[s]) take_message(m, s, *old_slots[s]);
+      }
+    }
+    if (page) taint_shared_pages(pi);
+    if (!timer && index != hv::msr::kEom) {
+      const hv::MsrAccess r = hv::read_synthetic_msr(p, vp, index);
+      HVK_FUZZ_CHECK(!r.gp && r.value == model_register(m, index));  // read back as written
+    }
+    if (timer) {
+      const hv::MsrAccess r = hv::read_synthetic_msr(p, vp, index - index % 2);
+      HVK_FUZZ_CHECK(!r.gp);
+      const tlfs::StimerConfig c{r.value};
+      HVK_FUZZ_CHECK((r.value & ~tlfs::StimerConfig::kDefinedBits) == 0);  // Y20
+      HVK_FUZZ_CHECK(!c.enabled() || c.direct() || c.sintx() != 0);       // Y19
+      if (index % 2 == 1 && value == 0) HVK_FUZZ_CHECK(!c.enabled());     // Y18
+    }
+
+    // Memory: the page it enabled (zeroed, Y5) and the SIM page the poll after it may fill.
+    if (page_new) {
+      const std::uint64_t pg = value & tlfs::kSynicPageMask;
+      allowed_[pi].push_back({pg, pg + tlfs::kPageSize});
+      if (!page_shared(pi, pg, 1)) check_zeroed(pi, pg, index == hv::msr::kSimp);
+    }
+    if (m.sim_on()) allowed_[pi].push_back({m.sim_gpa(), m.sim_gpa() + tlfs::kPageSize});
+    check_irqs_from(pi, vi, v);
+    touch_ = Touch{pi, vi, v, 0xFFFF};
+
+    // Y23: a timer write tells the machine the next deadline, and leaves none due.
+    if (timer && part.backend) {
+      HVK_FUZZ_CHECK(timer_changes_.size() == 1);
+      const TimerChange& tc = timer_changes_.front();
+      HVK_FUZZ_CHECK(tc.part == pi && tc.vp == vi && tc.vtl == v);
+      HVK_FUZZ_CHECK(tc.deadline == hv::next_synic_deadline(p, vi, v));
+      HVK_FUZZ_CHECK(tc.deadline == kNoDeadline || tc.deadline > clock_.t);
+    }
+    timer_changes_.clear();
+  }
+
+  std::uint64_t model_register(const SynicModel& m, std::uint32_t index) const {
+    switch (index) {
+      case hv::msr::kScontrol: return m.scontrol;
+      case hv::msr::kSversion: return tlfs::kSynicVersion;
+      case hv::msr::kSiefp: return m.siefp;
+      case hv::msr::kSimp: return m.simp;
+      case hv::msr::kEom: return 0;
+      default: return m.sint[index - hv::msr::kSint0];
+    }
+  }
+
+  // A page just enabled: all zero (SIEF), or every free slot all zero (SIM: the poll after the
+  // write may have filled some).
+  void check_zeroed(std::size_t pi, std::uint64_t page, bool sim) {
+    std::array<std::byte, tlfs::kPageSize> b{};
+    HVK_FUZZ_CHECK(parts_[pi].guest->read(page, b));
+    for (unsigned s = 0; s < tlfs::kSintCount; ++s) {
+      const auto slot = std::span(b).subspan(s * tlfs::kMessageSize, tlfs::kMessageSize);
+      if (sim && tlfs::load<std::uint32_t>(slot) != 0) continue;
+      HVK_FUZZ_CHECK(std::all_of(slot.begin(), slot.end(), [](std::byte x) { return x == std::byte{0}; }));
+    }
+  }
+
+  // The harness's guest takes `msg` out of SINT s's slot: a posted message must be the oldest
+  // one outstanding (Y11); a timer's is checked for its fields; nothing else is ever written.
+  void take_message(SynicModel& m, unsigned s, const tlfs::Message& msg) {
+    const std::uint32_t type = msg.header.message_type;
+    if (type == 0 || m.tainted) return;
+    if (type == static_cast<std::uint32_t>(tlfs::MessageType::kTimerExpired)) {
+      check_timer_message(msg);
+      return;
+    }
+    HVK_FUZZ_CHECK(is_posted_type(type));
+    HVK_FUZZ_CHECK(!m.fifo[s].empty());
+    HVK_FUZZ_CHECK(same_message(msg, m.fifo[s].front()));
+    m.fifo[s].erase(m.fifo[s].begin());
+  }
+
+  // The guest's message handler: reads a slot, empties it (type back to None), writes EOM; or
+  // only some of that.
+  void take_op() {
+    const std::size_t pi = pick_part();
+    const tlfs::VpIndex vi = pick_vp(pi);
+    const tlfs::Vtl v = parts_[pi].p->vp(vi)->current_vtl();
+    const int how = in_.ConsumeIntegralInRange<int>(0, 3);  // 0 all, 1 no EOM, 2 EOM only, 3 every SINT
+    const unsigned first = in_.ConsumeIntegralInRange<unsigned>(0, tlfs::kSintCount - 1);
+    SynicModel& m = model(pi, vi, v);
+    Guest* g = parts_[pi].guest.get();
+    if (how != 2 && g != nullptr && m.sim_on()) {
+      for (unsigned s = 0; s < tlfs::kSintCount; ++s) {
+        if (how != 3 && s != first) continue;
+        const std::optional<tlfs::Message> msg = read_slot(pi, m, s);
+        if (!msg || msg->header.message_type == 0) continue;
+        log_line("  take partition %zu vp %u vtl %u sint %u: type %#x size %u\n", pi + 1, vi, v, s,
+            msg->header.message_type, msg->header.payload_size);
+        take_message(m, s, *msg);
+        const std::uint32_t none = 0;
+        g->write(m.slot_gpa(s), tlfs::as_bytes(none));
+      }
+    }
+    if (how != 1) synic_msr(pi, vi, true, hv::msr::kEom, 0);
+  }
+
+  // The host side (hyperv-testdev's engine calls): connect, disconnect, signal a SINT.
+  void host_op() {
+    const std::size_t pi = pick_part();
+    const int what = in_.ConsumeIntegralInRange<int>(0, 3);
+    if (what == 3) {
+      const tlfs::VpIndex vi = in_.ConsumeIntegralInRange<tlfs::VpIndex>(0, kMaxVps);
+      const tlfs::Vtl v = in_.ConsumeIntegralInRange<tlfs::Vtl>(0, tlfs::kMaxVtl + 1);
+      const unsigned s = in_.ConsumeIntegralInRange<unsigned>(0, tlfs::kSintCount);
+      const bool raised = hv::signal_sint(*parts_[pi].p, vi, v, s);
+      const bool expect = vi < parts_[pi].p->vp_count() && v <= tlfs::kMaxVtl &&
+                          s < tlfs::kSintCount && !model(pi, vi, v).masked(s);
+      log_line("  host signals partition %zu vp %u vtl %u sint %u -> %d\n", pi + 1, vi, v, s, raised);
+      HVK_FUZZ_CHECK(raised == expect);  // Y14
+      if (expect) {
+        const std::uint32_t seen = check_irqs_from(pi, vi, v);
+        HVK_FUZZ_CHECK(seen == (parts_[pi].backend ? 1u << s : 0u));
+      }
+      return;
+    }
+    const hv::PortKind kind = in_.ConsumeBool() ? hv::PortKind::kEvent : hv::PortKind::kMessage;
+    std::uint32_t id = 0;
+    switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+      case 0: case 1: id = in_.ConsumeIntegralInRange<std::uint32_t>(0, 7); break;
+      case 2: id = in_.ConsumeIntegral<std::uint32_t>(); break;
+      default: id = in_.ConsumeIntegralInRange<std::uint32_t>(0, 7) | 0x0100'0000u; break;
+    }
+    std::vector<HostConnection>& conns = parts_[pi].conns;
+    if (what == 2) {
+      const bool gone = parts_[pi].p->connections().disconnect(id, kind);
+      const auto it = std::find_if(conns.begin(), conns.end(), [&](const HostConnection& c) {
+        return c.id == id && c.kind == kind;
+      });
+      log_line("  host disconnects partition %zu id %#x kind %d -> %d\n", pi + 1, id,
+          static_cast<int>(kind), gone);
+      HVK_FUZZ_CHECK(gone == (it != conns.end()));  // Y28
+      if (gone) conns.erase(it);
+      return;
+    }
+    const std::size_t ti = pick_part();
+    const hv::Partition& target = *parts_[ti].p;
+    hv::Port port;
+    port.kind = kind;
+    port.partition = parts_[ti].p;
+    port.vp = in_.ConsumeIntegralInRange<int>(0, 7) == 7 ? in_.ConsumeIntegral<tlfs::VpIndex>()
+                                                          : pick_vp(ti);
+    port.vtl = in_.ConsumeIntegralInRange<int>(0, 7) == 7 ? in_.ConsumeIntegral<tlfs::Vtl>()
+                                                           : in_.ConsumeIntegralInRange<tlfs::Vtl>(0, tlfs::kMaxVtl);
+    port.sint = in_.ConsumeIntegralInRange<int>(0, 7) == 7 ? in_.ConsumeIntegral<std::uint8_t>()
+                                                            : in_.ConsumeIntegralInRange<std::uint8_t>(0, 15);
+    port.port_id = in_.ConsumeBool() ? in_.ConsumeIntegral<std::uint64_t>() : id;
+    if (kind == hv::PortKind::kEvent) {
+      if (in_.ConsumeIntegralInRange<int>(0, 3) == 3) {
+        port.flag_base = in_.ConsumeIntegral<std::uint16_t>();
+        port.flag_count = in_.ConsumeIntegral<std::uint16_t>();
+      } else {
+        port.flag_base = in_.ConsumeIntegralInRange<std::uint16_t>(0, 2047);
+        port.flag_count = in_.ConsumeIntegralInRange<std::uint16_t>(1, 8);
+      }
+    }
+    const tlfs::Status st = parts_[pi].p->connections().connect(id, port);
+    log_line("  host connects partition %zu id %#x kind %d -> partition %zu vp %u vtl %u sint %u "
+        "flags %u+%u: %#x\n", pi + 1, id, static_cast<int>(kind), ti + 1, port.vp, port.vtl,
+        port.sint, port.flag_base, port.flag_count, static_cast<unsigned>(st));
+    // Y28, rule by rule: the status is SUCCESS exactly when none is broken, else one of theirs.
+    using S = tlfs::Status;
+    std::vector<S> broken;
+    if ((id >> 24) != 0 || find_conn(pi, id, kind) != nullptr) broken.push_back(S::kInvalidConnectionId);
+    if (port.sint >= tlfs::kSintCount ||
+        (kind == hv::PortKind::kEvent &&
+         (port.flag_count == 0 || unsigned{port.flag_base} + port.flag_count > 2048))) {
+      broken.push_back(S::kInvalidParameter);
+    }
+    if (port.vp >= target.vp_count() || port.vtl > tlfs::kMaxVtl) broken.push_back(S::kInvalidVpIndex);
+    if (broken.empty()) {
+      HVK_FUZZ_CHECK(st == S::kSuccess);
+      conns.push_back({id, kind, ti, port});
+      if (kind == hv::PortKind::kMessage) model(ti, port.vp, port.vtl).queue_sints |= 1u << port.sint;
+    } else {
+      HVK_FUZZ_CHECK(std::find(broken.begin(), broken.end(), st) != broken.end());
+    }
+  }
+
+  // The reference clock moves on (never back), and one SynIC is polled as the machine's timer
+  // thread does when a deadline passes.
+  void clock_op() {
+    switch (in_.ConsumeIntegralInRange<int>(0, 3)) {
+      case 0: clock_.t += in_.ConsumeIntegralInRange<std::uint64_t>(0, 1000); break;
+      case 1: clock_.t += in_.ConsumeIntegralInRange<std::uint64_t>(0, 10'000'000); break;
+      case 2: clock_.t += in_.ConsumeIntegral<std::uint32_t>(); break;
+      default: break;
+    }
+    const std::size_t pi = pick_part();
+    const tlfs::VpIndex vi = pick_vp(pi);
+    const tlfs::Vtl v = in_.ConsumeIntegralInRange<tlfs::Vtl>(0, tlfs::kMaxVtl);
+    const std::uint64_t next = hv::poll_synic(*parts_[pi].p, vi, v);
+    log_line("  clock %llu, poll partition %zu vp %u vtl %u -> next %#llx\n",
+        static_cast<unsigned long long>(clock_.t), pi + 1, vi, v,
+        static_cast<unsigned long long>(next));
+    HVK_FUZZ_CHECK(next == kNoDeadline || next > clock_.t);  // nothing left due (Y16, Y17)
+    HVK_FUZZ_CHECK(next == hv::next_synic_deadline(*parts_[pi].p, vi, v));
+    const SynicModel& m = model(pi, vi, v);
+    if (m.sim_on()) allowed_[pi].push_back({m.sim_gpa(), m.sim_gpa() + tlfs::kPageSize});
+    check_irqs_from(pi, vi, v);
+    touch_ = Touch{pi, vi, v, 0xFFFF};
+  }
+
+  struct TimerChange {
+    std::size_t part;
+    tlfs::VpIndex vp;
+    tlfs::Vtl vtl;
+    std::uint64_t deadline;
+  };
+
   FuzzedDataProvider& in_;
+  FuzzClock clock_;  // outlives the partitions that read it
   hv::Hypervisor hv_;
   std::unique_ptr<hv::Dispatcher> dispatcher_;
   FuzzTrace trace_;
@@ -1062,6 +2073,10 @@ class Harness {
   std::vector<RecordedStart> starts_;
   bool in_call_ = false;
   bool init_on_refresh_ = false;
+  std::vector<std::pair<std::size_t, hv::SintInterrupt>> irqs_;  // raised during this step
+  std::vector<TimerChange> timer_changes_;                         // told during this step
+  AllowedRanges allowed_;      // what this step may change besides a call's checked ranges
+  std::optional<Touch> touch_;  // the SynIC this step retried
 };
 
 void FuzzBackend::start_vp(const hv::StartRequest& request) noexcept { h_.on_start(part_, request); }
@@ -1069,6 +2084,11 @@ void FuzzBackend::partition_state_changed(hv::PartitionState state) noexcept {
   h_.on_state(part_, state);
 }
 void FuzzBackend::refresh_vp_state(tlfs::VpIndex vp_index) noexcept { h_.on_refresh(part_, vp_index); }
+void FuzzBackend::assert_sint(const hv::SintInterrupt& irq) noexcept { h_.on_irq(part_, irq); }
+void FuzzBackend::timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
+                                 std::uint64_t deadline) noexcept {
+  h_.on_timers_changed(part_, vp_index, vtl, deadline);
+}
 
 }  // namespace
 

@@ -63,7 +63,8 @@ class Fdp:
 
 # --- fuzz_dispatcher ----------------------------------------------------------------------------
 
-CODES = [0x0D, 0x0F, 0x41, 0x42, 0x43, 0x46, 0x47, 0x50, 0x51, 0x99, 0x9A, 0x11, 0x12, 0x02]
+CODES = [0x0D, 0x0F, 0x41, 0x42, 0x43, 0x46, 0x47, 0x50, 0x51, 0x99, 0x9A, 0x11, 0x12, 0x02,
+         0x5C, 0x5D]
 REGISTER_NAMES = [0x20004, 0x20010, 0x20011, 0x40000, 0x40002, 0x40003, 0x60000, 0x60001,
                   0x60002, 0x60003, 0x60004, 0x60005, 0x60006, 0x60007, 0x70000, 0x70001,
                   0x80001, 0x80004, 0xD0002, 0xD0003, 0xD0004, 0xD0005, 0xD0006, 0xD0007,
@@ -72,6 +73,10 @@ SELF = 0  # partition_id() choice for HV_PARTITION_ID_SELF
 VP_SELF = 0xFFFF_FFFE
 
 OP_DISPATCH, OP_START, OP_HEADER, OP_RAW, OP_TRANSFER, OP_MSR, OP_INIT, OP_STATE = 0, 1, 2, 3, 5, 6, 7, 8
+OP_SYNIC_MSR, OP_HOST, OP_TAKE, OP_CLOCK = 10, 11, 12, 13
+
+# synic_msr_op's register kinds
+SCONTROL, SYNIC_PAGE, EOM, SINT, STIMER_CONFIG, STIMER_COUNT = 0, 1, 3, 4, 5, 6
 
 
 def end_of_ram(qwords):
@@ -95,7 +100,8 @@ class Dispatcher:
 
     def partitions(self, configs):
         """configs: dicts with vps, boot_vtl, pages, state (children: 0 active), vtl1 (enable VTL
-        1 on the partition), vp_vtl1 (VPs given VTL 1), running (VPs already running)."""
+        1 on the partition), vp_vtl1 (VPs given VTL 1), running (VPs already running), synic
+        (PartitionConfig::synic, and the harness's SynIC region of 2 pages per VP and VTL)."""
         f = self.f
         f.range(0, 2, len(configs) - 1)
         for i, c in enumerate(configs):
@@ -107,6 +113,7 @@ class Dispatcher:
             f.bool(False)                               # APIC ID = VP index
             f.range(0, 3, 0)                            # 48 physical address bits
             f.bool(False)                               # no LA57
+            f.range(0, 3, 0 if c.get("synic", False) else 3)  # the SynIC option
             if not root:
                 f.range(0, 7, 0)                        # has memory
             f.range(1, 8 if root else 4, c.get("pages", 4))
@@ -134,7 +141,7 @@ class Dispatcher:
             self.parts.append((c.get("vps", 4), c.get("pages", 4)))
 
     def op(self, op):
-        self.f.range(0, 9, op)
+        self.f.range(0, 13, op)
 
     def part(self, pi):
         self.f.range(0, len(self.parts) - 1, pi)
@@ -189,7 +196,7 @@ class Dispatcher:
         self.op(OP_HEADER)
         self.part(pi)
         self.page(pi, page)
-        self.f.range(0, 5, kind)
+        self.f.range(0, 7, kind)
         self.f.range(0, 8, len(elements))
         if kind in (0, 1):  # Get/SetVpRegisters
             self.partition_id(target_pid)
@@ -219,8 +226,9 @@ class Dispatcher:
             self.partition_id(second_pid)
 
     def call(self, pi, vp, code, in_page=None, out_page=None, reps=0, start=0, fast=False,
-             mode=0, state=True):
-        """A hypercall; mode 0: 64-bit, 3: protected (32-bit convention), 4: real."""
+             mode=0, state=True, fast_event=None):
+        """A hypercall; mode 0: 64-bit, 3: protected (32-bit convention), 4: real. fast_event:
+        (connection id 0-7, flag number 0-8) for a fast SignalEvent's RDX."""
         f = self.f
         self.op(OP_DISPATCH)
         self.part(pi)
@@ -245,6 +253,11 @@ class Dispatcher:
                 self.no_gpa()
             else:
                 self.page(pi, page)
+        if fast and code == 0x5D:
+            f.bool(fast_event is not None)
+            if fast_event is not None:
+                self.small_connection_id(fast_event[0])
+                self.flag_number(fast_event[1])
         f.range(0, 3, 0)                      # no junk registers
         f.range(0, 3, 0 if state else 3)      # the VP's registers offered
         f.bool(False)                         # refresh: no INIT seen
@@ -277,6 +290,126 @@ class Dispatcher:
         self.f.bool(False)
         self.f.range(0, 3, 0)
         self.f.range(0, len(offsets) - 1, offsets.index(offset))
+
+    # --- the SynIC ---
+
+    def small_connection_id(self, cid):  # connection_id() choice 1: 0..7
+        self.f.range(0, 3, 1)
+        self.f.range(0, 7, cid, 32)
+
+    def flag_number(self, flag):
+        self.f.range(0, 3, 0)
+        self.f.range(0, 8, flag, 16)
+
+    def write_post_message(self, pi, page, cid, mtype, payload):
+        """A PostMessage input: connection `cid` (0-7), type 1-255, the payload (<= 240 bytes)."""
+        self.op(OP_HEADER)
+        self.part(pi)
+        self.page(pi, page)
+        self.f.range(0, 7, 6)
+        self.f.range(0, 8, 0)                 # no elements
+        self.small_connection_id(cid)
+        self.f.range(0, 7, 0)                 # RsvdZ 0
+        self.f.range(0, 3, 0)
+        self.f.range(1, 0xFF, mtype, 32)
+        self.f.range(0, 3, 0)
+        self.f.range(0, 240, len(payload), 32)
+        self.f.bytes(payload)
+
+    def write_signal_event(self, pi, page, cid, flag):
+        self.op(OP_HEADER)
+        self.part(pi)
+        self.page(pi, page)
+        self.f.range(0, 7, 7)
+        self.f.range(0, 8, 0)
+        self.small_connection_id(cid)
+        self.flag_number(flag)
+        self.f.range(0, 7, 0)                 # RsvdZ 0
+
+    def synic_write(self, pi, vp, kind, arg=0, value=0):
+        """synic_msr_op writes: SCONTROL 1; SYNIC_PAGE (arg: 1 for SIEFP) at the VP's own page,
+        enabled; EOM; SINT arg with vector `value`; STIMER_CONFIG of timer arg with `value` =
+        (flags 0-15, sintx); STIMER_COUNT of timer arg with `value` = ("at", delta from the clock),
+        ("period", n) or ("raw", any 64-bit value)."""
+        f = self.f
+        self.op(OP_SYNIC_MSR)
+        self.part(pi)
+        self.vp(pi, vp)
+        f.range(0, 3, 0)                      # a write
+        f.range(0, 8, kind)
+        if kind == SCONTROL:
+            f.range(0, 3, 0)                  # 1
+        elif kind == SYNIC_PAGE:
+            f.bool(arg == 1)
+            f.range(0, 3, 0)                  # its own page in the SynIC region
+            f.range(0, 3, 0)                  # enabled
+        elif kind == EOM:
+            f.bool(False)
+        elif kind == SINT:
+            f.range(0, 15, arg, 32)
+            f.range(0, 3, 0)
+            f.range(16, 255, value)
+            f.range(0, 3, 0)                  # not masked
+            f.bool(False)                     # no AutoEOI
+        elif kind == STIMER_CONFIG:
+            f.range(0, 3, arg, 32)
+            f.range(0, 3, 0)
+            f.u8(value[0])
+            f.range(0, 15, value[1], 32)
+            f.range(0, 3, 0)                  # not direct
+        elif kind == STIMER_COUNT:
+            f.range(0, 3, arg, 32)
+            how, n = value
+            if how == "at":
+                f.range(0, 3, 0)
+                f.range(0, 100_000, n)
+            elif how == "raw":
+                f.range(0, 3, 3)
+                f.u64(n)
+            else:
+                f.range(0, 3, 1)
+                f.range(1, 100_000, n)
+
+    def connect(self, pi, cid, target, vp, sint, vtl=0, event=None):
+        """A host connection of partition pi: id cid (0-7) to (target, vp, vtl, sint); event:
+        (flag base, flag count 1-8) for an event port, None for a message port (port id = id)."""
+        f = self.f
+        self.op(OP_HOST)
+        self.part(pi)
+        f.range(0, 3, 0)                      # connect
+        f.bool(event is not None)
+        f.range(0, 3, 0)
+        f.range(0, 7, cid, 32)
+        self.part(target)
+        f.range(0, 7, 0)
+        self.vp(target, vp)
+        f.range(0, 7, 0)
+        f.range(0, 2, vtl, 8)
+        f.range(0, 7, 0)
+        f.range(0, 15, sint, 8)
+        f.bool(False)                         # port id = connection id
+        if event is not None:
+            f.range(0, 3, 0)
+            f.range(0, 2047, event[0], 16)
+            f.range(1, 8, event[1], 16)
+
+    def take(self, pi, vp, sint, how=0):
+        """The guest's message handler: 0 take SINT `sint` and EOM, 1 without EOM, 2 EOM only,
+        3 every SINT and EOM."""
+        self.op(OP_TAKE)
+        self.part(pi)
+        self.vp(pi, vp)
+        self.f.range(0, 3, how)
+        self.f.range(0, 15, sint, 32)
+
+    def clock(self, pi, vp, advance, vtl=0):
+        """Moves the clock by `advance` (<= 10^7) and polls (pi, vp, vtl)."""
+        self.op(OP_CLOCK)
+        self.f.range(0, 3, 1)
+        self.f.range(0, 10_000_000, advance)
+        self.part(pi)
+        self.vp(pi, vp)
+        self.f.range(0, 2, vtl, 8)
 
     def init(self, pi, vp):
         self.op(OP_INIT)
@@ -376,6 +509,99 @@ def dispatcher_seeds():
     d.call(0, 1, 0x46, out_page=end_of_ram(0))
     d.call(0, 1, 0x46, out_page=end_of_ram(1))
     seeds["seed-input-at-end-of-ram"] = d.build()
+
+    # The SynIC: VP 0 enables its SIM and SIEF pages and SINTs 2 and 3; the host connects message
+    # id 1 to SINT 2 and event id 2 to SINT 3 (flags 5-8). VP 1 posts three messages (the first
+    # is delivered, the others queue behind the busy slot with MessagePending), VP 0 takes them
+    # with EOM one by one; then SignalEvent from memory and as a fast call, and a fast
+    # PostMessage (INVALID_HYPERCALL_INPUT).
+    d = Dispatcher()
+    d.partitions([{"vps": 2, "pages": 4, "synic": True}])
+    d.synic_write(0, 0, SYNIC_PAGE, 0)
+    d.synic_write(0, 0, SYNIC_PAGE, 1)
+    d.synic_write(0, 0, SCONTROL)
+    d.synic_write(0, 0, SINT, 2, 0x40)
+    d.synic_write(0, 0, SINT, 3, 0x41)
+    d.connect(0, 1, 0, 0, 2)
+    d.connect(0, 2, 0, 0, 3, event=(5, 4))
+    d.write_post_message(0, 1, 1, 7, b"hello, SynIC\0\0\0\0")
+    for _ in range(3):
+        d.call(0, 1, 0x5C, in_page=1)
+    d.take(0, 0, 2)
+    d.take(0, 0, 2)
+    d.take(0, 0, 2)
+    d.write_signal_event(0, 2, 2, 1)
+    d.call(0, 1, 0x5D, in_page=2)
+    d.call(0, 1, 0x5D, in_page=2)
+    d.call(0, 1, 0x5D, fast=True, fast_event=(2, 3))
+    d.call(0, 1, 0x5C, fast=True)
+    seeds["seed-synic-messages"] = d.build()
+
+    # Buffers: 18 posts to a SINT whose slot is never emptied; the 18th is INSUFFICIENT_BUFFERS
+    # (the slot and 16 queued), then the guest drains everything with EOMs.
+    d = Dispatcher()
+    d.partitions([{"vps": 1, "pages": 2, "synic": True}])
+    d.synic_write(0, 0, SYNIC_PAGE, 0)
+    d.synic_write(0, 0, SCONTROL)
+    d.synic_write(0, 0, SINT, 4, 0x30)
+    d.connect(0, 3, 0, 0, 4)
+    d.write_post_message(0, 1, 3, 0x42, bytes(range(240)))
+    for _ in range(18):
+        d.call(0, 0, 0x5C, in_page=1)
+    for _ in range(18):
+        d.take(0, 0, 4)
+    seeds["seed-synic-queue-full"] = d.build()
+
+    # Messages from the root to a child's VP 1 (the child enables its SynIC), and events too.
+    d = Dispatcher()
+    d.partitions([{"vps": 1, "pages": 2, "synic": True},
+                  {"vps": 2, "pages": 2, "state": 0, "synic": True}])
+    d.synic_write(1, 1, SYNIC_PAGE, 0)
+    d.synic_write(1, 1, SYNIC_PAGE, 1)
+    d.synic_write(1, 1, SCONTROL)
+    d.synic_write(1, 1, SINT, 5, 0x99)
+    d.connect(0, 0, 1, 1, 5)
+    d.connect(0, 0, 1, 1, 5, event=(2040, 8))
+    d.write_post_message(0, 1, 0, 0x11, b"to the child")
+    d.call(0, 0, 0x5C, in_page=1)
+    d.call(0, 0, 0x5D, fast=True, fast_event=(0, 7))
+    d.take(1, 1, 5)
+    seeds["seed-synic-child"] = d.build()
+
+    # Timers: a one-shot 500 ticks ahead on SINT 1 fires when the clock passes it; a periodic
+    # one (period 300) fires, its tick into the busy slot is dropped, and fires again after EOM.
+    d = Dispatcher()
+    d.partitions([{"vps": 1, "pages": 2, "synic": True}])
+    d.synic_write(0, 0, SYNIC_PAGE, 0)
+    d.synic_write(0, 0, SCONTROL)
+    d.synic_write(0, 0, SINT, 1, 0x50)
+    d.synic_write(0, 0, STIMER_CONFIG, 0, (0x1, 1))
+    d.synic_write(0, 0, STIMER_COUNT, 0, ("at", 500))
+    d.clock(0, 0, 1000)
+    d.take(0, 0, 1)
+    d.synic_write(0, 0, STIMER_CONFIG, 2, (0x3, 1))
+    d.synic_write(0, 0, STIMER_COUNT, 2, ("period", 300))
+    d.clock(0, 0, 400)
+    d.clock(0, 0, 400)
+    d.take(0, 0, 1)
+    d.clock(0, 0, 400)
+    d.take(0, 0, 1)
+    seeds["seed-synic-timers"] = d.build()
+
+    # The first finding of the SynIC steps: a periodic timer whose period carries the deadline
+    # past 2^64 wrapped to a time already gone and stayed due at every poll (fixed in stimer.cc;
+    # Stimer.PeriodPastTheEndOfTimeNeverExpires).
+    d = Dispatcher()
+    d.partitions([{"vps": 1, "pages": 2, "synic": True}])
+    d.synic_write(0, 0, SYNIC_PAGE, 0)
+    d.synic_write(0, 0, SCONTROL)
+    d.synic_write(0, 0, SINT, 1, 0x50)
+    d.synic_write(0, 0, STIMER_CONFIG, 2, (0x3, 1))
+    d.synic_write(0, 0, STIMER_COUNT, 2, ("raw", 0xFFFF_FFFF_FFFF_FFFF))
+    d.clock(0, 0, 1000)
+    d.synic_write(0, 0, STIMER_COUNT, 2, ("raw", 0xFFFF_FFFF_FFFF_FFFF - 3000))
+    d.clock(0, 0, 5000)
+    seeds["seed-synic-period-wraps"] = d.build()
     return seeds
 
 

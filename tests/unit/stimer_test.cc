@@ -93,6 +93,34 @@ TEST_F(Stimer, PeriodicFiresEachPeriodAndSkipsMissedOnes) {
   EXPECT_NE(rd(0, config_msr(3)).value & kEnable, 0u);  // periodic timers stay enabled
 }
 
+// Found by fuzz_dispatcher: a period so long that the deadline passes 2^64 wrapped around to a
+// time already gone, so every poll fired the timer again and handed the machine a past deadline
+// (its timer thread spun). A period that long never ends: no expiry, no deadline.
+TEST_F(Stimer, PeriodPastTheEndOfTimeNeverExpires) {
+  clock_.t = 2000;
+  wr(0, count_msr(2), ~std::uint64_t{0});
+  wr(0, config_msr(2), kEnable | kPeriodic | sintx(2));
+  EXPECT_EQ(poll(), hv::kNoDeadline);
+  clock_.t = 3000;
+  EXPECT_EQ(poll(), hv::kNoDeadline);
+  EXPECT_EQ(slot(0, 2).header.message_type, 0u);
+  EXPECT_EQ(timers().stats().expirations, 0u);
+  EXPECT_NE(rd(0, config_msr(2)).value & kEnable, 0u);  // still enabled, just never due
+
+  // The same once the timer has run: a period that reaches past 2^64 from the last deadline.
+  const std::uint64_t period = ~std::uint64_t{0} - 5000;
+  wr(0, count_msr(3), period);
+  clock_.t = 4000;
+  wr(0, config_msr(3), kEnable | kPeriodic | sintx(2));
+  clock_.t = 4000 + period;  // due now; the next one would be at 4000 + 2 * period
+  EXPECT_EQ(poll(), hv::kNoDeadline);
+  EXPECT_EQ(payload(2).expiration_time, 4000 + period);
+  empty_slot(0, 2);
+  EXPECT_EQ(poll(), hv::kNoDeadline);
+  EXPECT_EQ(slot(0, 2).header.message_type, 0u);
+  EXPECT_EQ(timers().stats().expirations, 1u);
+}
+
 TEST_F(Stimer, AutoEnableAndZeroCount) {
   wr(0, config_msr(2), kAutoEnable | sintx(2));
   EXPECT_EQ(rd(0, config_msr(2)).value & kEnable, 0u);

@@ -17,6 +17,13 @@ tlfs::Message expiry_message(unsigned index, std::uint64_t expiration, std::uint
   return m;
 }
 
+// a + b, or kNoDeadline when that passes 2^64 - 1: a deadline past the end of 64-bit reference
+// time (58,000 years of 100 ns) is never reached, and wrapping it would put it in the past, due at
+// every poll (found by fuzz_dispatcher).
+std::uint64_t add_saturating(std::uint64_t a, std::uint64_t b) {
+  return b > kNoDeadline - a ? kNoDeadline : a + b;
+}
+
 // TLFS: an enabled timer that is not in direct mode must name a SINT other than 0; otherwise it
 // is disabled at once.
 StimerConfig sanitized(StimerConfig c) {
@@ -42,7 +49,7 @@ void SyntheticTimers::restart(Timer& t, std::uint64_t now) {
   if (!t.config.enabled() || t.count == 0) return;
   // Periodic: the first period starts now. One-shot: the count is the absolute expiry time (one
   // in the past expires at once).
-  t.deadline = t.config.periodic() ? now + t.count : t.count;
+  t.deadline = t.config.periodic() ? add_saturating(now, t.count) : t.count;
   t.armed = true;
 }
 
@@ -74,11 +81,12 @@ void SyntheticTimers::after_signal(Timer& t, std::uint64_t now) {
     return;
   }
   // The next period, in phase with the first; periods already gone are skipped, not replayed.
-  std::uint64_t next = t.deadline + t.count;
+  std::uint64_t next = add_saturating(t.deadline, t.count);
   if (next <= now) {
     const std::uint64_t missed = (now - t.deadline) / t.count;
     stats_.skipped += missed;
-    next = t.deadline + (missed + 1) * t.count;
+    // deadline + missed * count <= now: only the last period can pass the end of time.
+    next = add_saturating(t.deadline + missed * t.count, t.count);
   }
   t.deadline = next;
 }
