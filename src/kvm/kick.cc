@@ -23,4 +23,20 @@ Result<void> kick(pthread_t thread) {
   return {};
 }
 
+void KickTarget::publish_self() noexcept {
+  thread_ = pthread_self();
+  published_.store(true, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // before KVM_RUN reads immediate_exit
+}
+
+bool KickTarget::is_self() const noexcept {
+  return published_.load(std::memory_order_acquire) && pthread_equal(thread_, pthread_self()) != 0;
+}
+
+bool KickTarget::kick() const noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the kicker's immediate_exit first
+  if (!published_.load(std::memory_order_seq_cst)) return false;
+  return static_cast<bool>(hvk::kvm::kick(thread_));
+}
+
 }  // namespace hvk::kvm

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <csignal>
 
 #include "kvm/result.h"
@@ -23,5 +24,26 @@ Result<void> install_kick_handler();
 
 // Sends kKickSignal to `thread`.
 Result<void> kick(pthread_t thread);
+
+// The thread a kick reaches, published by that thread itself before its first KVM_RUN. A kicker
+// must not read the std::thread that started the vCPU thread: its creator may still be assigning
+// it while the vCPU thread already runs (and kicks others, or is kicked), which is a data race,
+// and a kick that found no thread there sent no signal: lost, with the target asleep in KVM_RUN.
+class KickTarget {
+ public:
+  // On the target thread, before its first KVM_RUN.
+  void publish_self() noexcept;
+  // Whether the calling thread is the target.
+  bool is_self() const noexcept;
+  // After the kicker set the vCPU's immediate_exit: signals the thread once it has published
+  // itself, else nothing (its first KVM_RUN then sees immediate_exit: a full fence on each side
+  // orders the flag against the publication, so one of the two always happens). Returns whether
+  // a signal was sent.
+  bool kick() const noexcept;
+
+ private:
+  pthread_t thread_{};
+  std::atomic<bool> published_{false};
+};
 
 }  // namespace hvk::kvm

@@ -194,7 +194,7 @@ void Machine::start_threads() {
 void Machine::kick(Slot& slot) {
   slot.vcpu.set_immediate_exit(true);
   slot.cv.notify_all();
-  if (slot.thread.joinable()) (void)kvm::kick(slot.thread.native_handle());
+  (void)slot.kick_target.kick();
 }
 
 void Machine::stop() {
@@ -255,7 +255,7 @@ void Machine::answer_refresh(Slot& slot) {
 void Machine::assert_sint(const hv::SintInterrupt& irq) noexcept {
   if (!synic_ || irq.vp_index >= slots_.size()) return;
   const Slot& target = *slots_[irq.vp_index];
-  synic_->raise(irq, target.thread.get_id() == std::this_thread::get_id());
+  synic_->raise(irq, target.kick_target.is_self());
 }
 
 void Machine::timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
@@ -298,6 +298,7 @@ void Machine::fail(Slot& slot, int status, const std::string& what) {
 }
 
 void Machine::run_vp(Slot& slot) {
+  slot.kick_target.publish_self();
   hv::Vp& vp = *partition_.vp(slot.vcpu.id());
   // A VP that only HvCallStartVirtualProcessor may start does not enter KVM_RUN before it is
   // started (APs do: KVM's LAPIC holds them until INIT-SIPI).

@@ -20,6 +20,7 @@
 #include "hv/synthetic_msrs.h"
 #include "hv/vtl_switch.h"
 #include "kvm/exit.h"
+#include "kvm/kick.h"
 #include "kvm/mapping.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -111,7 +112,8 @@ class Machine final : public hv::Backend {
   struct Slot {
     explicit Slot(kvm::Vcpu v) : vcpu(std::move(v)) {}
     kvm::Vcpu vcpu;
-    std::thread thread;
+    std::thread thread;  // for join(), on the thread that started it only
+    kvm::KickTarget kick_target;  // published by the VP's own thread; kicks go here
     std::mutex mu;  // guards pending
     std::condition_variable cv;
     std::optional<hv::StartRequest> pending;

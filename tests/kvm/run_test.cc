@@ -277,6 +277,32 @@ TEST_F(SplitIrqchipRun, KickEndsAHaltInsideKvmRun) {
   EXPECT_EQ(mp->mp_state, KVM_MP_STATE_HALTED);
 }
 
+// Machine::start_threads' race: a VP's thread halts inside KVM_RUN before the std::thread that
+// started it is assigned; a kick through its KickTarget ends the halt anyway (one through the
+// unassigned std::thread found no thread and sent nothing).
+TEST_F(SplitIrqchipRun, KickTargetEndsAHaltBeforeTheThreadIsAssigned) {
+  ASSERT_TRUE(install_kick_handler());
+  ASSERT_TRUE(guest_->enter_real_mode(0x1000));
+  guest_->write(0x1000, {0xfa, 0xf4, 0xeb, 0xfd});  // cli; hlt; jmp back to hlt
+  KickTarget target;
+  std::atomic<bool> published{false};
+  std::atomic<int> intr{0};
+  std::thread started([&] {
+    target.publish_self();
+    published = true;
+    auto exit = guest_->vcpu.run();
+    intr = as<exits::Intr>(exit) != nullptr ? 1 : 2;
+  });
+  while (!published) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // halted inside KVM_RUN by now
+  guest_->vcpu.set_immediate_exit(true);
+  EXPECT_TRUE(target.kick());
+  std::thread slot_thread = std::move(started);  // assigned only now
+  slot_thread.join();
+  EXPECT_EQ(intr, 1);
+  guest_->vcpu.set_immediate_exit(false);
+}
+
 TEST_F(SplitIrqchipRun, MsiReachesTheGuestIdt) {
   start_long_mode({0xb8, 0xf0, 0x00, 0xe0, 0xfe,        // mov eax, 0xfee000f0 (LAPIC SVR)
                    0xc7, 0x00, 0xff, 0x01, 0x00, 0x00,  // mov dword [rax], 0x1ff: enable
