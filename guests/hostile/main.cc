@@ -18,10 +18,18 @@
 // 4. Every VP checks the locked hypercall page and its canary slice; VP 0 prints the counts and
 //      hostile: PASS ...  (exit 0)   or   hostile: FAIL: N failures (exit 1)
 // A failure is printed as it happens with the call's inputs (the first max-print of them).
+//
+// With `synic=1` the guest runs the SynIC storm instead (synic_storm.h; needs --synic and
+// --hyperv-testdev, no children):
+//   hvk run hostile.elf --vps 8 --mem 128M --synic --hyperv-testdev --cmdline "synic=1 seconds=60"
+// every VP posts to every SINT of every VP, signals every event connection and runs its four
+// timers at the fastest period, and the receivers check each (sender, SINT) sequence: ends with
+//      hostile-synic: PASS ...  (exit 0)   or   hostile-synic: FAIL: N failures (exit 1)
 #include "calls.h"
 #include "canary.h"
 #include "msrs.h"
 #include "storm.h"
+#include "synic_storm.h"
 
 namespace hostile {
 
@@ -222,5 +230,14 @@ int run() {
 }  // namespace hostile
 
 extern "C" int guest_main(const void*) {
+  // synic=1: the SynIC storm instead (synic_storm.h).
+  if (const char* v = guest::cmdline_value("synic")) {
+    std::uint64_t on = 0;
+    if (!guest::parse_u64(v, &on) || on > 1) {
+      guest::puts("hostile: bad synic= (want 0 or 1)");
+      return 1;
+    }
+    if (on != 0) return hostile::synic_storm::run();
+  }
   return hostile::run();
 }

@@ -9,6 +9,7 @@
 #include "cli/bench_floor.h"
 #include "cli/bench_process.h"
 #include "cli/bench_report.h"
+#include "cli/bench_synic.h"
 #include "cli/files.h"
 #include "cli/sandbox.h"
 
@@ -34,6 +35,9 @@ std::vector<std::uint32_t> vp_counts(std::uint32_t max) {
 // The VMM's measurements on bench-smp, printed as they complete (the full sweep takes minutes).
 bool measure_vmm(const Launcher& l, const BenchOptions& o, double tsc_hz,
                  const std::vector<std::string>& methods, Report& r, std::string& why) {
+  if (!o.wants("speed") && !o.wants("latency") && !o.wants("startup") && !o.wants("bringup")) {
+    return true;
+  }
   std::fprintf(stderr, "hvk bench: measuring %s on bench-smp...\n", l.name.c_str());
   if (o.wants("speed")) {
     Speed speed;
@@ -70,10 +74,14 @@ std::string qemu_version(const std::string& qemu) {
 int bench(const BenchOptions& o) {
   const std::string guest = round_trip_guest(o);
   const std::string smp = smp_guest(o);
+  const std::string synic = synic_guest(o);
   std::string why;
   const auto image = read_file(guest, why);
   if (!image) return error(fmt::format("{} (--guest PATH)", why));
   if (!read_file(smp, why)) return error(fmt::format("{} (--smp-guest PATH)", why));
+  if (o.wants("synic") && !read_file(synic, why)) {
+    return error(fmt::format("{} (--synic-guest PATH)", why));
+  }
   if (o.sandbox) close_inherited_fds();
   const auto tsc_hz = kvm_tsc_hz(why);
   if (!tsc_hz) return error(why);
@@ -90,6 +98,15 @@ int bench(const BenchOptions& o) {
       return status;
     }
     print_round_trips(r);
+  }
+
+  if (o.wants("synic")) {
+    std::fprintf(stderr, "hvk bench: measuring the SynIC on bench-synic...\n");
+    if (!measure_synic(synic_launcher(self_exe(), synic), o.quick ? 300 : 2000, o.quick ? 100 : 500,
+                       r.tsc_hz, r.synic, why)) {
+      return error(why);
+    }
+    print_synic(r);
   }
 
   if (!measure_vmm(hvk_launcher(self_exe(), smp), o, r.tsc_hz, {"svp", "sipi"}, r, why)) {

@@ -33,6 +33,11 @@ std::string smp_guest(const BenchOptions& o) {
   return (std::filesystem::path(round_trip_guest(o)).parent_path() / "bench-smp.elf").string();
 }
 
+std::string synic_guest(const BenchOptions& o) {
+  if (!o.synic_guest.empty()) return o.synic_guest;
+  return (std::filesystem::path(round_trip_guest(o)).parent_path() / "bench-synic.elf").string();
+}
+
 std::optional<double> kvm_tsc_hz(std::string& why) {
   auto kvm = open_kvm(why);
   if (!kvm) return std::nullopt;
@@ -55,12 +60,19 @@ std::optional<double> kvm_tsc_hz(std::string& why) {
 }
 
 std::optional<std::map<std::string, std::string>> guest_fields(const std::string& line,
+                                                               const std::string& prefix,
                                                                const std::string& kind) {
-  const std::string head = "bench-smp: " + kind + " ";
+  const std::string head = prefix + ": " + (kind.empty() ? "" : kind + " ");
   const auto at = line.find(head);
   if (at == std::string::npos) return std::nullopt;
   std::map<std::string, std::string> fields;
   std::size_t i = at + head.size();
+  if (kind.empty()) {  // the next word, followed by a space, is the kind
+    const std::size_t end = line.find(' ', i);
+    if (end == std::string::npos || end == i) return std::nullopt;
+    fields["kind"] = line.substr(i, end - i);
+    i = end + 1;
+  }
   while (i < line.size()) {
     const std::size_t end = std::min(line.find(' ', i), line.size());
     const std::string token = line.substr(i, end - i);

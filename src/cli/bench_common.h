@@ -1,5 +1,5 @@
 // Pieces every `hvk bench` measurement shares: where the guests are, the TSC frequency, the
-// guest's "bench-smp: key=value ..." lines, medians, and how a failure is reported.
+// guests' "<guest>: <kind> key=value ..." lines, medians, and how a failure is reported.
 #pragma once
 
 #include <cstdint>
@@ -16,9 +16,10 @@ namespace hvk::cli::bench_detail {
 int error(const std::string& message);
 
 // The bench guests: --guest, else next to hvk in the build tree (build/src/cli/hvk ->
-// build/guests/bench.elf); bench-smp.elf sits next to bench.elf.
+// build/guests/bench.elf); bench-smp.elf and bench-synic.elf sit next to bench.elf.
 std::string round_trip_guest(const BenchOptions& o);
 std::string smp_guest(const BenchOptions& o);
+std::string synic_guest(const BenchOptions& o);
 // This executable (/proc/self/exe), for `hvk run` child processes.
 std::string self_exe();
 
@@ -26,8 +27,11 @@ std::string self_exe();
 // this host, neither asking for TSC scaling); nullopt with `why` when KVM does not say.
 std::optional<double> kvm_tsc_hz(std::string& why);
 
-// The fields of a line "bench-smp: <kind> k=v k=v ..." whose kind is `kind`; nullopt otherwise.
+// The fields of a line "<prefix>: <kind> k=v k=v ..." (prefix "bench-smp", "bench-synic") whose
+// kind is `kind`, or of any kind when `kind` is empty (the kind then also as fields["kind"]);
+// nullopt otherwise.
 std::optional<std::map<std::string, std::string>> guest_fields(const std::string& line,
+                                                               const std::string& prefix,
                                                                const std::string& kind);
 // fields[key] as a number (0 when absent or not a number).
 double number(const std::map<std::string, std::string>& fields, const std::string& key);

@@ -10,22 +10,25 @@ namespace {
 constexpr double kTimeoutSeconds = 180;  // a 256-VP bring-up takes well under a second here
 }
 
-Launcher hvk_launcher(const std::string& hvk, const std::string& guest) {
+Launcher hvk_launcher(const std::string& hvk, const std::string& guest,
+                      const std::vector<std::string>& extra) {
   Launcher l;
   l.name = "hvk";
   const std::uint64_t mem = l.mem_bytes;
   l.argv = [=](std::uint32_t vps, const std::string& cmdline) {
-    return std::vector<std::string>{hvk,
-                                    "run",
-                                    guest,
-                                    "--vps",
-                                    std::to_string(vps),
-                                    "--mem",
-                                    fmt::format("{}K", mem >> 10),
-                                    "--cmdline",
-                                    cmdline,
-                                    "--timeout",
-                                    fmt::format("{}", kTimeoutSeconds - 30)};
+    std::vector<std::string> argv{hvk,
+                                  "run",
+                                  guest,
+                                  "--vps",
+                                  std::to_string(vps),
+                                  "--mem",
+                                  fmt::format("{}K", mem >> 10),
+                                  "--cmdline",
+                                  cmdline,
+                                  "--timeout",
+                                  fmt::format("{}", kTimeoutSeconds - 30)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
   };
   return l;
 }
@@ -68,14 +71,16 @@ GuestRun run_guest(const Launcher& launcher, std::uint32_t vps, const std::strin
   GuestRun g;
   const std::string full = fmt::format("cpus={} {}", vps, cmdline);
   bool read = false;
-  g.process = run_process(launcher.argv(vps, full), kTimeoutSeconds,
-                          [&](pid_t pid, const ProcessLine& line) {
-                            if (!read_memory || read || !guest_fields(line.text, kind)) return;
-                            g.memory = read_resident(pid, launcher.mem_bytes);
-                            read = true;
-                          });
+  g.process = run_process(
+      launcher.argv(vps, full), kTimeoutSeconds, [&](pid_t pid, const ProcessLine& line) {
+        if (!read_memory || read || !guest_fields(line.text, launcher.report, kind)) {
+          return;
+        }
+        g.memory = read_resident(pid, launcher.mem_bytes);
+        read = true;
+      });
   for (const ProcessLine& line : g.process.out) {
-    if (auto f = guest_fields(line.text, kind)) g.reports.push_back(std::move(*f));
+    if (auto f = guest_fields(line.text, launcher.report, kind)) g.reports.push_back(std::move(*f));
   }
   g.ok = g.process.spawned && g.process.status == launcher.ok_status && !g.reports.empty();
   if (!g.ok) {

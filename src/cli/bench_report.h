@@ -8,6 +8,7 @@
 #include "cli/bench_round_trips.h"
 #include "cli/bench_smp.h"
 #include "cli/bench_startup.h"
+#include "cli/bench_synic.h"
 
 namespace hvk::cli::bench_detail {
 
@@ -21,6 +22,7 @@ struct Report {
   std::vector<Latency> latency;
   std::vector<Bringup> bringup;
   std::vector<Startup> startup;
+  std::vector<SynicRow> synic;
   std::string qemu_skipped;  // why there are no QEMU rows, if there are none
   std::string qemu_version;
 };
@@ -36,6 +38,7 @@ void print_latency(const Report& r);
 void print_bringup(const Report& r);
 void print_startup(const Report& r);
 void print_memory(const Report& r);
+void print_synic(const Report& r);
 void print_targets(const Report& r);
 
 std::string to_json(const Report& r);

@@ -52,10 +52,12 @@ int run_main(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand(
       "bench",
       "Measure round trips against the exit floor, VP start and SMP bring-up "
-      "(StartVirtualProcessor vs INIT-SIPI, and QEMU), start-up time and memory");
+      "(StartVirtualProcessor vs INIT-SIPI, and QEMU), start-up time and memory, SynIC latencies");
   bench->add_option("--guest", bench_opts.guest, "The bench guest (default: the built one)");
   bench->add_option("--smp-guest", bench_opts.smp_guest,
                     "The bench-smp guest (default: next to the bench guest)");
+  bench->add_option("--synic-guest", bench_opts.synic_guest,
+                    "The bench-synic guest (default: next to the bench guest)");
   bench->add_flag("--quick", bench_opts.quick,
                   "A few seconds: bring-up at 1, 2 and 4 VPs once, fewer start-up runs (CI)");
   bench->add_option("--max-vps", bench_opts.max_vps, "The bring-up sweep's largest N")
@@ -68,7 +70,7 @@ int run_main(int argc, char** argv) {
                     "QEMU's machine type (default microvm)");
   bench->add_option("--only", bench_opts.only,
                     "Only these sections, comma-separated: round-trips, speed, latency, startup, "
-                    "bringup, qemu");
+                    "bringup, synic, qemu");
   bench->add_option("--iterations", bench_opts.iterations, "Iterations of each operation")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
   bench->add_option("--json", bench_opts.json, "Also write the results to this JSON file");
