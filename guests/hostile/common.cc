@@ -78,4 +78,16 @@ std::uint64_t failures() {
   return __atomic_load_n(&g_failures, __ATOMIC_SEQ_CST);
 }
 
+bool option(const char* who, const char* key, std::uint64_t def, std::uint64_t lo, std::uint64_t hi,
+            std::uint64_t* out) {
+  *out = def;
+  const char* v = cmdline_value(key);
+  if (v == nullptr) return true;
+  if (!parse_u64(v, out) || *out < lo || *out > hi) {
+    printf("%s: bad %s= (want %lu-%lu)\n", who, key, lo, hi);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace hostile

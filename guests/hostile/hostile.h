@@ -259,6 +259,13 @@ inline std::uint64_t scan_qwords(const void* p, std::uint64_t value, std::uint64
 [[gnu::format(printf, 1, 2)]] void fail(const char* fmt, ...);
 std::uint64_t failures();
 
+// --- the command line --------------------------------------------------------------------------
+
+// `key=` of the command line into *out (`def` when absent); a value outside lo..hi or not a
+// number prints "<who>: bad key= (want lo-hi)" and returns false.
+bool option(const char* who, const char* key, std::uint64_t def, std::uint64_t lo, std::uint64_t hi,
+            std::uint64_t* out);
+
 // --- the clock ---------------------------------------------------------------------------------
 
 inline constexpr std::uint64_t kRefPerMs = 10'000;  // TIME_REF_COUNT ticks (100 ns) per ms

@@ -52,18 +52,6 @@ std::uint32_t phase() {
   return __atomic_load_n(&g_phase, __ATOMIC_ACQUIRE);
 }
 
-bool option(const char* key, std::uint64_t def, std::uint64_t lo, std::uint64_t hi,
-            std::uint64_t* out) {
-  *out = def;
-  const char* v = cmdline_value(key);
-  if (v == nullptr) return true;
-  if (!parse_u64(v, out) || *out < lo || *out > hi) {
-    printf("hostile: bad %s= (want %lu-%lu)\n", key, lo, hi);
-    return false;
-  }
-  return true;
-}
-
 // hvk.child=ID,ENTRY for each child (docs/guest-abi.md). Children must run this same image.
 void parse_children() {
   Env& e = env();
@@ -128,11 +116,13 @@ int run() {
     return 1;
   }
   std::uint64_t seconds, seed, child_ms, max_print, canary_mib, race_ms;
-  if (!option("seconds", 10, 1, 3600, &seconds) || !option("seed", rdtsc(), 0, ~0ull, &seed) ||
-      !option("child-ms", seconds >= 15 ? 3000 : seconds * 1000 / 5, 100, 600'000, &child_ms) ||
-      !option("max-print", 30, 0, 100'000, &max_print) ||
-      !option("canary-mib", 16, 1, 3072, &canary_mib) ||
-      !option("race-ms", seconds >= 20 ? 1000 : seconds * 50, 1, 600'000, &race_ms)) {
+  if (!option("hostile", "seconds", 10, 1, 3600, &seconds) ||
+      !option("hostile", "seed", rdtsc(), 0, ~0ull, &seed) ||
+      !option("hostile", "child-ms", seconds >= 15 ? 3000 : seconds * 1000 / 5, 100, 600'000,
+              &child_ms) ||
+      !option("hostile", "max-print", 30, 0, 100'000, &max_print) ||
+      !option("hostile", "canary-mib", 16, 1, 3072, &canary_mib) ||
+      !option("hostile", "race-ms", seconds >= 20 ? 1000 : seconds * 50, 1, 600'000, &race_ms)) {
     return 1;
   }
   e.canary_want = canary_mib << 20;

@@ -104,18 +104,6 @@ void ap_main() {
   halt_forever();
 }
 
-bool option(const char* key, std::uint64_t def, std::uint64_t lo, std::uint64_t hi,
-            std::uint64_t* out) {
-  *out = def;
-  const char* v = cmdline_value(key);
-  if (v == nullptr) return true;
-  if (!parse_u64(v, out) || *out < lo || *out > hi) {
-    printf("hostile-synic: bad %s= (want %lu-%lu)\n", key, lo, hi);
-    return false;
-  }
-  return true;
-}
-
 // Every (sender, VP, SINT) received what was posted, every flag signalled was seen, and every
 // slot and flag is empty (the timers' last messages taken too).
 bool drained() {
@@ -264,11 +252,13 @@ int run() {
     return 1;
   }
   std::uint64_t seconds, period, burst, drain_s, settle_ms, max_print, auto_eoi;
-  if (!option("seconds", 10, 1, 3600, &seconds) || !option("period", 1, 1, 100'000'000, &period) ||
-      !option("burst", 20, 1, 1000, &burst) || !option("auto-eoi", 1, 0, 1, &auto_eoi) ||
-      !option("drain-s", 120, 1, 3600, &drain_s) ||
-      !option("settle-ms", 500, 0, 60'000, &settle_ms) ||
-      !option("max-print", 30, 0, 100'000, &max_print)) {
+  if (!option("hostile-synic", "seconds", 10, 1, 3600, &seconds) ||
+      !option("hostile-synic", "period", 1, 1, 100'000'000, &period) ||
+      !option("hostile-synic", "burst", 20, 1, 1000, &burst) ||
+      !option("hostile-synic", "auto-eoi", 1, 0, 1, &auto_eoi) ||
+      !option("hostile-synic", "drain-s", 120, 1, 3600, &drain_s) ||
+      !option("hostile-synic", "settle-ms", 500, 0, 60'000, &settle_ms) ||
+      !option("hostile-synic", "max-print", 30, 0, 100'000, &max_print)) {
     return 1;
   }
   env().max_printed = static_cast<std::uint32_t>(max_print);
