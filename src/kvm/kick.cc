@@ -25,17 +25,19 @@ Result<void> kick(pthread_t thread) {
 
 void KickTarget::publish_self() noexcept {
   thread_ = pthread_self();
-  published_.store(true, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // before KVM_RUN reads immediate_exit
+  // An RMW, like the kicker's: the two are ordered, and whichever comes second sees the first
+  // (the kicker sees the thread, or this thread's KVM_RUN sees the kicker's immediate_exit).
+  published_.exchange(1, std::memory_order_acq_rel);
 }
 
 bool KickTarget::is_self() const noexcept {
-  return published_.load(std::memory_order_acquire) && pthread_equal(thread_, pthread_self()) != 0;
+  return published_.load(std::memory_order_acquire) != 0 &&
+         pthread_equal(thread_, pthread_self()) != 0;
 }
 
 bool KickTarget::kick() const noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // the kicker's immediate_exit first
-  if (!published_.load(std::memory_order_seq_cst)) return false;
+  // An RMW after the kicker's immediate_exit store (see publish_self).
+  if (published_.fetch_or(0, std::memory_order_acq_rel) == 0) return false;
   return static_cast<bool>(hvk::kvm::kick(thread_));
 }
 

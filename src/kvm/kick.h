@@ -36,14 +36,14 @@ class KickTarget {
   // Whether the calling thread is the target.
   bool is_self() const noexcept;
   // After the kicker set the vCPU's immediate_exit: signals the thread once it has published
-  // itself, else nothing (its first KVM_RUN then sees immediate_exit: a full fence on each side
-  // orders the flag against the publication, so one of the two always happens). Returns whether
-  // a signal was sent.
+  // itself, else nothing (its first KVM_RUN then sees immediate_exit: both sides do a
+  // read-modify-write of the publication, so one of the two always happens). Returns whether a
+  // signal was sent.
   bool kick() const noexcept;
 
  private:
   pthread_t thread_{};
-  std::atomic<bool> published_{false};
+  mutable std::atomic<int> published_{0};  // RMW'd by kickers too
 };
 
 }  // namespace hvk::kvm
