@@ -1386,6 +1386,25 @@ class Harness {
     return nullptr;
   }
 
+  // Y25/Y27's connection checks, shared by both calls: an id that no connection of either kind
+  // has (or with bits 31:24 set) is INVALID_CONNECTION_ID; one of the other kind only, or whose
+  // receiver is not active, is INVALID_PORT_ID. Returns the connection, or sets *refused.
+  const HostConnection* resolve_conn(std::size_t pi, std::uint32_t id, hv::PortKind kind,
+                                     hv::PortKind other_kind,
+                                     std::optional<tlfs::Status>* refused) const {
+    const HostConnection* c = (id >> 24) != 0 ? nullptr : find_conn(pi, id, kind);
+    const HostConnection* other = (id >> 24) != 0 ? nullptr : find_conn(pi, id, other_kind);
+    if (c == nullptr && other == nullptr) {
+      *refused = tlfs::Status::kInvalidConnectionId;
+      return nullptr;
+    }
+    if (c == nullptr || parts_[c->target].p->state() != hv::PartitionState::kActive) {
+      *refused = tlfs::Status::kInvalidPortId;
+      return nullptr;
+    }
+    return c;
+  }
+
   // The reference for PostMessage and SignalEvent: the status the call must return, computed from
   // the control word's bits, the harness's regions, privileges, connections and SynIC registers,
   // in the order the rows give. Also what a SUCCESS must leave behind.
@@ -1431,16 +1450,9 @@ class Harness {
         return m;
       }
       const std::uint32_t id = pm.connection_id.raw;
-      const HostConnection* c = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kMessage);
-      const HostConnection* other = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kEvent);
-      if (c == nullptr && other == nullptr) {
-        m.expect = S::kInvalidConnectionId;
-        return m;
-      }
-      if (c == nullptr || parts_[c->target].p->state() != hv::PartitionState::kActive) {
-        m.expect = S::kInvalidPortId;
-        return m;
-      }
+      const HostConnection* c =
+          resolve_conn(pi, id, hv::PortKind::kMessage, hv::PortKind::kEvent, &m.expect);
+      if (c == nullptr) return m;
       const SynicModel& t = model(c->target, c->port.vp, c->port.vtl);
       if (!t.deliverable()) {  // Y9
         m.expect = S::kInvalidSynicState;
@@ -1473,16 +1485,9 @@ class Harness {
       return m;
     }
     const std::uint32_t id = se.connection_id.raw;
-    const HostConnection* c = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kEvent);
-    const HostConnection* other = (id >> 24) != 0 ? nullptr : find_conn(pi, id, hv::PortKind::kMessage);
-    if (c == nullptr && other == nullptr) {
-      m.expect = S::kInvalidConnectionId;
-      return m;
-    }
-    if (c == nullptr || parts_[c->target].p->state() != hv::PartitionState::kActive) {
-      m.expect = S::kInvalidPortId;
-      return m;
-    }
+    const HostConnection* c =
+        resolve_conn(pi, id, hv::PortKind::kEvent, hv::PortKind::kMessage, &m.expect);
+    if (c == nullptr) return m;
     if (se.flag_number >= c->port.flag_count) {  // needs the port, so after it
       m.expect = S::kInvalidParameter;
       return m;
