@@ -68,6 +68,7 @@ void suite_main() {
   test_child_lifecycle(true);
   test_vtl_switch_refusals();
   test_vtl_main();
+  test_apic_msrs();
 }
 
 void suite_noprivs() {

@@ -38,6 +38,9 @@ tlfs::InitialVpContext child_flat_context(std::uint64_t entry);
 // (exactly one of suite_main's two places runs it, whatever the VP count).
 void test_child_lifecycle(bool register_rules_when_one_vp);
 
+// apic_msrs.cc (last: it leaves the boot VP in x2APIC mode)
+void test_apic_msrs();
+
 // vtl.cc
 void test_vtl_switch_refusals();
 void test_vtl_main();

@@ -11,7 +11,8 @@ tlfs::PrivilegeMask default_privileges() {
   std::uint64_t m = 0;
   for (Privilege p :
        {Privilege::kVpRuntime, Privilege::kPartitionReferenceCounter, Privilege::kHypercallMsrs,
-        Privilege::kVpIndex, Privilege::kResetReg, Privilege::kPartitionReferenceTsc,
+        Privilege::kVpIndex, Privilege::kIntrCtrlRegs, Privilege::kResetReg,
+        Privilege::kPartitionReferenceTsc,
         Privilege::kGuestIdleReg, Privilege::kFrequencyRegs, Privilege::kAccessPartitionId,
         Privilege::kCpuManagement, Privilege::kAccessVsm, Privilege::kAccessVpRegisters,
         Privilege::kStartVirtualProcessor}) {

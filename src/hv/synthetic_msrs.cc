@@ -14,6 +14,15 @@ MsrAccess gp() {
 MsrAccess value(std::uint64_t v) {
   return {false, v, false, 0};
 }
+MsrAccess apic(ApicAccess what, std::uint64_t v = 0) {
+  MsrAccess a = value(v);
+  a.apic = what;
+  return a;
+}
+
+// HV_X64_MSR_EOI: bits 63:32 RsvdZ, 31:0 the value (ignored). HV_X64_MSR_TPR: 63:8 RsvdZ.
+constexpr std::uint64_t kEoiReserved = ~std::uint64_t{0xFFFF'FFFF};
+constexpr std::uint64_t kTprReserved = ~std::uint64_t{0xFF};
 
 }  // namespace
 
@@ -44,6 +53,12 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
       return value(index == msr::kTscFrequency ? p.tsc_hz() : p.apic_hz());
     case msr::kVpAssistPage:
       return value(vp.vp_assist_page());
+    case msr::kEoi:  // write-only
+      return gp();
+    case msr::kIcr:
+    case msr::kTpr:
+      if (!p.privileges().has(Privilege::kIntrCtrlRegs)) return gp();
+      return apic(index == msr::kIcr ? ApicAccess::kReadIcr : ApicAccess::kReadTpr);
     case msr::kReferenceTsc:
       if (!p.privileges().has(Privilege::kPartitionReferenceTsc)) return gp();
       return value(p.reference_tsc_msr());
@@ -98,6 +113,14 @@ MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::ui
             reference_tsc_page(p.reference_time_reads_guest_tsc() ? p.tsc_hz() : 0);
       }
       return a;
+    }
+    case msr::kEoi:
+    case msr::kIcr:
+    case msr::kTpr: {
+      if (!p.privileges().has(Privilege::kIntrCtrlRegs)) return gp();
+      if (index == msr::kEoi) return (v & kEoiReserved) ? gp() : apic(ApicAccess::kEoi);
+      if (index == msr::kTpr) return (v & kTprReserved) ? gp() : apic(ApicAccess::kWriteTpr, v);
+      return apic(ApicAccess::kWriteIcr, v);
     }
     case msr::kVpAssistPage:
       // 63:12 page GPA, 0 enable; bits 11:1 reserved. hvk keeps the value (the page's contents

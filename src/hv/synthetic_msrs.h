@@ -17,6 +17,9 @@ inline constexpr std::uint32_t kTimeRefCount = 0x4000'0020;
 inline constexpr std::uint32_t kReferenceTsc = 0x4000'0021;
 inline constexpr std::uint32_t kTscFrequency = 0x4000'0022;
 inline constexpr std::uint32_t kApicFrequency = 0x4000'0023;
+inline constexpr std::uint32_t kEoi = 0x4000'0070;  // the APIC access MSRs (privilege
+inline constexpr std::uint32_t kIcr = 0x4000'0071;  // AccessIntrCtrlRegs): the local APIC's EOI,
+inline constexpr std::uint32_t kTpr = 0x4000'0072;  // ICR (high << 32 | low) and TPR
 inline constexpr std::uint32_t kVpAssistPage = 0x4000'0073;
 inline constexpr std::uint32_t kScontrol = 0x4000'0080;
 inline constexpr std::uint32_t kSversion = 0x4000'0081;
@@ -62,6 +65,17 @@ struct ReferenceTscPage {
 };
 static_assert(sizeof(ReferenceTscPage) == 24);
 
+// An access to the VP's own local APIC through the APIC access MSRs, checked by the engine and
+// done by the machine (which owns the APIC): it fills in a read's value.
+enum class ApicAccess : std::uint8_t {
+  kNone,
+  kEoi,        // an EOI (the written value is ignored)
+  kReadIcr,    // ICR high << 32 | ICR low
+  kWriteIcr,   // `value`: send the interrupt it describes
+  kReadTpr,    // TPR in bits 7:0
+  kWriteTpr,   // `value`, bits 7:0
+};
+
 struct MsrAccess {
   bool gp = false;                       // the guest gets #GP
   std::uint64_t value = 0;               // for a read
@@ -74,6 +88,7 @@ struct MsrAccess {
   bool crash = false;  // CRASH_CTL notification: the guest reports a crash...
   std::uint64_t crash_ctl = 0;  // ...with these CRASH_CTL bits...
   std::array<std::uint64_t, Partition::kCrashParams> crash_params{};  // ...and P0..P4
+  ApicAccess apic = ApicAccess::kNone;  // the machine does this on the VP's APIC (with `value`)
 };
 
 // The reference TSC page for a TSC running at `tsc_hz`: offset 0 (reference time counts from TSC

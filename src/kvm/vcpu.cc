@@ -114,6 +114,10 @@ Result<kvm_lapic_state> Vcpu::lapic() const {
   return state;
 }
 
+Result<void> Vcpu::set_lapic(const kvm_lapic_state& state) {
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_LAPIC, &state).status();
+}
+
 Result<void> Vcpu::set_mp_state(std::uint32_t state) {
   kvm_mp_state mp{state};
   return HVK_KVM_IOCTL(fd_.get(), KVM_SET_MP_STATE, &mp).status();

@@ -44,6 +44,8 @@ class Vcpu {
   Result<kvm_mp_state> mp_state() const;
   // KVM_GET_LAPIC: the in-kernel local APIC's register page (IRR, ISR, TPR, ...).
   Result<kvm_lapic_state> lapic() const;
+  // KVM_SET_LAPIC: replaces the whole page (IRR included: see machine/apic/lapic_gate.h).
+  Result<void> set_lapic(const kvm_lapic_state& state);
   Result<void> set_mp_state(std::uint32_t state);  // KVM_MP_STATE_*
 
   // Reads each msrs[i].value; fails naming the first MSR KVM refuses.

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "hv/synthetic_msrs.h"
+#include "machine/apic/apic_msrs.h"
 #include "hv/vtl_switch.h"
 #include "kvm/kick.h"
 #include "machine/cpuid.h"
@@ -84,10 +85,10 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   }
   std::unique_ptr<Machine> m(new Machine(vmm, partition, std::move(*vm), std::move(*ram), config));
   // A device tree in setup_data tells a kernel without ACPI where its processors are.
-  std::vector<std::uint32_t> apic_ids;
   for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
-    apic_ids.push_back(partition.vp(i)->apic_id());
+    m->apic_ids_.push_back(partition.vp(i)->apic_id());
   }
+  const std::vector<std::uint32_t>& apic_ids = m->apic_ids_;
   auto dtb = build_cpu_dtb(apic_ids);
   if (!dtb) return Error{dtb.error()};
   SetupDataChain setup_data(m->ram_.span());
@@ -151,7 +152,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
         partition,
         SynicDelivery::Hooks{
             .msi = [self](std::uint64_t address,
-                          std::uint32_t data) { (void)self->vm_.signal_msi(address, data); },
+                          std::uint32_t data) { self->signal_msi(address, data); },
             .kick = [self](tlfs::VpIndex vp) { self->kick(*self->slots_[vp]); }});
   }
   partition.attach(m.get(), &m->memory_);
@@ -167,9 +168,10 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ra
       ram_(std::move(ram)),
       config_(config),
       console_(vmm.console(), config.console_prefix),
+      gate_(partition.vp_count()),
       platform_(std::make_unique<Platform>(
           [this](char c) { console_.put(c); },
-          [this](const Ioapic::Msi& msi) { (void)vm_.signal_msi(msi.address, msi.data); },
+          [this](const Ioapic::Msi& msi) { signal_msi(msi.address, msi.data); },
           Platform::Shape{.ram_bytes = config.mem_bytes,
                           .cpus = static_cast<std::uint16_t>(
                               std::min<std::uint32_t>(partition.vp_count(), 0xFFFF))})) {
@@ -189,6 +191,11 @@ void Machine::start_threads() {
     Slot* slot = s.get();
     slot->thread = std::thread([this, slot] { run_vp(*slot); });
   }
+}
+
+void Machine::signal_msi(std::uint64_t address, std::uint32_t data) {
+  auto hold = gate_.sending();
+  (void)vm_.signal_msi(address, data);
 }
 
 void Machine::kick(Slot& slot) {
@@ -320,7 +327,12 @@ void Machine::run_vp(Slot& slot) {
       }
     }
     if (synic_ && synic_->pending(slot.vcpu.id())) synic_->before_run(slot.vcpu.id(), slot.vcpu);
+    if (!gate_.enter_run(slot.vcpu.id())) {
+      gate_.wait_open();
+      continue;
+    }
     auto exit = slot.vcpu.run();
+    gate_.leave_run(slot.vcpu.id());
     if (!exit) {
       fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
       return;
@@ -539,6 +551,15 @@ void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
     msr.set_error();
     return;
   }
+  if (a.apic != hv::ApicAccess::kNone) {
+    const auto v = on_apic_msr(slot, a.apic, 0);
+    if (!v) {
+      msr.set_error();
+      return;
+    }
+    msr.set_data(*v);
+    return;
+  }
   msr.set_data(a.value);
   // GUEST_IDLE: KVM finishes the rdmsr, then holds the VP until an interrupt arrives. KVM wakes a
   // halted VP only for an interrupt it may take, so with RFLAGS.IF clear the read returns at once
@@ -547,6 +568,18 @@ void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
   if (a.idle && (slot.vcpu.synced_regs().rflags & kRflagsIf)) {
     (void)slot.vcpu.set_mp_state(KVM_MP_STATE_HALTED);
   }
+}
+
+std::optional<std::uint64_t> Machine::on_apic_msr(Slot& slot, hv::ApicAccess what,
+                                                  std::uint64_t value) {
+  const ApicMsrContext c{
+      .vcpu = slot.vcpu,
+      .slot = slot.vcpu.id(),
+      .gate = gate_,
+      .kick = [this](std::size_t i) { kick(*slots_[i]); },
+      .send = [this](const ApicMsi& m) { (void)vm_.signal_msi(m.address, m.data); },
+      .apic_ids = apic_ids_};
+  return apic_msr_access(c, what, value);
 }
 
 void Machine::on_guest_crash(Slot& slot, const hv::MsrAccess& a) {
@@ -584,6 +617,10 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
   }
   if (a.crash) {
     on_guest_crash(slot, a);
+    return;
+  }
+  if (a.apic != hv::ApicAccess::kNone) {
+    if (!on_apic_msr(slot, a.apic, a.value)) msr.set_error();
     return;
   }
   if (a.install_reference_tsc) {

@@ -21,6 +21,7 @@
 #include "hv/vtl_switch.h"
 #include "kvm/exit.h"
 #include "kvm/kick.h"
+#include "machine/apic/lapic_gate.h"
 #include "kvm/mapping.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -146,6 +147,9 @@ class Machine final : public hv::Backend {
   void on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr);
   void on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr);
   void on_guest_crash(Slot& slot, const hv::MsrAccess& a);
+  // HV_X64_MSR_EOI, ICR, TPR on the slot's own APIC: the value read, or nullopt for #GP.
+  std::optional<std::uint64_t> on_apic_msr(Slot& slot, hv::ApicAccess what, std::uint64_t value);
+  void signal_msi(std::uint64_t address, std::uint32_t data);
   bool on_internal_error(Slot& slot, const kvm::exits::InternalError& e);
   // Ends the VM (root) or this partition (child) because of the VP in `slot`.
   void fail(Slot& slot, int status, const std::string& what);
@@ -160,6 +164,9 @@ class Machine final : public hv::Backend {
   MachineConfig config_;
   BootSetup boot_{};
   Console::Stream console_;
+  // Before platform_ and slots_: their MSIs and KVM_RUNs pass it (the APIC access MSRs).
+  LapicGate gate_;
+  std::vector<std::uint32_t> apic_ids_;  // by VP index
   std::unique_ptr<Platform> platform_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::unique_ptr<HypervTestdev> testdev_;  // with MachineConfig::hyperv_testdev

@@ -106,17 +106,51 @@ TEST_F(SyntheticMsrs, ClockAndFrequencyMsrs) {
 }
 
 // Conformance Y29: the APIC access MSRs are not there yet, SynIC or not: #GP, privilege clear.
-TEST_F(SyntheticMsrs, ApicAccessMsrsAreNotThereYet) {
-  PartitionConfig cfg;
-  cfg.vp_count = 1;
-  cfg.privileges = default_privileges();
-  cfg.synic = true;
-  Partition& p = hv.create_root(cfg);
-  EXPECT_FALSE(p.privileges().has(Privilege::kIntrCtrlRegs));
-  for (std::uint32_t index : {0x4000'0070u, 0x4000'0071u, 0x4000'0072u}) {
+TEST_F(SyntheticMsrs, ApicAccessMsrsNeedAccessIntrCtrlRegs) {
+  const std::uint64_t without =
+      default_privileges().raw & ~tlfs::privilege_bit(Privilege::kIntrCtrlRegs);
+  Partition& p = make(without);
+  for (std::uint32_t index : {msr::kEoi, msr::kIcr, msr::kTpr}) {
     EXPECT_TRUE(read_synthetic_msr(p, *p.vp(0), index).gp) << std::hex << index;
     EXPECT_TRUE(write_synthetic_msr(p, *p.vp(0), index, 0).gp) << std::hex << index;
   }
+  EXPECT_TRUE(default_privileges().has(Privilege::kIntrCtrlRegs));
+}
+
+TEST_F(SyntheticMsrs, ApicAccessMsrsGoToTheMachineWithTheirReservedBitsChecked) {
+  Partition& p = make();
+  Vp& vp = *p.vp(1);
+  // EOI: write-only; bits 63:32 RsvdZ; the value itself is ignored.
+  EXPECT_TRUE(read_synthetic_msr(p, vp, msr::kEoi).gp);
+  EXPECT_TRUE(write_synthetic_msr(p, vp, msr::kEoi, 1ull << 32).gp);
+  MsrAccess a = write_synthetic_msr(p, vp, msr::kEoi, 0x1234);
+  EXPECT_FALSE(a.gp);
+  EXPECT_EQ(a.apic, ApicAccess::kEoi);
+  // ICR: the whole 64 bits, both ways (the APIC's mode decides what the high half means).
+  a = write_synthetic_msr(p, vp, msr::kIcr, 0xFF00'0000'000C'40F3ull);
+  EXPECT_FALSE(a.gp);
+  EXPECT_EQ(a.apic, ApicAccess::kWriteIcr);
+  EXPECT_EQ(a.value, 0xFF00'0000'000C'40F3ull);
+  EXPECT_EQ(read_synthetic_msr(p, vp, msr::kIcr).apic, ApicAccess::kReadIcr);
+  // TPR: bits 63:8 RsvdZ.
+  EXPECT_TRUE(write_synthetic_msr(p, vp, msr::kTpr, 0x100).gp);
+  EXPECT_TRUE(write_synthetic_msr(p, vp, msr::kTpr, 1ull << 63).gp);
+  a = write_synthetic_msr(p, vp, msr::kTpr, 0xAB);
+  EXPECT_FALSE(a.gp);
+  EXPECT_EQ(a.apic, ApicAccess::kWriteTpr);
+  EXPECT_EQ(a.value, 0xABu);
+  EXPECT_EQ(read_synthetic_msr(p, vp, msr::kTpr).apic, ApicAccess::kReadTpr);
+  // Nothing else reaches the APIC.
+  EXPECT_EQ(read_synthetic_msr(p, vp, msr::kVpIndex).apic, ApicAccess::kNone);
+}
+
+TEST_F(SyntheticMsrs, CpuidAdvertisesTheApicAccessMsrsButDoesNotRecommendThem) {
+  Partition& p = make();
+  const auto leaves = hyperv_cpuid_leaves(p);
+  EXPECT_EQ(leaves[3].function, 0x4000'0003u);
+  EXPECT_NE(leaves[3].eax & (1u << 4), 0u);  // AccessIntrCtrlRegs
+  EXPECT_EQ(leaves[4].function, 0x4000'0004u);
+  EXPECT_EQ(leaves[4].eax & (1u << 3), 0u);  // not "use the MSRs for EOI, ICR and TPR"
 }
 
 TEST_F(SyntheticMsrs, VpAssistPageIsKeptPerVp) {
