@@ -1,5 +1,5 @@
 // Synthetic MSRs with junk: reads and writes anywhere in 0x40000000-0x400000FF, checked against
-// rows M-1..M-12 (which ones #GP, what reads back); HYPERCALL moved between pages other VPs are
+// rows M-1..M-12 and Y29 (which ones #GP, what reads back); HYPERCALL moved between pages other VPs are
 // calling through at that moment, then locked by VP 0, after which no write may move it.
 #include "msrs.h"
 
@@ -11,6 +11,13 @@ using tlfs::Privilege;
 
 constexpr std::uint32_t kBase = 0x40000000;
 constexpr std::uint32_t kMsrGuestIdle = 0x400000F0;
+// The APIC access MSRs (conformance Y29): the VP's own APIC.
+constexpr std::uint32_t kMsrEoi = 0x40000070;
+constexpr std::uint32_t kMsrIcr = 0x40000071;
+constexpr std::uint32_t kMsrTpr = 0x40000072;
+// An ICR value that sends nothing anyone receives: a fixed IPI, vector 0x30, to physical APIC ID
+// 0xFE, which no VP of the hostile guest has. It still goes all the way through hvk.
+constexpr std::uint64_t kIcrToNobody = (std::uint64_t{0xFE} << 56) | 0x30;
 std::uint64_t g_locked = 0;  // HYPERCALL as read back after VP 0 locked it; 0 before
 
 bool has(Privilege p) {
@@ -34,8 +41,11 @@ bool read_gp(std::uint32_t index) {
       return !has(Privilege::kPartitionReferenceTsc);
     case kMsrVpAssistPage:
       return false;
+    case kMsrIcr:
+    case kMsrTpr:
+      return !has(Privilege::kIntrCtrlRegs);
     default:
-      return true;
+      return true;  // EOI is write-only
   }
 }
 
@@ -48,6 +58,12 @@ bool write_gp(std::uint32_t index, std::uint64_t value) {
       return !has(Privilege::kPartitionReferenceTsc);
     case kMsrVpAssistPage:
       return (value & 0xFFE) != 0;  // M-11: bits 11:1 reserved
+    case kMsrEoi:
+      return !has(Privilege::kIntrCtrlRegs) || (value >> 32) != 0;
+    case kMsrTpr:
+      return !has(Privilege::kIntrCtrlRegs) || (value >> 8) != 0;
+    case kMsrIcr:
+      return !has(Privilege::kIntrCtrlRegs);
     default:
       return true;  // read-only (VP_INDEX, the clocks) or not implemented
   }
@@ -80,6 +96,12 @@ std::uint64_t value_for(Worker& w, std::uint32_t index) {
     }
     case kMsrReferenceTsc:
       return (r.percent(60) ? tsc_page() : outside_ram(r)) | (r.next() & 0xFFF);
+    case kMsrEoi:  // an EOI with nothing in service changes nothing; junk above bit 31 is #GP
+      return r.percent(50) ? r.below(1u << 31) : r.next() | (std::uint64_t{1} << 32);
+    case kMsrTpr:  // only 0, the priority the workers run at; junk above bit 7 is #GP
+      return r.percent(50) ? 0 : r.next() | 0x100;
+    case kMsrIcr:  // never a random IPI (an INIT or NMI would end the worker)
+      return kIcrToNobody;
     case kMsrVpAssistPage:
       if (r.percent(60)) return assist_page(w.index) | r.below(2);
       if (r.percent(50)) return outside_ram(r) | 1;
@@ -140,7 +162,8 @@ void probe_fn(void* arg) {
 void msr_op(Worker& w) {
   Rng& r = w.rng;
   static constexpr std::uint32_t kKnown[] = {0x00, 0x01, 0x01, 0x01, 0x02, 0x03, 0x10, 0x20, 0x21,
-                                             0x22, 0x23, 0x70, 0x73, 0x73, 0x80, 0xB0, 0xF0, 0xFF};
+                                             0x22, 0x23, 0x70, 0x71, 0x72, 0x73, 0x73, 0x80, 0xB0,
+                                             0xF0, 0xFF};
   const std::uint32_t index =
       kBase +
       static_cast<std::uint32_t>(r.percent(70) ? kKnown[r.below(sizeof kKnown / 4)] : r.below(256));
