@@ -47,10 +47,6 @@ unsigned take_self_ipi(Send send) {
   return g_hits;
 }
 
-const char* fault_name(int v) {
-  return v < 0 ? "no fault" : v == 13 ? "#GP" : "another fault";
-}
-
 void checks(const char* mode) {
   std::uint64_t v = ~0ull;
   int fault = -2;

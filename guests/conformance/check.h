@@ -60,6 +60,11 @@ class SkipScope {
 // A status name without its HV_STATUS_ prefix.
 const char* short_status(std::uint16_t s);
 
+// What rdmsr_safe / wrmsr_safe returned, in words: "no fault", "#GP" or "another fault".
+inline const char* fault_name(int vector) {
+  return vector < 0 ? "no fault" : vector == 13 ? "#GP" : "another fault";
+}
+
 }  // namespace conf
 
 // The macros evaluate their call only when the check really runs.

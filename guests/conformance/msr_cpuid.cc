@@ -24,10 +24,6 @@ bool all_zero(const std::uint8_t* p, std::size_t n) {
   return true;
 }
 
-const char* fault_name(int v) {
-  return v < 0 ? "no fault" : v == 13 ? "#GP" : "another fault";
-}
-
 }  // namespace
 
 void test_msrs_before_hv_init() {
