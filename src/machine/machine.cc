@@ -337,10 +337,20 @@ void Machine::run_vp(Slot& slot) {
       fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
       return;
     }
-    // An AP brought up by INIT-SIPI runs without the engine having started it.
-    if (vp.run_state() != hv::VpRunState::kRunning) vp.mark_running_in(vp.current_vtl());
+    // An AP brought up by INIT-SIPI runs without the engine having started it. A kick (the
+    // LAPIC gate, the SynIC, a start request) also ends KVM_RUN of an AP that KVM still holds
+    // for its SIPI: that one has run nothing yet.
+    if (vp.run_state() != hv::VpRunState::kRunning && ran_guest(slot, *exit)) {
+      vp.mark_running_in(vp.current_vtl());
+    }
     if (!handle_exit(slot, *exit)) return;
   }
+}
+
+bool Machine::ran_guest(const Slot& slot, const kvm::Exit& exit) {
+  if (!std::holds_alternative<kvm::exits::Intr>(exit)) return true;
+  const auto mp = slot.vcpu.mp_state();
+  return mp && (mp->mp_state == KVM_MP_STATE_RUNNABLE || mp->mp_state == KVM_MP_STATE_HALTED);
 }
 
 bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {

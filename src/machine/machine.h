@@ -138,6 +138,9 @@ class Machine final : public hv::Backend {
   Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
           const MachineConfig& config);
   void run_vp(Slot& slot);
+  // Whether the KVM_RUN that ended with `exit` ran the guest: false for a kick of a vCPU that KVM
+  // still holds for INIT or SIPI.
+  static bool ran_guest(const Slot& slot, const kvm::Exit& exit);
   // Handles one exit; false when the VP's thread should stop.
   bool handle_exit(Slot& slot, kvm::Exit& exit);
   void answer_refresh(Slot& slot);
