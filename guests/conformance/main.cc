@@ -55,6 +55,7 @@ void suite_main() {
   test_compat32();
   test_cpl3();
   test_start_vp_refusals();
+  test_apic_msrs_xapic();
   // Table R targets the last AP before anything starts it; with one VP, the child's VP 0 once
   // the child is initialized (inside test_child_lifecycle).
   if (env().vps >= 2) {
@@ -68,7 +69,7 @@ void suite_main() {
   test_child_lifecycle(true);
   test_vtl_switch_refusals();
   test_vtl_main();
-  test_apic_msrs();
+  test_apic_msrs_x2apic();
 }
 
 void suite_noprivs() {

@@ -38,8 +38,10 @@ tlfs::InitialVpContext child_flat_context(std::uint64_t entry);
 // (exactly one of suite_main's two places runs it, whatever the VP count).
 void test_child_lifecycle(bool register_rules_when_one_vp);
 
-// apic_msrs.cc (last: it leaves the boot VP in x2APIC mode)
-void test_apic_msrs();
+// apic_msrs.cc: xAPIC before table R runs against an AP not yet started; x2APIC last (it leaves
+// the boot VP in x2APIC mode)
+void test_apic_msrs_xapic();
+void test_apic_msrs_x2apic();
 
 // vtl.cc
 void test_vtl_switch_refusals();
