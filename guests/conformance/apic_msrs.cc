@@ -9,9 +9,6 @@ namespace conf {
 
 namespace {
 
-constexpr std::uint32_t kMsrEoi = 0x40000070;
-constexpr std::uint32_t kMsrIcr = 0x40000071;
-constexpr std::uint32_t kMsrTpr = 0x40000072;
 constexpr std::uint32_t kRegTpr = 0x080;
 constexpr std::uint32_t kRegIsr = 0x100;
 constexpr std::uint8_t kVector = 0x5A;
@@ -21,7 +18,6 @@ constexpr std::uint64_t kX2apicEnable = std::uint64_t{1} << 10;
 
 volatile unsigned g_hits;
 
-// No EOI here: the check sends it through HV_X64_MSR_EOI.
 bool in_service(std::uint8_t v) {
   return (apic_read(kRegIsr + (v / 32) * 16) & (1u << (v % 32))) != 0;
 }

@@ -1,6 +1,6 @@
 // Synthetic MSRs with junk: reads and writes anywhere in 0x40000000-0x400000FF, checked against
-// rows M-1..M-12 and Y29 (which ones #GP, what reads back); HYPERCALL moved between pages other VPs are
-// calling through at that moment, then locked by VP 0, after which no write may move it.
+// rows M-1..M-12 and Y29 (which ones #GP, what reads back); HYPERCALL moved between pages other
+// VPs are calling through at that moment, then locked by VP 0, after which no write may move it.
 #include "msrs.h"
 
 namespace hostile {
@@ -11,10 +11,6 @@ using tlfs::Privilege;
 
 constexpr std::uint32_t kBase = 0x40000000;
 constexpr std::uint32_t kMsrGuestIdle = 0x400000F0;
-// The APIC access MSRs (conformance Y29): the VP's own APIC.
-constexpr std::uint32_t kMsrEoi = 0x40000070;
-constexpr std::uint32_t kMsrIcr = 0x40000071;
-constexpr std::uint32_t kMsrTpr = 0x40000072;
 // An ICR value that sends nothing anyone receives: a fixed IPI, vector 0x30, to physical APIC ID
 // 0xFE, which no VP of the hostile guest has. It still goes all the way through hvk.
 constexpr std::uint64_t kIcrToNobody = (std::uint64_t{0xFE} << 56) | 0x30;

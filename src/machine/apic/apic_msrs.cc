@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "machine/msi.h"
 #include "machine/synic/auto_eoi.h"
 
 namespace hvk::machine {
@@ -33,8 +34,6 @@ constexpr std::uint32_t kIcrDestLogical = 1u << 11;
 constexpr std::uint32_t kDeliveryInit = 5;
 constexpr std::uint8_t kBroadcastId = 0xFF;
 
-constexpr std::uint64_t kMsiBase = 0xFEE0'0000;
-
 std::uint32_t reg(const kvm_lapic_state& s, unsigned offset) {
   std::uint32_t v;
   std::memcpy(&v, s.regs + offset, sizeof v);
@@ -45,8 +44,7 @@ void set_reg(kvm_lapic_state& s, unsigned offset, std::uint32_t v) {
 }
 
 ApicMsi msi(std::uint8_t dest, bool logical, std::uint32_t low) {
-  const std::uint64_t address =
-      kMsiBase | (std::uint64_t{dest} << 12) | (logical ? std::uint64_t{1} << 2 : 0);
+  const std::uint64_t address = msi_address(dest, logical);
   // MSI data: vector 7:0, delivery mode 10:8, level 14, trigger mode 15, as in the ICR.
   const std::uint32_t data = low & (0xFFu | 0x700u | kIcrLevelAssert | kIcrLevelTrigger);
   return {address, data};

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "machine/msi.h"
+
 namespace hvk::machine {
 
 namespace {
@@ -25,8 +27,6 @@ constexpr std::uint64_t kDestShift = 56;
 // Bits the guest may write: all but delivery status (12) and Remote IRR (14).
 constexpr std::uint64_t kWritable = ~((1ull << 12) | (1ull << 14));
 
-constexpr std::uint64_t kMsiAddressBase = 0xFEE0'0000;
-constexpr std::uint32_t kMsiDestModeLogical = 1u << 2;
 constexpr std::uint32_t kMsiLevelAssert = 1u << 14;
 constexpr std::uint32_t kMsiTriggerLevel = 1u << 15;
 
@@ -80,8 +80,8 @@ void Ioapic::deliver(std::uint32_t pin) {
   const std::uint64_t e = table_[pin];
   if (e & kMasked) return;
   Msi msi{};
-  msi.address = kMsiAddressBase | (((e >> kDestShift) & 0xFF) << 12) |
-                ((e & kDestModeLogical) ? kMsiDestModeLogical : 0);
+  msi.address =
+      msi_address(static_cast<std::uint8_t>(e >> kDestShift), (e & kDestModeLogical) != 0);
   msi.data = static_cast<std::uint32_t>((e & kVectorMask) |
                                         (((e >> kDeliveryModeShift) & kDeliveryModeMask) << 8));
   if (e & kTriggerLevel) msi.data |= kMsiTriggerLevel | kMsiLevelAssert;

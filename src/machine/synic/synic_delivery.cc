@@ -3,12 +3,12 @@
 #include <algorithm>
 
 #include "hv/synic/synic_host.h"
+#include "machine/msi.h"
 
 namespace hvk::machine {
 
 namespace {
 
-constexpr std::uint64_t kMsiAddressBase = 0xFEE0'0000;  // physical destination, fixed delivery
 constexpr std::uint64_t kRflagsIf = 1u << 9;
 // The longest timer wait taken as is (about 3.6 years in 100 ns units): keeps the conversion to
 // nanoseconds from overflowing for a deadline far in the future.
@@ -44,7 +44,7 @@ void SynicDelivery::raise(const hv::SintInterrupt& irq, bool on_target_thread) {
   if (vp == nullptr || irq.vector < 16) return;
   if (!irq.auto_eoi) {
     // 8-bit physical destination: APIC IDs above 255 need KVM's x2APIC API (not enabled).
-    hooks_.msi(kMsiAddressBase | (std::uint64_t{vp->apic_id() & 0xFF} << 12), irq.vector);
+    hooks_.msi(msi_address(static_cast<std::uint8_t>(vp->apic_id()), false), irq.vector);
     return;
   }
   auto_eoi_[irq.vp_index]->add(irq.vector);

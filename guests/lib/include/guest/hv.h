@@ -29,6 +29,9 @@ inline constexpr std::uint32_t kMsrTimeRefCount = 0x40000020;  // 100 ns ticks
 inline constexpr std::uint32_t kMsrReferenceTsc = 0x40000021;
 inline constexpr std::uint32_t kMsrTscFrequency = 0x40000022;
 inline constexpr std::uint32_t kMsrApicFrequency = 0x40000023;
+inline constexpr std::uint32_t kMsrEoi = 0x40000070;  // the APIC access MSRs: EOI (write-only),
+inline constexpr std::uint32_t kMsrIcr = 0x40000071;  // ICR (high << 32 | low)
+inline constexpr std::uint32_t kMsrTpr = 0x40000072;  // and TPR (bits 7:0)
 inline constexpr std::uint32_t kMsrVpAssistPage = 0x40000073;
 
 // Open-source guest (bit 63), OS type 0x7F (hvk's own test guests), version 1.
