@@ -644,7 +644,7 @@ class Harness {
     }
     for (tlfs::Vtl v = 1; v <= p.max_vtl(); ++v) {
       if (p.vtl_enabled(v) && in_.ConsumeIntegralInRange<int>(0, 3) == 3) {
-        p.set_vsm_config(v, in_.ConsumeIntegral<std::uint64_t>() & 0x1FFF);
+        p.write_vsm_config(v, in_.ConsumeIntegral<std::uint64_t>() & 0x1FFF);
       }
     }
   }

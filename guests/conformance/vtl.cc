@@ -110,8 +110,10 @@ void test_vtl_switch_refusals() {
 
 void test_vtl_main() {
   const std::uint32_t n = env().vps;
-  // EnableVpVtl wants an AP; with one VP the boot VP itself (enabling a VTL does not switch to it).
-  const std::uint32_t ap = n >= 2 ? 1 : 0;
+  // EnableVpVtl targets the boot VP itself (enabling a VTL does not switch to it): the first VP
+  // to get VTL 1 must be enabled from VTL 0, and after it only VTL 1 may enable the others (E11).
+  const std::uint32_t ap = 0;
+  const std::uint32_t other = n >= 2 ? 1 : 0;
   const std::uint32_t target = n - 1;
   tlfs::InitialVpContext ctx{};
   if (!skipping()) ctx = valid_context_for(ap);
@@ -131,20 +133,18 @@ void test_vtl_main() {
                               tlfs::RegisterName::kVsmVpStatus, &v),
               Status::kAccessDenied, 0, "G1: GetVpRegisters of VTL 1 from VTL 0");
   EXPECT_REPS(get_vp_registers2(tlfs::RegisterName::kVsmVpStatus, 0x00FF'FFFFu),
-              Status::kUnknownRegisterName, 1,
+              Status::kInvalidParameter, 1,
               "G3: GetVpRegisters {VsmVpStatus, 0x00ffffff}: the unknown name ends the call at 1");
   EXPECT(enable_vp_vtl(tlfs::kPartitionIdSelf, n, 1, ctx), Status::kInvalidVpIndex,
          "E2: EnableVpVtl of VP %u (the VP count)", n);
-  EXPECT(enable_vp_vtl_raw_pad(ap, 1, ctx), Status::kInvalidParameter,
-         "E6: EnableVpVtl with a non-zero reserved byte (13-15)");
+  EXPECT(enable_vp_vtl_raw_pad(ap, 1, ctx), Status::kInvalidVtlState,
+         "E6: EnableVpVtl with a non-zero RsvdZ byte (13-15) is judged on the rest (E7)");
   EXPECT(enable_vp_vtl(tlfs::kPartitionIdSelf, ap, 1, ctx), Status::kInvalidVtlState,
          "E7: EnableVpVtl VTL 1 on VP %u before EnablePartitionVtl", ap);
   EXPECT(enable_partition_vtl(tlfs::kPartitionIdSelf, 1, 1), Status::kInvalidParameter,
          "E3: EnablePartitionVtl VTL 1 with EnableMbec (not offered)");
   EXPECT(enable_partition_vtl(tlfs::kPartitionIdSelf, 3, 0), Status::kInvalidParameter,
          "E3: EnablePartitionVtl VTL 3 (above the maximum)");
-  EXPECT(enable_partition_vtl_raw_reserved(), Status::kInvalidParameter,
-         "E3: EnablePartitionVtl VTL 1 with a non-zero reserved byte");
   EXPECT(enable_partition_vtl(tlfs::kPartitionIdSelf, 1, 0), Status::kSuccess,
          "EnablePartitionVtl(SELF, VTL 1, flags 0)");
   EXPECT(enable_partition_vtl(tlfs::kPartitionIdSelf, 2, 0), Status::kAccessDenied,
@@ -153,8 +153,10 @@ void test_vtl_main() {
          "E7: EnableVpVtl VTL 2 on VP %u (not enabled on the partition)", ap);
   EXPECT(enable_partition_vtl(tlfs::kPartitionIdSelf, 1, 0), Status::kVtlAlreadyEnabled,
          "E5: EnablePartitionVtl(SELF, VTL 1) again");
-  EXPECT(enable_partition_vtl(tlfs::kPartitionIdSelf, 0, 0), Status::kVtlAlreadyEnabled,
-         "E5: EnablePartitionVtl(SELF, VTL 0), always enabled");
+  EXPECT(enable_partition_vtl_raw_reserved(), Status::kVtlAlreadyEnabled,
+         "E3: EnablePartitionVtl VTL 1 with non-zero RsvdZ bytes: not looked at (E5)");
+  EXPECT(enable_partition_vtl(tlfs::kPartitionIdSelf, 0, 0), Status::kInvalidParameter,
+         "E12: EnablePartitionVtl(SELF, VTL 0): not a VTL one enables");
   v = {};
   EXPECT_REPS(vsm_register(tlfs::RegisterName::kVsmPartitionStatus, &v), Status::kSuccess, 1,
               "G2: GetVpRegisters(VsmPartitionStatus)");
@@ -168,6 +170,14 @@ void test_vtl_main() {
          "E9: EnableVpVtl VTL 1 on VP %u", ap);
   EXPECT(enable_vp_vtl(tlfs::kPartitionIdSelf, ap, 1, ctx), Status::kVtlAlreadyEnabled,
          "E5: EnableVpVtl VTL 1 on VP %u again", ap);
+  EXPECT(enable_vp_vtl(tlfs::kPartitionIdSelf, ap, 0, ctx), Status::kInvalidParameter,
+         "E12: EnableVpVtl VTL 0: not a VTL one enables");
+  if (n >= 2) {
+    tlfs::InitialVpContext c1{};
+    if (!skipping()) c1 = valid_context_for(other);
+    EXPECT(enable_vp_vtl(tlfs::kPartitionIdSelf, other, 1, c1), Status::kAccessDenied,
+           "E11: EnableVpVtl VTL 1 on VP %u from VTL 0 once VP 0 has VTL 1", other);
+  }
   EXPECT(start_vp(tlfs::kPartitionIdSelf, target, 1, skipping() ? ctx : valid_context_for(target)),
          Status::kAccessDenied,
          "S9: StartVirtualProcessor of VP %u into VTL 1 from VTL 0 (VTL 1 enabled)", target);
@@ -180,7 +190,6 @@ void test_vtl_main() {
   bool vtl1_here = false;
   int vec = -2;
   if (!skipping()) {
-    if (n >= 2) enable_vp_vtl(tlfs::kPartitionIdSelf, 0, 1, valid_context_for(0));
     v = {};
     vsm_register(tlfs::RegisterName::kVsmVpStatus, &v);
     vtl1_here = ((v.low >> 17) & 1) != 0;

@@ -1,9 +1,10 @@
 // vtl-demo: every VP runs code in VTL 1 and in VTL 0 and switches between them.
 //
-// The boot VP (VTL 0) enables VTL 1 on the partition and on every VP (EnableVpVtl, a VTL-1
-// context with its own stack) and calls up into VTL 1 (VtlCall), which starts every AP in VTL 1
-// with HvCallStartVirtualProcessor (only VTL 1 may: from VTL 0 that is ACCESS_DENIED) and returns
-// to VTL 0 (fast VtlReturn). On each AP, VTL 1 reports its VP index and VTL (from VsmVpStatus),
+// The boot VP (VTL 0) enables VTL 1 on the partition and on itself (EnableVpVtl, a VTL-1 context
+// with its own stack) and calls up into VTL 1 (VtlCall). VTL 1 enables VTL 1 on every AP (once a
+// VP has VTL 1, only VTL 1 may enable it on the others), starts every AP in VTL 1 with
+// HvCallStartVirtualProcessor (only VTL 1 may: from VTL 0 that is ACCESS_DENIED) and returns to
+// VTL 0 (fast VtlReturn). On each AP, VTL 1 reports its VP index and VTL (from VsmVpStatus),
 // starts its own VTL 0 with HvCallStartVirtualProcessor, and returns to it with VtlReturn; VTL 0
 // reports and calls back up with VtlCall; VTL 1 checks it came back in VTL 1 with its private state
 // intact. The boot VP does the same round trip from VTL 0 (VtlCall first). Each VTL keeps a
@@ -68,6 +69,8 @@ tlfs::InitialVpContext vtl1_context(std::uint32_t vp) {
                        vp_stack_top(vp) - kVtl1StackGap);
 }
 
+std::uint64_t enable_vp_vtl1(std::uint32_t vp);
+
 // Every VP's entry, in either VTL (guest_ap_entry64 calls it).
 void ap_main() {
   const std::uint32_t vp = this_cpu()->vp_index;
@@ -87,7 +90,8 @@ void ap_main() {
       puts("vtl-demo: VTL 1 read VTL 0's RIP in the VtlCall entry with GetVpRegisters");
     }
     for (std::uint32_t ap = 1; ap < g_vps; ++ap) {
-      const std::uint64_t r = hv_start_virtual_processor(ap, 1, vtl1_context(ap));
+      std::uint64_t r = enable_vp_vtl1(ap);
+      if (hv_status(r) == 0) r = hv_start_virtual_processor(ap, 1, vtl1_context(ap));
       if (hv_status(r) != 0) {
         g_start_failure = (std::uint64_t{ap} << 32) | hv_status(r);
         break;
@@ -171,9 +175,14 @@ extern "C" int guest_main(const void*) {
   set_ap_main(ap_main);
   r = enable_partition_vtl1();
   if (hv_status(r) != 0) return fail("HvCallEnablePartitionVtl", 0, r);
-  for (std::uint32_t vp = 0; vp < n; ++vp) {
-    r = enable_vp_vtl1(vp);
-    if (hv_status(r) != 0) return fail("HvCallEnableVpVtl", vp, r);
+  r = enable_vp_vtl1(0);
+  if (hv_status(r) != 0) return fail("HvCallEnableVpVtl", 0, r);
+  if (n > 1) {
+    // Once VP 0 has VTL 1, VTL 0 may not enable it anywhere else.
+    r = enable_vp_vtl1(1);
+    if (hv_status(r) != static_cast<std::uint16_t>(tlfs::Status::kAccessDenied)) {
+      return fail("HvCallEnableVpVtl of VP 1 from VTL 0 (expected ACCESS_DENIED)", 1, r);
+    }
   }
 
   // Misuse is #UD, not a status: VtlCall with a reserved control bit, VtlReturn from VTL 0.
@@ -204,7 +213,8 @@ extern "C" int guest_main(const void*) {
   if (hv_active_vtl() != 0) bad("VtlReturn did not come back to VTL 0", 0, 0);
   check_marker(0, 0);
   if (g_start_failure != 0) {
-    printf("vtl-demo: HvCallStartVirtualProcessor into VTL 1 (VP %u) from VTL 1 failed: %s\n",
+    printf("vtl-demo: HvCallEnableVpVtl or HvCallStartVirtualProcessor into VTL 1 (VP %u) from "
+           "VTL 1 failed: %s\n",
            static_cast<std::uint32_t>(g_start_failure >> 32),
            hv_status_name(static_cast<std::uint16_t>(g_start_failure)));
     return 1;

@@ -1,7 +1,9 @@
 // What a handler is given about its caller, and what the dispatcher gives back to the machine.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <span>
 
 #include "hv/partition.h"
 #include "hvk/tlfs/control.h"
@@ -42,6 +44,12 @@ class VpState {
   virtual ~VpState() = default;
   virtual tlfs::InitialVpContext context(tlfs::Vtl vtl) = 0;
   virtual void set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext& context) = 0;
+
+  // XMM0-XMM5 of the running VTL, low byte of XMM0 first: the XMM fast hypercall registers (TLFS
+  // "XMM Fast Hypercall Input/Output"). False where the caller's XMM state cannot be reached.
+  static constexpr std::size_t kXmmBytes = 96;
+  virtual bool xmm(std::span<std::byte, kXmmBytes> /*out*/) { return false; }
+  virtual bool set_xmm(std::span<const std::byte, kXmmBytes> /*in*/) { return false; }
 };
 
 // The caller as handlers see it.
@@ -62,6 +70,9 @@ enum class Action : std::uint8_t {
 struct Outcome {
   Action action = Action::kComplete;
   tlfs::HypercallResult result{};
+  // An XMM fast call whose output starts in RDX:R8 (a call with no input): their new values.
+  bool fast_output_in_gprs = false;
+  std::array<std::uint64_t, 2> fast_gprs{};
 };
 
 }  // namespace hvk::hv

@@ -15,6 +15,7 @@ using tlfs::Status;
 namespace {
 
 constexpr std::uint64_t kFastInputBytes = 16;  // RDX:R8 (EBX:ECX, EDI:ESI)
+constexpr std::uint64_t kFastBlockBytes = kFastInputBytes + VpState::kXmmBytes;  // and XMM0-5
 
 Outcome complete(Status s, std::uint16_t reps = 0) {
   return {Action::kComplete, HypercallResult::make(s, reps)};
@@ -43,6 +44,10 @@ void write_result(ExecMode mode, HypercallRegs& r, const Outcome& o, HypercallCo
                                   : o.result.raw;
   if (mode == ExecMode::k64Bit) {
     (o.action == Action::kRetry ? r.rcx : r.rax) = value;
+    if (o.fast_output_in_gprs) {
+      r.rdx = o.fast_gprs[0];
+      r.r8 = o.fast_gprs[1];
+    }
   } else {
     r.rax = value & 0xFFFF'FFFFull;
     r.rdx = value >> 32;
@@ -69,7 +74,7 @@ Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::u
   } else if ((call = find_call(regs.control.code())) == nullptr) {
     o = complete(Status::kInvalidHypercallCode);
   } else {
-    o = run(ctx, *call, regs, trace_ != nullptr ? text.data() : nullptr, text.size());
+    o = run(ctx, mode, *call, regs, trace_ != nullptr ? text.data() : nullptr, text.size());
   }
   if (trace_ != nullptr) {
     const auto ns =
@@ -81,8 +86,8 @@ Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::u
   return o;
 }
 
-Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const CallRegs& regs,
-                        char* text, std::size_t text_size) {
+Outcome Dispatcher::run(CallContext& ctx, ExecMode mode, const CallDescriptor& call,
+                        const CallRegs& regs, char* text, std::size_t text_size) {
   const HypercallControl c = regs.control;
   // The control word: reserved bits, nested calls (hvk offers none), variable headers (no call of
   // hvk's takes one), and the simple or rep shape.
@@ -99,16 +104,33 @@ Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const Call
   const std::uint64_t out_len =
       call.rep ? std::uint64_t{count} * call.out_element : call.output_size;
   const std::uint16_t done_before = call.rep ? start : 0;
+  const std::size_t skip = std::size_t{start} * call.in_element;
 
   // Not zeroed: only the bytes read from the guest (or the fast registers) are ever looked at.
   alignas(16) std::array<std::byte, tlfs::kPageSize> in;
   alignas(16) std::array<std::byte, tlfs::kPageSize> out;
+  // A fast call's register block: RDX, R8, then XMM0-XMM5 (EBX:ECX, EDI:ESI from 32-bit code).
+  alignas(16) std::array<std::byte, kFastBlockBytes> block;
+  // XMM fast calls: output starts at the first 16-byte chunk the input leaves free.
+  const std::uint64_t out_at = (in_len + 15) / 16 * 16;
+  const bool xmm = c.fast() && (in_len > kFastInputBytes || out_len != 0);
   GuestMemory* mem = ctx.partition.memory();
   if (c.fast()) {
-    // Fast calls pass input in two registers and have no output registers (no XMM fast calls).
-    if (in_len > kFastInputBytes || out_len != 0) return complete(Status::kInvalidHypercallInput);
-    tlfs::store(std::span(in), regs.input, 0);
-    tlfs::store(std::span(in), regs.output, 8);
+    // XMM output is for 64-bit callers only; the input and the output must fit the block.
+    if (xmm && ((out_len != 0 && mode != ExecMode::k64Bit) || in_len > kFastBlockBytes ||
+                out_at + out_len > kFastBlockBytes || ctx.state == nullptr)) {
+      return complete(Status::kInvalidHypercallInput);
+    }
+    tlfs::store(std::span(block), regs.input, 0);
+    tlfs::store(std::span(block), regs.output, 8);
+    if (xmm && !ctx.state->xmm(std::span(block).subspan<kFastInputBytes, VpState::kXmmBytes>())) {
+      return complete(Status::kInvalidHypercallInput);
+    }
+    // The header, then the elements still to do.
+    std::copy_n(block.begin(), call.input_size, in.begin());
+    std::copy(block.begin() + static_cast<std::ptrdiff_t>(call.input_size + skip),
+              block.begin() + static_cast<std::ptrdiff_t>(in_len),
+              in.begin() + call.input_size);
   } else {
     if (in_len != 0 && !gpa_ok(mem, regs.input, in_len)) {
       return complete(Status::kInvalidAlignment, done_before);
@@ -118,7 +140,6 @@ Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const Call
     }
     // Read all input before any output is written: input and output may overlap (notes §1).
     // Two reads, the header and the elements still to do; either may be empty.
-    const std::size_t skip = std::size_t{start} * call.in_element;
     if (!mem->read(regs.input, std::span(in).first(call.input_size)) ||
         !mem->read(regs.input + call.input_size + skip,
                    std::span(in).subspan(call.input_size, in_len - call.input_size - skip))) {
@@ -138,23 +159,45 @@ Outcome Dispatcher::run(CallContext& ctx, const CallDescriptor& call, const Call
 
   const RepResult r =
       call.invoke(ctx, std::span<const std::byte>(in).first(in_now), std::span(out).first(out_now));
+  // The output bytes to store, and where they go in the output (memory or register block).
+  std::size_t out_bytes = 0;
+  std::uint64_t out_offset = 0;
+  if (call.rep) {
+    out_bytes = std::size_t{r.completed} * call.out_element;
+    out_offset = std::uint64_t{start} * call.out_element;
+  } else if (r.status == Status::kSuccess) {
+    out_bytes = call.output_size;
+  }
+  Outcome o;
+  if (out_bytes != 0) {
+    if (c.fast()) {
+      std::copy_n(out.begin(), out_bytes,
+                  block.begin() + static_cast<std::ptrdiff_t>(out_at + out_offset));
+      if (!ctx.state->set_xmm(std::span<const std::byte>(block)
+                                  .subspan<kFastInputBytes, VpState::kXmmBytes>())) {
+        return complete(Status::kInvalidHypercallInput, done_before);
+      }
+      if (out_at < kFastInputBytes) {
+        o.fast_output_in_gprs = true;
+        o.fast_gprs = {tlfs::load<std::uint64_t>(std::span(block), 0),
+                       tlfs::load<std::uint64_t>(std::span(block), 8)};
+      }
+    } else if (!mem->write(regs.output + out_offset, std::span(out).first(out_bytes))) {
+      return complete(Status::kInvalidAlignment, done_before);
+    }
+  }
   if (call.rep) {
     const std::uint16_t done = static_cast<std::uint16_t>(start + r.completed);
-    if (call.out_element != 0 && r.completed != 0 &&
-        !mem->write(regs.output + std::uint64_t{start} * call.out_element,
-                    std::span(out).first(std::size_t{r.completed} * call.out_element))) {
-      return complete(Status::kInvalidAlignment, start);
-    }
     if (r.status == Status::kSuccess && done < count) {
-      return {Action::kRetry, HypercallResult::make(Status::kSuccess, done)};
+      o.action = Action::kRetry;
+      o.result = HypercallResult::make(Status::kSuccess, done);
+      return o;
     }
-    return complete(r.status, done);
+    o.result = HypercallResult::make(r.status, done);
+    return o;
   }
-  if (r.status == Status::kSuccess && call.output_size != 0 &&
-      !mem->write(regs.output, std::span(out).first(call.output_size))) {
-    return complete(Status::kInvalidAlignment);
-  }
-  return complete(r.status);
+  o.result = HypercallResult::make(r.status);
+  return o;
 }
 
 }  // namespace hvk::hv

@@ -52,8 +52,8 @@ class Dispatcher {
                    const CallRegs& regs, VpState* registers = nullptr);
 
  private:
-  Outcome run(CallContext& ctx, const CallDescriptor& call, const CallRegs& regs, char* text,
-              std::size_t text_size);
+  Outcome run(CallContext& ctx, ExecMode mode, const CallDescriptor& call, const CallRegs& regs,
+              char* text, std::size_t text_size);
   Hypervisor& hv_;
   DispatcherOptions options_;
   TraceSink* trace_ = nullptr;

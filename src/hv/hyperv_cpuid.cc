@@ -23,10 +23,12 @@ std::array<CpuidLeaf, 7> hyperv_cpuid_leaves(const Partition& p) {
       // Version: build 0, version 1.0 of hvk's presentation.
       {0x4000'0002, 0, 0x0001'0000, 0, 0},
       // Partition privileges (EAX bits 31:0, EBX bits 63:32: the SynIC, timer, PostMessage and
-      // SignalEvent bits only with PartitionConfig::synic); EDX bit 8: the frequency MSRs, bit 10:
-      // the crash MSRs, bit 19: direct-mode synthetic timers (with the timer MSRs).
+      // SignalEvent bits only with PartitionConfig::synic); EDX bit 4: XMM fast hypercall input,
+      // bit 8: the frequency MSRs, bit 10: the crash MSRs, bit 15: XMM fast hypercall output,
+      // bit 19: direct-mode synthetic timers (with the timer MSRs).
       {0x4000'0003, p.privileges().cpuid_eax(), p.privileges().cpuid_ebx(), 0,
-       (p.privileges().has(tlfs::Privilege::kFrequencyRegs) ? 1u << 8 : 0u) | 1u << 10 |
+       kCpuidXmmFastInput | kCpuidXmmFastOutput |
+           (p.privileges().has(tlfs::Privilege::kFrequencyRegs) ? 1u << 8 : 0u) | 1u << 10 |
            (p.privileges().has(tlfs::Privilege::kSyntheticTimerRegs) ? 1u << 19 : 0u)},
       // No recommendations; never notify on long spin waits.
       {0x4000'0004, 0, 0xFFFF'FFFF, 0, 0},

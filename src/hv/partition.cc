@@ -116,7 +116,10 @@ Partition::Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const Parti
   for (tlfs::Vtl v = 1; v <= config.boot_vtl; ++v) {
     enabled_vtls_.fetch_or(static_cast<std::uint16_t>(1u << v));
   }
-  if (config.boot_vtl > 0) vps_[0]->enable_vtl(config.boot_vtl, tlfs::InitialVpContext{});
+  if (config.boot_vtl > 0) {
+    vps_[0]->enable_vtl(config.boot_vtl, tlfs::InitialVpContext{});
+    mark_vp_vtl(config.boot_vtl);
+  }
   vps_[0]->set_current_vtl(config.boot_vtl);
 }
 
@@ -148,6 +151,18 @@ const Vp* Partition::vp_by_apic_id(std::uint32_t apic_id) const {
                              std::pair<std::uint32_t, tlfs::VpIndex>{apic_id, 0});
   if (it == by_apic_id_.end() || it->first != apic_id) return nullptr;
   return vps_[it->second].get();
+}
+
+void Partition::write_vsm_config(tlfs::Vtl v, std::uint64_t value) {
+  constexpr std::uint64_t kEnableVtlProtection = 1;
+  constexpr std::uint64_t kFixedOnceProtected = 0x1F;  // EnableVtlProtection, the default mask
+  std::uint64_t old = vsm_config_[v].load(std::memory_order_acquire);
+  std::uint64_t next;
+  do {
+    next = (old & kEnableVtlProtection) != 0
+               ? (old & kFixedOnceProtected) | (value & ~kFixedOnceProtected)
+               : value;
+  } while (!vsm_config_[v].compare_exchange_weak(old, next, std::memory_order_acq_rel));
 }
 
 bool Partition::enable_vtl(tlfs::Vtl v) {

@@ -157,8 +157,19 @@ class Partition {
   std::uint64_t vsm_config(tlfs::Vtl v) const {
     return vsm_config_[v].load(std::memory_order_acquire);
   }
-  void set_vsm_config(tlfs::Vtl v, std::uint64_t value) {
-    vsm_config_[v].store(value, std::memory_order_release);
+  // TLFS vsm: EnableVtlProtection (bit 0) is write-once, and DefaultVtlProtectionMask (bits 4:1)
+  // cannot be changed once set; so once bit 0 is set a write keeps bits 4:0 as they are and
+  // changes only the rest.
+  void write_vsm_config(tlfs::Vtl v, std::uint64_t value);
+
+  // VTLs some VP of the partition has enabled (EnableVpVtl's restriction: once one VP has a VTL,
+  // only that VTL or higher may enable it on others). mark_vp_vtl returns whether it was new.
+  bool vp_vtl_marked(tlfs::Vtl v) const {
+    return (static_cast<unsigned>(vp_vtls_.load(std::memory_order_acquire)) >> v & 1u) != 0;
+  }
+  bool mark_vp_vtl(tlfs::Vtl v) {
+    const auto bit = static_cast<std::uint16_t>(1u << v);
+    return !(vp_vtls_.fetch_or(bit, std::memory_order_acq_rel) & bit);
   }
 
   // Partition-wide synthetic MSRs (synthetic_msrs.h).
@@ -231,6 +242,7 @@ class Partition {
   std::atomic<PartitionState> state_{PartitionState::kCreated};
   std::atomic<std::uint16_t> enabled_vtls_{1};
   std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vsm_config_{};
+  std::atomic<std::uint16_t> vp_vtls_{1};
   std::atomic<std::uint64_t> guest_os_id_{0};
   std::array<std::atomic<std::uint64_t>, kCrashParams> crash_params_{};
   std::atomic<std::uint64_t> hypercall_msr_{0};

@@ -1,7 +1,5 @@
 // Virtual trust levels: HvCallEnablePartitionVtl (0x000D), HvCallEnableVpVtl (0x000F) and the VSM
 // registers of HvCallGetVpRegisters (0x0050). Rules in docs/conformance.md, rows E, F, G.
-#include <algorithm>
-
 #include "hv/calls.h"
 #include "hv/context_check.h"
 #include "hv/target.h"
@@ -15,10 +13,6 @@ using tlfs::RegisterName;
 using tlfs::Status;
 
 namespace {
-
-bool all_zero(std::span<const std::uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == 0; });
-}
 
 // The highest VTL enabled on `p` below `vtl`.
 tlfs::Vtl highest_enabled_below(const Partition& p, tlfs::Vtl vtl) {
@@ -60,9 +54,10 @@ Status enable_partition_vtl(CallContext& ctx, const tlfs::EnablePartitionVtlInpu
   if (t.status != Status::kSuccess) return t.status;
   Partition& p = *t.partition;
   if (p.state() != PartitionState::kActive) return Status::kInvalidPartitionState;
-  // No MBEC (VsmCapabilities says so); the flag's other bits and RsvdZ must be zero.
-  if (in.flags != 0 || !all_zero(in.reserved)) return Status::kInvalidParameter;
-  if (in.target_vtl > p.max_vtl()) return Status::kInvalidParameter;
+  // No MBEC (VsmCapabilities says so), and no other flag is defined. The RsvdZ bytes are the
+  // caller's to zero and are not looked at (conformance E3). VTL 0 is not a VTL one enables.
+  if (in.flags != 0) return Status::kInvalidParameter;
+  if (in.target_vtl == 0 || in.target_vtl > p.max_vtl()) return Status::kInvalidParameter;
   const tlfs::Vtl caller = t.self ? ctx.vtl : tlfs::kMaxVtl;
   if (!may_enable(p, caller, in.target_vtl)) return Status::kAccessDenied;
   return p.enable_vtl(in.target_vtl) ? Status::kSuccess : Status::kVtlAlreadyEnabled;
@@ -74,14 +69,20 @@ Status enable_vp_vtl(CallContext& ctx, const tlfs::EnableVpVtlInput& in, NoOutpu
   if (t.status != Status::kSuccess) return t.status;
   Partition& p = *t.partition;
   Vp* vp = t.vp;
-  if (!all_zero(in.pad)) return Status::kInvalidParameter;
+  // Bytes 13-15 (RsvdZ) are not looked at (conformance E6). VTL 0 is not a VTL one enables.
+  if (in.target_vtl == 0) return Status::kInvalidParameter;
   if (in.target_vtl > p.max_vtl() || !p.vtl_enabled(in.target_vtl)) return Status::kInvalidVtlState;
   const tlfs::Vtl caller = t.self ? ctx.vtl : tlfs::kMaxVtl;
   if (!may_enable(p, caller, in.target_vtl)) return Status::kAccessDenied;
+  // Once a VP has the VTL, only that VTL or a higher one may enable it on others (conformance E11).
+  const bool from_below = caller < in.target_vtl;
+  if (from_below && p.vp_vtl_marked(in.target_vtl)) return Status::kAccessDenied;
   if (vp->vtl_enabled(in.target_vtl)) return Status::kVtlAlreadyEnabled;
   if (check_initial_context(in.vp_context, p.cpu_limits()) != ContextFault::kNone) {
     return Status::kInvalidRegisterValue;
   }
+  // A lower caller claims the VTL's first VP; of two racing, one loses with ACCESS_DENIED.
+  if (!p.mark_vp_vtl(in.target_vtl) && from_below) return Status::kAccessDenied;
   return vp->enable_vtl(in.target_vtl, in.vp_context) ? Status::kSuccess
                                                       : Status::kVtlAlreadyEnabled;
 }
@@ -122,7 +123,7 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
       default: {
         const auto name = static_cast<RegisterName>(names[i]);
         if (!is_general_register(name)) {
-          return {Status::kUnknownRegisterName, static_cast<std::uint16_t>(i)};
+          return {Status::kInvalidParameter, static_cast<std::uint16_t>(i)};
         }
         // Another VP is running on its own thread: hvk reads only the caller's own registers.
         if (!t.self || vp != &ctx.vp || ctx.state == nullptr) {
@@ -171,11 +172,11 @@ RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
         if ((e.value.low & ~kVsmPartitionConfigMask) != 0 || e.value.high != 0) {
           return {Status::kInvalidParameter, done};
         }
-        p.set_vsm_config(vtl, e.value.low);
+        p.write_vsm_config(vtl, e.value.low);
         break;
       default: {
         const auto name = static_cast<RegisterName>(e.name);
-        if (!is_general_register(name)) return {Status::kUnknownRegisterName, done};
+        if (!is_general_register(name)) return {Status::kInvalidParameter, done};
         if (!t.self || vp != &ctx.vp || ctx.state == nullptr) {
           return {Status::kInvalidVpState, done};
         }

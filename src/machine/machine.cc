@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "hv/synthetic_msrs.h"
 #include "machine/apic/apic_msrs.h"
@@ -475,6 +476,22 @@ tlfs::InitialVpContext Machine::SlotState::context(tlfs::Vtl vtl) {
     return context_from_kvm(r, saved->sregs, saved->msrs[0].value);
   }
   return vp.vtl_context(vtl).value_or(tlfs::InitialVpContext{});
+}
+
+// KVM_GET/SET_FPU carry XMM0-15 of the vCPU, which only the VP's own thread runs: the running
+// VTL's registers (the VTLs share them, conformance T5). Only XMM fast calls pay for them.
+bool Machine::SlotState::xmm(std::span<std::byte, kXmmBytes> out) {
+  const auto fpu = slot_.vcpu.fpu();
+  if (!fpu) return false;
+  std::memcpy(out.data(), fpu->xmm, out.size());
+  return true;
+}
+
+bool Machine::SlotState::set_xmm(std::span<const std::byte, kXmmBytes> in) {
+  auto fpu = slot_.vcpu.fpu();
+  if (!fpu) return false;
+  std::memcpy(fpu->xmm, in.data(), in.size());
+  return slot_.vcpu.set_fpu(*fpu).ok();
 }
 
 void Machine::SlotState::set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext& c) {

@@ -129,6 +129,8 @@ class Machine final : public hv::Backend {
     SlotState(Machine& m, Slot& s) : machine_(m), slot_(s) {}
     tlfs::InitialVpContext context(tlfs::Vtl vtl) override;
     void set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext& c) override;
+    bool xmm(std::span<std::byte, kXmmBytes> out) override;
+    bool set_xmm(std::span<const std::byte, kXmmBytes> in) override;
 
    private:
     Machine& machine_;

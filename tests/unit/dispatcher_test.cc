@@ -93,20 +93,9 @@ TEST_F(Dispatcher, RepCallNeedsCountAndStartBelowIt) {
   EXPECT_EQ(status_of(vp_index_control(2, 1), query({1, 2})), Status::kSuccess);
 }
 
-TEST_F(Dispatcher, FastCallsMustFitTwoRegistersAndHaveNoOutput) {
-  // StartVirtualProcessor's 240 bytes do not fit.
-  EXPECT_EQ(
-      status_of(HypercallControl::make(CallCode::kStartVirtualProcessor, true), start_input(1)),
-      Status::kInvalidHypercallInput);
-  // A rep call with a 16-byte header and elements does not fit.
-  EXPECT_EQ(status_of(HypercallControl::make(CallCode::kGetVpIndexFromApicId, true, 1), query({1})),
-            Status::kInvalidHypercallInput);
-  // A call with output has no fast form (no XMM fast output offered).
-  EXPECT_EQ(raw_call(HypercallControl::make(CallCode::kGetNextChildPartition, true),
-                     tlfs::kPartitionIdSelf, 0)
-                .result.status(),
-            Status::kInvalidHypercallInput);
-  // An 8-byte input fits: the partition id comes from RDX, and no memory is touched.
+TEST_F(Dispatcher, FastCallsThatFitTwoRegistersReadRdxAndR8Only) {
+  // An 8-byte input fits: the partition id comes from RDX, and no memory is touched. (XMM fast
+  // calls: xmm_fast_test.cc.)
   hv::Partition& child = make_child();
   EXPECT_EQ(raw_call(HypercallControl::make(CallCode::kInitializePartition, true), child.id(),
                      0xDEAD'BEEF'0000'0001ull)

@@ -234,7 +234,7 @@ TEST_F(StartVpVtl, EachVtlOfAVpIsStartedOnce) {
 
 TEST_F(StartVpVtl, DenyLowerVtlStartupRefusesLowerCallers) {
   ASSERT_TRUE(root_->vp(1)->enable_vtl(2, good_context()));
-  root_->set_vsm_config(2, tlfs::vsm_config::kDenyLowerVtlStartup);
+  root_->write_vsm_config(2, tlfs::vsm_config::kDenyLowerVtlStartup);
   root_->vp(0)->set_current_vtl(0);
   EXPECT_EQ(start(start_input(1, 0)), Status::kAccessDenied);
   root_->vp(0)->set_current_vtl(1);
@@ -245,7 +245,7 @@ TEST_F(StartVpVtl, DenyLowerVtlStartupRefusesLowerCallers) {
 
 TEST_F(StartVpVtl, InterceptVpStartupIsRefusedUntilInterceptsExist) {
   ASSERT_TRUE(root_->vp(1)->enable_vtl(2, good_context()));
-  root_->set_vsm_config(2, tlfs::vsm_config::kInterceptVpStartup);
+  root_->write_vsm_config(2, tlfs::vsm_config::kInterceptVpStartup);
   root_->vp(0)->set_current_vtl(0);
   EXPECT_EQ(start(start_input(1, 0)), Status::kAccessDenied);
   root_->vp(0)->set_current_vtl(2);
@@ -254,7 +254,7 @@ TEST_F(StartVpVtl, InterceptVpStartupIsRefusedUntilInterceptsExist) {
 
 TEST_F(StartVpVtl, DenyLowerVtlStartupOfAnotherVtlDoesNotApply) {
   ASSERT_TRUE(root_->vp(1)->enable_vtl(2, good_context()));
-  root_->set_vsm_config(1, tlfs::vsm_config::kDenyLowerVtlStartup);  // VTL 1's, not VTL 2's
+  root_->write_vsm_config(1, tlfs::vsm_config::kDenyLowerVtlStartup);  // VTL 1's, not VTL 2's
   root_->vp(0)->set_current_vtl(0);
   EXPECT_EQ(start(start_input(1, 0)), Status::kSuccess);
 }
@@ -288,7 +288,7 @@ class StartVpOrder : public Engine {
     if (!fault(1)) root_->vp(1)->enable_vtl(1, good_context());
     if (fault(2)) {
       root_->vp(1)->enable_vtl(2, good_context());
-      root_->set_vsm_config(2, tlfs::vsm_config::kDenyLowerVtlStartup);
+      root_->write_vsm_config(2, tlfs::vsm_config::kDenyLowerVtlStartup);
     }
     if (fault(3)) root_->vp(1)->mark_running_in(1);
     auto ctx = good_context();

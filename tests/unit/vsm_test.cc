@@ -46,7 +46,12 @@ TEST_F(Vsm, EnablePartitionVtlFromVtl0EnablesVtl1Once) {
   EXPECT_EQ(enable_partition(1), Status::kSuccess);
   EXPECT_TRUE(root_->vtl_enabled(1));
   EXPECT_EQ(enable_partition(1), Status::kVtlAlreadyEnabled);
-  EXPECT_EQ(enable_partition(0), Status::kVtlAlreadyEnabled);
+}
+
+TEST_F(Vsm, Vtl0IsNotAVtlOneEnables) {
+  EXPECT_EQ(enable_partition(0), Status::kInvalidParameter);
+  EXPECT_EQ(enable_vp(tlfs::kVpIndexSelf, 0), Status::kInvalidParameter);
+  EXPECT_EQ(enable_vp(1, 0), Status::kInvalidParameter);
 }
 
 TEST_F(Vsm, EnablePartitionVtlSkippingALevelIsAccessDenied) {
@@ -63,8 +68,8 @@ TEST_F(Vsm, EnablePartitionVtlRules) {
   in.flags = 1;  // EnableMbec: not offered
   EXPECT_EQ(status_of(ctl(CallCode::kEnablePartitionVtl), in), Status::kInvalidParameter);
   in = partition_vtl(1);
-  in.reserved[5] = 1;
-  EXPECT_EQ(status_of(ctl(CallCode::kEnablePartitionVtl), in), Status::kInvalidParameter);
+  in.reserved[5] = 1;  // RsvdZ: the caller's to zero, not looked at
+  EXPECT_EQ(status_of(ctl(CallCode::kEnablePartitionVtl), in), Status::kSuccess);
   auto cfg = root_config();
   cfg.privileges.raw &= ~tlfs::privilege_bit(Privilege::kAccessVsm);
   make_root(cfg);
@@ -77,8 +82,22 @@ TEST_F(Vsm, EnableVpVtlNeedsThePartitionVtlFirst) {
   EXPECT_EQ(enable_vp(1, 1), Status::kSuccess);
   EXPECT_TRUE(root_->vp(1)->vtl_enabled(1));
   EXPECT_EQ(root_->vp(1)->vtl_context(1), good_context());
+  root_->vp(0)->set_current_vtl(1);
   EXPECT_EQ(enable_vp(1, 1), Status::kVtlAlreadyEnabled);
   EXPECT_EQ(root_->vp(1)->current_vtl(), 0);  // enabling does not change the active VTL
+}
+
+TEST_F(Vsm, OnceAVpHasTheVtlOnlyThatVtlOrHigherEnablesIt) {
+  ASSERT_EQ(enable_partition(1), Status::kSuccess);
+  ASSERT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);  // the first: from VTL 0
+  EXPECT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kAccessDenied);  // preferred to "already"
+  EXPECT_EQ(enable_vp(1, 1), Status::kAccessDenied);
+  EXPECT_EQ(enable_vp(2, 1, 2), Status::kAccessDenied);  // from any VP's VTL 0
+  EXPECT_FALSE(root_->vp(1)->vtl_enabled(1));
+  root_->vp(0)->set_current_vtl(1);
+  EXPECT_EQ(enable_vp(1, 1), Status::kSuccess);  // VTL 1 enables the others
+  EXPECT_TRUE(root_->vp(1)->vtl_enabled(1));
+  EXPECT_EQ(enable_vp(1, 1), Status::kVtlAlreadyEnabled);
 }
 
 TEST_F(Vsm, EnableVpVtlFromBelowTheHighestLowerVtlIsAccessDenied) {
@@ -94,9 +113,6 @@ TEST_F(Vsm, EnableVpVtlFromBelowTheHighestLowerVtlIsAccessDenied) {
 TEST_F(Vsm, EnableVpVtlChecksVpIndexReservedBytesAndContext) {
   ASSERT_EQ(enable_partition(1), Status::kSuccess);
   EXPECT_EQ(enable_vp(9, 1), Status::kInvalidVpIndex);
-  auto in = start_input(1, 1);
-  in.pad[1] = 1;
-  EXPECT_EQ(status_of(ctl(CallCode::kEnableVpVtl), in), Status::kInvalidParameter);
   auto bad = good_context();
   bad.cr0 |= 1ull << 63;
   EXPECT_EQ(status_of(ctl(CallCode::kEnableVpVtl), start_input(1, 1, tlfs::kPartitionIdSelf, bad)),
@@ -104,6 +120,12 @@ TEST_F(Vsm, EnableVpVtlChecksVpIndexReservedBytesAndContext) {
   EXPECT_FALSE(root_->vp(1)->vtl_enabled(1));
   EXPECT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);  // the caller itself
   EXPECT_TRUE(root_->vp(0)->vtl_enabled(1));
+  // Bytes 13-15 (RsvdZ) are the caller's to zero and are not looked at.
+  root_->vp(0)->set_current_vtl(1);
+  auto in = start_input(1, 1);
+  in.pad[1] = 0xAC;
+  EXPECT_EQ(status_of(ctl(CallCode::kEnableVpVtl), in), Status::kSuccess);
+  EXPECT_TRUE(root_->vp(1)->vtl_enabled(1));
 }
 
 TEST_F(Vsm, LinuxVtl2ApBringUpSequence) {
@@ -145,7 +167,7 @@ TEST_F(Vsm, VsmPartitionStatusAndUnknownNames) {
   EXPECT_EQ(ps.low & 0xFFFF, 0b011u);
   EXPECT_EQ((ps.low >> 16) & 0xF, 2u);  // MaximumVtl
   o = get({name(RegisterName::kVsmVpStatus), 0x1234'5678});
-  EXPECT_EQ(o.result.status(), Status::kUnknownRegisterName);
+  EXPECT_EQ(o.result.status(), Status::kInvalidParameter);
   EXPECT_EQ(o.result.reps_completed(), 1);
 }
 
@@ -176,8 +198,8 @@ class VsmConfig : public Vsm {
 TEST_F(VsmConfig, DenyLowerVtlStartupSetByVtl1RefusesVtl0Starts) {
   ASSERT_EQ(enable_partition(1), Status::kSuccess);
   ASSERT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);
-  ASSERT_EQ(enable_vp(1, 1), Status::kSuccess);
   root_->vp(0)->set_current_vtl(1);
+  ASSERT_EQ(enable_vp(1, 1), Status::kSuccess);
   EXPECT_EQ(set_config(tlfs::vsm_config::kDenyLowerVtlStartup), Status::kSuccess);
   EXPECT_EQ(root_->vsm_config(1), tlfs::vsm_config::kDenyLowerVtlStartup);
   root_->vp(0)->set_current_vtl(0);
@@ -192,13 +214,30 @@ TEST_F(VsmConfig, Rules) {
   ASSERT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);
   root_->vp(0)->set_current_vtl(1);
   EXPECT_EQ(set_config(1ull << 13), Status::kInvalidParameter);  // reserved bit
-  EXPECT_EQ(set_config(0, 0x1234), Status::kUnknownRegisterName);
+  EXPECT_EQ(set_config(0, 0x1234), Status::kInvalidParameter);
   auto q = get({name(RegisterName::kVsmPartitionConfig)});
   EXPECT_EQ(q.result.status(), Status::kSuccess);
   EXPECT_EQ(out_at<tlfs::RegisterValue>().low, 0u);
   EXPECT_EQ(set_config(tlfs::vsm_config::kEnableVtlProtection), Status::kSuccess);
   q = get({name(RegisterName::kVsmPartitionConfig)});
   EXPECT_EQ(out_at<tlfs::RegisterValue>().low, tlfs::vsm_config::kEnableVtlProtection);
+}
+
+TEST_F(VsmConfig, ProtectionEnableAndDefaultMaskAreFixedOnceSet) {
+  ASSERT_EQ(enable_partition(1), Status::kSuccess);
+  ASSERT_EQ(enable_vp(tlfs::kVpIndexSelf, 1), Status::kSuccess);
+  root_->vp(0)->set_current_vtl(1);
+  // Before EnableVtlProtection the mask may change.
+  EXPECT_EQ(set_config(0x6), Status::kSuccess);
+  EXPECT_EQ(root_->vsm_config(1), 0x6u);
+  // EnableVtlProtection with DefaultVtlProtectionMask 0xB (kvm-unit-tests hyperv_vsm's 0x17).
+  EXPECT_EQ(set_config(0x17), Status::kSuccess);
+  EXPECT_EQ(root_->vsm_config(1), 0x17u);
+  // Later writes succeed; bits 4:0 keep their values, the others change.
+  EXPECT_EQ(set_config(0x1), Status::kSuccess);
+  EXPECT_EQ(root_->vsm_config(1), 0x17u);
+  EXPECT_EQ(set_config(tlfs::vsm_config::kDenyLowerVtlStartup), Status::kSuccess);
+  EXPECT_EQ(root_->vsm_config(1), 0x17u | tlfs::vsm_config::kDenyLowerVtlStartup);
 }
 
 }  // namespace
