@@ -70,14 +70,7 @@ void test_control_word() {
   EXPECT_REPS(vp_index_raw(ctl(CallCode::kGetVpIndexFromApicId, 2, 3), in, out),
               Status::kInvalidHypercallInput, 0, "A10: rep call with rep start 3 > rep count 2");
 
-  EXPECT(hvc(ctl(CallCode::kStartVirtualProcessor) | kFast, tlfs::kPartitionIdSelf, 1ull),
-         Status::kInvalidHypercallInput,
-         "A11/S1: fast StartVirtualProcessor (240-byte input does not fit RDX:R8)");
-  EXPECT(hvc(part_id | kFast, 0ull, 0ull), Status::kInvalidHypercallInput,
-         "A11: fast GetPartitionId (a call with output cannot be fast)");
-  EXPECT(hvc(ctl(CallCode::kGetVpIndexFromApicId, 1) | kFast, tlfs::kPartitionIdSelf, 0ull),
-         Status::kInvalidHypercallInput,
-         "A11: fast GetVpIndexFromApicId (20 bytes of input and an output)");
+  test_xmm_fast();  // A11, A26, A27 (xmm.cc)
 }
 
 void test_gpa_rules() {

@@ -19,6 +19,9 @@ void test_gpa_rules();
 void test_vp_index();
 void test_partition_id();
 
+// xmm.cc: XMM fast hypercalls (A11, A26, A27)
+void test_xmm_fast();
+
 // msr_cpuid.cc
 void test_msrs_before_hv_init();
 void test_msrs_after_hv_init();

@@ -70,6 +70,9 @@ inline std::uint64_t read_cr4() {
   asm volatile("mov %%cr4, %0" : "=r"(v));
   return v;
 }
+inline void write_cr4(std::uint64_t v) {
+  asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
 inline std::uint64_t read_rsp() {
   std::uint64_t v;
   asm volatile("mov %%rsp, %0" : "=r"(v));

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "guest/cpu.h"
 #include "hvk/tlfs/call_codes.h"
 #include "hvk/tlfs/control.h"
 #include "hvk/tlfs/inputs.h"
@@ -60,6 +61,28 @@ inline std::uint64_t hv_call(std::uint64_t control, std::uint64_t input, std::ui
 inline std::uint64_t hv_call(std::uint64_t control, const void* input, void* output) {
   return hv_call(control, reinterpret_cast<std::uint64_t>(input),
                  reinterpret_cast<std::uint64_t>(output));
+}
+
+// XMM fast hypercalls (CPUID 0x40000003 EDX bit 4 input, bit 15 output): the input block is RDX,
+// R8, then XMM0-XMM5; output starts at the first 16-byte chunk the input leaves free.
+struct XmmBlock {
+  alignas(16) std::uint8_t bytes[96];  // XMM0-XMM5, low byte of XMM0 first
+};
+extern "C" void hv_load_xmm(const XmmBlock* in);
+extern "C" void hv_store_xmm(XmmBlock* out);
+// Sets CR4.OSFXSR and OSXMMEXCPT on the calling VP, so that it may use the XMM registers.
+inline void enable_sse() {
+  constexpr std::uint64_t kOsfxsr = 1u << 9, kOsxmmexcpt = 1u << 10;
+  const std::uint64_t cr4 = read_cr4();
+  if ((cr4 & kOsfxsr) == 0) write_cr4(cr4 | kOsfxsr | kOsxmmexcpt);
+}
+// A fast call with XMM0-5 loaded from `xmm` and stored back into it afterwards.
+inline std::uint64_t hv_call_xmm(std::uint64_t control, std::uint64_t rdx, std::uint64_t r8,
+                                 XmmBlock& xmm) {
+  hv_load_xmm(&xmm);
+  const std::uint64_t r = hv_call(control, rdx, r8);
+  hv_store_xmm(&xmm);
+  return r;
 }
 
 inline std::uint16_t hv_status(std::uint64_t result) {
