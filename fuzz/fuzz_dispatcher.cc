@@ -332,7 +332,24 @@ class FuzzVpState final : public hv::VpState {
   }
   void set(tlfs::Vtl vtl, const tlfs::InitialVpContext& c) { contexts_[vtl] = c; }
 
+  // XMM0-5: what the fuzz input put there, then what XMM fast calls wrote back.
+  bool xmm(std::span<std::byte, kXmmBytes> out) override {
+    std::memcpy(out.data(), xmm_.data(), out.size());
+    return true;
+  }
+  bool set_xmm(std::span<const std::byte, kXmmBytes> in) override {
+    std::memcpy(xmm_.data(), in.data(), in.size());
+    ++xmm_writes;
+    return true;
+  }
+  void load_xmm(const std::vector<std::uint8_t>& bytes) {
+    xmm_.fill(std::byte{0});
+    if (!bytes.empty()) std::memcpy(xmm_.data(), bytes.data(), std::min(bytes.size(), xmm_.size()));
+  }
+  unsigned xmm_writes = 0;
+
  private:
+  std::array<std::byte, kXmmBytes> xmm_{};
   const hv::Partition& p_;
   const hv::Vp& vp_;
   std::array<tlfs::InitialVpContext, tlfs::kMaxVtl + 1> contexts_{};
@@ -977,6 +994,9 @@ class Harness {
       HVK_FUZZ_CHECK(decoded.output == out_gpa);
     }
     hv::VpState* state = in_.ConsumeIntegralInRange<int>(0, 3) != 3 ? part.states[vi].get() : nullptr;
+    if (state != nullptr && c.fast()) {
+      part.states[vi]->load_xmm(in_.ConsumeBytes<std::uint8_t>(hv::VpState::kXmmBytes));
+    }
     init_on_refresh_ = in_.ConsumeBool();
 
     for (int attempt = 0; attempt < kMaxRetries; ++attempt) {
@@ -1011,8 +1031,14 @@ class Harness {
     starts_.clear();
     trace_.count = 0;
     in_call_ = true;
+    const unsigned xmm_writes = part.states[vi]->xmm_writes;
     const hv::Outcome o = dispatcher_->dispatch(*part.p, vp, st, state);
     in_call_ = false;
+    // XMM registers are written only by a 64-bit XMM fast call with output (A27).
+    if (part.states[vi]->xmm_writes != xmm_writes) {
+      HVK_FUZZ_CHECK(state != nullptr && c.fast() && st.mode == hv::ExecMode::k64Bit);
+      HVK_FUZZ_CHECK(call != nullptr && (call->rep ? call->out_element : call->output_size) != 0);
+    }
     const tlfs::Status status = o.result.status();
     const std::uint16_t reps = o.result.reps_completed();
     log_line("  call partition %zu vp %u mode %d cpl %u control %#llx in %#llx out %#llx -> action %d "
@@ -1065,7 +1091,14 @@ class Harness {
     hv::HypercallRegs expect = before;
     if (st.mode == hv::ExecMode::k64Bit) {
       (o.action == hv::Action::kRetry ? expect.rcx : expect.rax) = value;
+      // An XMM fast call with no input returns its output from RDX on.
+      if (o.fast_output_in_gprs) {
+        HVK_FUZZ_CHECK(c.fast() && call != nullptr && call->input_size == 0);
+        expect.rdx = o.fast_gprs[0];
+        expect.r8 = o.fast_gprs[1];
+      }
     } else {
+      HVK_FUZZ_CHECK(!o.fast_output_in_gprs);
       expect.rax = value & 0xFFFF'FFFFull;
       expect.rdx = value >> 32;
     }

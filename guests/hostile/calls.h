@@ -43,11 +43,12 @@ struct Call {
   std::uint32_t in_off = 0, out_off = 0;  // offsets inside the own page
   const char* in_kind = "";               // the GPA generator's name for each operand
   const char* out_kind = "";
-  // The input as hvk should read it (built in place in the VP's input page, or the two fast
-  // registers), or nullptr when the input is not the guest's own (the model then allows every
-  // status the call's rows list).
+  // The input as hvk should read it (built in place in the VP's input page, or the fast register
+  // block), or nullptr when the input is not the guest's own (the model then allows every status
+  // the call's rows list).
   const std::uint8_t* bytes = nullptr;
-  alignas(8) std::uint8_t fast[16];
+  // A fast call's register block: RDX, R8, then XMM0-XMM5 (loaded before every fast call).
+  alignas(16) std::uint8_t fast[112];
   bool bad_context = false;  // the 0x99/0x0F context breaks a rule of table R
   // The context page's qwords this call changed, restored after it.
   std::uint32_t undo_n = 0;

@@ -163,6 +163,8 @@ std::uint64_t run_call(Worker& w, Call& c) {
   }
 
   std::uint64_t r;
+  // XMM0-5 as the block says (only XMM fast calls read them; nothing else here touches them).
+  if (ctl.fast()) hv_load_xmm(reinterpret_cast<const XmmBlock*>(c.fast + 16));
   if (c.via_page) {
     c.page = env().hc_pages[w.rng.below(kZonePages + 1)];
     ++w.st.page;

@@ -32,8 +32,7 @@ constexpr StatusSet kEnableVpSet =
            S::kInvalidRegisterValue);
 constexpr StatusSet kGetRegsSet =
     set_of(S::kSuccess, S::kAccessDenied, S::kInvalidPartitionId, S::kInvalidPartitionState,
-           S::kInvalidVpIndex, S::kInvalidParameter, S::kInvalidVtlState, S::kUnknownRegisterName,
-           S::kInvalidVpState);
+           S::kInvalidVpIndex, S::kInvalidParameter, S::kInvalidVtlState, S::kInvalidVpState);
 constexpr StatusSet kSetRegsSet = kGetRegsSet | one(S::kInvalidRegisterValue);
 
 const Shape kShapes[] = {
@@ -84,7 +83,6 @@ Expect start_like(const Call& c, const Worker& w, int start) {
   const auto pid = load<std::uint64_t>(in);
   const auto vp = load<std::uint32_t>(in + 8);
   const std::uint8_t vtl = in[12];
-  const bool pad_zero = in[13] == 0 && in[14] == 0 && in[15] == 0;
   const bool enable = c.shape->code == 0x000F;
   const Env& e = env();
   if (!has(enable ? Privilege::kAccessVsm : Privilege::kStartVirtualProcessor)) {
@@ -96,13 +94,13 @@ Expect start_like(const Call& c, const Worker& w, int start) {
   const std::uint32_t idx = resolve_vp(vp, w);
   if (idx >= e.vps) return exact(S::kInvalidVpIndex, start, enable ? "E2/S8" : "S8");
   if (enable) {
-    if (!pad_zero) return exact(S::kInvalidParameter, start, "E6");
+    // E6: the RsvdZ bytes are not looked at.
+    if (vtl == 0) return exact(S::kInvalidParameter, start, "E12");
     if (vtl > e.max_vtl) return exact(S::kInvalidVtlState, start, "E7");
-    if (vtl == 0) return exact(S::kVtlAlreadyEnabled, start, "E5 (VTL 0)");
     StatusSet s = set_of(S::kInvalidVtlState, S::kAccessDenied, S::kVtlAlreadyEnabled,
                          S::kInvalidRegisterValue, S::kSuccess);
     if (c.bad_context) s &= ~one(S::kSuccess);
-    return {s, start, false, "E4/E5/E7/E8/E9"};
+    return {s, start, false, "E4/E5/E7/E8/E9/E11"};
   }
   if (vtl > 0) return exact(S::kAccessDenied, start, "S9 (above the caller's VTL 0)");
   if (idx == w.index || e.all_started) return exact(S::kInvalidVpState, start, "S13");
@@ -119,15 +117,14 @@ Expect enable_partition(const Call& c) {
   const auto pid = load<std::uint64_t>(in);
   const std::uint8_t vtl = in[8];
   const std::uint8_t flags = in[9];
-  bool reserved_zero = true;
-  for (int i = 10; i < 16; ++i) reserved_zero = reserved_zero && in[i] == 0;
   if (!has(Privilege::kAccessVsm)) return exact(S::kAccessDenied, 0, "E1");
   const Pid p = classify(pid);
   if (p == Pid::kNever) return exact(S::kInvalidPartitionId, 0, "E2/S4");
   if (p == Pid::kChild) return {c.shape->handler, 0, false, "child partition (rows E2-E5)"};
-  if (flags != 0 || !reserved_zero) return exact(S::kInvalidParameter, 0, "E3 (flags, RsvdZ)");
+  // The RsvdZ bytes 10-15 are not looked at (E3).
+  if (flags != 0) return exact(S::kInvalidParameter, 0, "E3 (flags)");
   if (vtl > env().max_vtl) return exact(S::kInvalidParameter, 0, "E3 (above the maximum)");
-  if (vtl == 0) return exact(S::kVtlAlreadyEnabled, 0, "E5 (VTL 0)");
+  if (vtl == 0) return exact(S::kInvalidParameter, 0, "E12");
   return {set_of(S::kSuccess, S::kAccessDenied, S::kVtlAlreadyEnabled), 0, false, "E4/E5"};
 }
 
@@ -179,14 +176,14 @@ Expect vp_registers(const Call& c, const Worker& w, int start, int count) {
     const auto name = load<std::uint32_t>(e);
     if (!set) {
       if (reg_is_vsm_readable(name)) continue;
-      if (!reg_is_general(name)) return exact(S::kUnknownRegisterName, i, "G3");
+      if (!reg_is_general(name)) return exact(S::kInvalidParameter, i, "G3");
       if (other) return exact(S::kInvalidVpState, i, "G8");
       continue;
     }
     if (name == static_cast<std::uint32_t>(tlfs::RegisterName::kVsmPartitionConfig)) {
       return exact(S::kInvalidParameter, i, "G4 (VTL 0 has no configuration)");
     }
-    if (!reg_is_general(name)) return exact(S::kUnknownRegisterName, i, "G3");
+    if (!reg_is_general(name)) return exact(S::kInvalidParameter, i, "G3");
     if (other) return exact(S::kInvalidVpState, i, "G8");
     if (!reg_is_identity(w, name, load<tlfs::RegisterValue>(e + 16))) {
       return exact(S::kInvalidRegisterValue, i, "G7 (table R)");
@@ -249,7 +246,10 @@ Expect predict(const Call& c, const Worker& w) {
   const std::uint64_t out_len = output_len(*s, ctl);
   const int before = s->rep ? start : 0;
   if (ctl.fast()) {
-    if (in_len > 16 || out_len != 0) return {one(S::kInvalidHypercallInput), 0, true, "A11"};
+    // A11: the input, then the output from the next 16-byte chunk, within RDX, R8 and XMM0-5.
+    if (in_len > 112 || (out_len != 0 && (in_len + 15) / 16 * 16 + out_len > 112)) {
+      return {one(S::kInvalidHypercallInput), 0, true, "A11"};
+    }
   } else {
     if (in_len != 0 && !gpa_ok(c.input, in_len)) {
       return {one(S::kInvalidAlignment), before, true, "A13-A15 (input)"};

@@ -30,6 +30,7 @@ void env_common_init() {
 }
 
 void worker_init(Worker& w, std::uint32_t index) {
+  enable_sse();  // XMM fast calls load XMM0-5; before regs_init records CR4
   w.index = index;
   w.rng.s = mix64(env().seed ^ (std::uint64_t{index} << 48));
   w.assist_known = false;
