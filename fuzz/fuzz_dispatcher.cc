@@ -1316,8 +1316,10 @@ class Harness {
     }
     const bool msr_priv = p.privileges().has(tlfs::Privilege::kHypercallMsrs);
     const bool vp_priv = p.privileges().has(tlfs::Privilege::kVpIndex);
-    const std::uint64_t os_id = p.guest_os_id();
-    const std::uint64_t old = p.hypercall_msr();
+    // The calling VP's VTL owns GUEST_OS_ID and HYPERCALL (TLFS vsm "Private State").
+    const tlfs::Vtl vtl = vp.current_vtl();
+    const std::uint64_t os_id = p.guest_os_id(vtl);
+    const std::uint64_t old = p.hypercall_msr(vtl);
     if (!write) {
       const hv::MsrAccess a = hv::read_synthetic_msr(p, vp, index);
       HVK_FUZZ_CHECK(!a.install_hypercall_page);
@@ -1333,7 +1335,7 @@ class Harness {
         HVK_FUZZ_CHECK(a.gp == !parts_[pi].privileges.has(tlfs::Privilege::kPartitionReferenceCounter));
         if (!a.gp) HVK_FUZZ_CHECK(a.value == clock_.t);
       }
-      HVK_FUZZ_CHECK(p.guest_os_id() == os_id && p.hypercall_msr() == old);
+      HVK_FUZZ_CHECK(p.guest_os_id(vtl) == os_id && p.hypercall_msr(vtl) == old);
       return;
     }
     std::uint64_t value = 0;
@@ -1351,28 +1353,28 @@ class Harness {
       // VP_INDEX is read-only; no other MSR touches these two.
       if (index == hv::msr::kVpIndex || !hv::is_synthetic_msr(index)) HVK_FUZZ_CHECK(a.gp);
       HVK_FUZZ_CHECK(!a.install_hypercall_page);
-      HVK_FUZZ_CHECK(p.guest_os_id() == os_id && p.hypercall_msr() == old);
+      HVK_FUZZ_CHECK(p.guest_os_id(vtl) == os_id && p.hypercall_msr(vtl) == old);
       return;
     }
     HVK_FUZZ_CHECK(a.gp == !msr_priv);
     if (a.gp) {
-      HVK_FUZZ_CHECK(p.guest_os_id() == os_id && p.hypercall_msr() == old);
+      HVK_FUZZ_CHECK(p.guest_os_id(vtl) == os_id && p.hypercall_msr(vtl) == old);
       return;
     }
     if (index == hv::msr::kGuestOsId) {
-      HVK_FUZZ_CHECK(p.guest_os_id() == value && p.hypercall_msr() == old);
+      HVK_FUZZ_CHECK(p.guest_os_id(vtl) == value && p.hypercall_msr(vtl) == old);
       HVK_FUZZ_CHECK(!a.install_hypercall_page);
       return;
     }
     if (hv::HypercallMsr{old}.locked()) {
-      HVK_FUZZ_CHECK(p.hypercall_msr() == old);
+      HVK_FUZZ_CHECK(p.hypercall_msr(vtl) == old);
       HVK_FUZZ_CHECK(!a.install_hypercall_page);
       return;
     }
     std::uint64_t next = value & (hv::HypercallMsr::kGpaMask | hv::HypercallMsr::kLocked |
                                   hv::HypercallMsr::kEnable);
     if (os_id == 0) next &= ~hv::HypercallMsr::kEnable;
-    HVK_FUZZ_CHECK(p.hypercall_msr() == next);
+    HVK_FUZZ_CHECK(p.hypercall_msr(vtl) == next);
     HVK_FUZZ_CHECK(a.install_hypercall_page == hv::HypercallMsr{next}.enabled());
     if (a.install_hypercall_page) HVK_FUZZ_CHECK(a.hypercall_page_gpa == (next & hv::HypercallMsr::kGpaMask));
   }

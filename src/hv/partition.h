@@ -82,8 +82,13 @@ class Vp {
   }
 
   // HV_X64_MSR_VP_ASSIST_PAGE as the guest wrote it.
-  std::uint64_t vp_assist_page() const { return vp_assist_page_.load(std::memory_order_acquire); }
-  void set_vp_assist_page(std::uint64_t v) { vp_assist_page_.store(v, std::memory_order_release); }
+  // HV_X64_MSR_VP_ASSIST_PAGE, one per VTL (TLFS vsm "Private State").
+  std::uint64_t vp_assist_page(tlfs::Vtl vtl) const {
+    return vp_assist_page_[vtl].load(std::memory_order_acquire);
+  }
+  void set_vp_assist_page(tlfs::Vtl vtl, std::uint64_t v) {
+    vp_assist_page_[vtl].store(v, std::memory_order_release);
+  }
 
   tlfs::Vtl current_vtl() const { return current_vtl_.load(std::memory_order_acquire); }
   void set_current_vtl(tlfs::Vtl v) { current_vtl_.store(v, std::memory_order_release); }
@@ -118,7 +123,7 @@ class Vp {
   std::atomic<tlfs::Vtl> current_vtl_{0};
   std::atomic<std::uint16_t> enabled_vtls_{1};  // VTL 0 is always enabled
   std::atomic<std::uint16_t> started_vtls_{0};
-  std::atomic<std::uint64_t> vp_assist_page_{0};
+  std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vp_assist_page_{};
   mutable std::mutex mu_;  // guards vtl_
   std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
   std::array<std::unique_ptr<VtlSynic>, tlfs::kMaxVtl + 1> synic_;  // per-VTL, never null
@@ -173,12 +178,20 @@ class Partition {
   }
 
   // Partition-wide synthetic MSRs (synthetic_msrs.h).
-  std::uint64_t guest_os_id() const { return guest_os_id_.load(std::memory_order_acquire); }
-  void set_guest_os_id(std::uint64_t v) { guest_os_id_.store(v, std::memory_order_release); }
-  std::uint64_t hypercall_msr() const { return hypercall_msr_.load(std::memory_order_acquire); }
+  // GUEST_OS_ID, HYPERCALL and REFERENCE_TSC exist once per VTL (TLFS vsm "Private State").
+  std::uint64_t guest_os_id(tlfs::Vtl vtl) const {
+    return guest_os_id_[vtl].load(std::memory_order_acquire);
+  }
+  void set_guest_os_id(tlfs::Vtl vtl, std::uint64_t v) {
+    guest_os_id_[vtl].store(v, std::memory_order_release);
+  }
+  std::uint64_t hypercall_msr(tlfs::Vtl vtl) const {
+    return hypercall_msr_[vtl].load(std::memory_order_acquire);
+  }
   // Compare-and-swap, so that a lock set by one VP cannot be lost to another's write.
-  bool replace_hypercall_msr(std::uint64_t& expected, std::uint64_t desired) {
-    return hypercall_msr_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
+  bool replace_hypercall_msr(tlfs::Vtl vtl, std::uint64_t& expected, std::uint64_t desired) {
+    return hypercall_msr_[vtl].compare_exchange_strong(expected, desired,
+                                                       std::memory_order_acq_rel);
   }
 
   // HV_X64_MSR_CRASH_P0..P4: what the guest reports with its next CRASH_CTL notification.
@@ -191,8 +204,12 @@ class Partition {
   }
 
   // HV_X64_MSR_REFERENCE_TSC as the guest wrote it.
-  std::uint64_t reference_tsc_msr() const { return reference_tsc_.load(std::memory_order_acquire); }
-  void set_reference_tsc_msr(std::uint64_t v) { reference_tsc_.store(v, std::memory_order_release); }
+  std::uint64_t reference_tsc_msr(tlfs::Vtl vtl) const {
+    return reference_tsc_[vtl].load(std::memory_order_acquire);
+  }
+  void set_reference_tsc_msr(tlfs::Vtl vtl, std::uint64_t v) {
+    reference_tsc_[vtl].store(v, std::memory_order_release);
+  }
 
   // What the machine's clocks run at (the frequency MSRs; 0 until the machine sets them).
   std::uint64_t tsc_hz() const { return tsc_hz_.load(std::memory_order_acquire); }
@@ -243,12 +260,12 @@ class Partition {
   std::atomic<std::uint16_t> enabled_vtls_{1};
   std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vsm_config_{};
   std::atomic<std::uint16_t> vp_vtls_{1};
-  std::atomic<std::uint64_t> guest_os_id_{0};
+  std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> guest_os_id_{};
   std::array<std::atomic<std::uint64_t>, kCrashParams> crash_params_{};
-  std::atomic<std::uint64_t> hypercall_msr_{0};
+  std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> hypercall_msr_{};
   std::atomic<std::uint64_t> code_page_offsets_{0};
   std::atomic<std::uint64_t> tsc_hz_{0};
-  std::atomic<std::uint64_t> reference_tsc_{0};
+  std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> reference_tsc_{};
   std::atomic<std::uint64_t> apic_hz_{0};
   const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   std::atomic<const ReferenceClock*> clock_{nullptr};

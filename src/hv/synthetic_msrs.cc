@@ -40,7 +40,8 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
     case msr::kGuestOsId:
     case msr::kHypercall:
       if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
-      return value(index == msr::kGuestOsId ? p.guest_os_id() : p.hypercall_msr());
+      return value(index == msr::kGuestOsId ? p.guest_os_id(vp.current_vtl())
+                                            : p.hypercall_msr(vp.current_vtl()));
     case msr::kVpIndex:
       if (!p.privileges().has(Privilege::kVpIndex)) return gp();
       return value(vp.index());
@@ -52,7 +53,7 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
       if (!p.privileges().has(Privilege::kFrequencyRegs)) return gp();
       return value(index == msr::kTscFrequency ? p.tsc_hz() : p.apic_hz());
     case msr::kVpAssistPage:
-      return value(vp.vp_assist_page());
+      return value(vp.vp_assist_page(vp.current_vtl()));
     case msr::kEoi:  // write-only
       return gp();
     case msr::kIcr:
@@ -61,7 +62,7 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
       return apic(index == msr::kIcr ? ApicAccess::kReadIcr : ApicAccess::kReadTpr);
     case msr::kReferenceTsc:
       if (!p.privileges().has(Privilege::kPartitionReferenceTsc)) return gp();
-      return value(p.reference_tsc_msr());
+      return value(p.reference_tsc_msr(vp.current_vtl()));
     case msr::kGuestIdle: {
       if (!p.privileges().has(Privilege::kGuestIdleReg)) return gp();
       MsrAccess a = value(0);
@@ -80,21 +81,23 @@ MsrAccess read_synthetic_msr(const Partition& p, const Vp& vp, std::uint32_t ind
 
 MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::uint64_t v) {
   if (is_synic_msr(index)) return write_synic_msr(p, vp, index, v);
+  // The caller's VTL: GUEST_OS_ID, HYPERCALL, REFERENCE_TSC and VP_ASSIST_PAGE are its own.
+  const tlfs::Vtl vtl = vp.current_vtl();
   switch (index) {
     case msr::kGuestOsId:
       if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
-      p.set_guest_os_id(v);
+      p.set_guest_os_id(vtl, v);
       return {};
     case msr::kHypercall: {
       if (!p.privileges().has(Privilege::kHypercallMsrs)) return gp();
       HypercallMsr next{v &
                         (HypercallMsr::kGpaMask | HypercallMsr::kLocked | HypercallMsr::kEnable)};
       // The page can be enabled only once the guest has identified itself.
-      if (p.guest_os_id() == 0) next.raw &= ~HypercallMsr::kEnable;
-      std::uint64_t old = p.hypercall_msr();
+      if (p.guest_os_id(vtl) == 0) next.raw &= ~HypercallMsr::kEnable;
+      std::uint64_t old = p.hypercall_msr(vtl);
       do {
         if (HypercallMsr{old}.locked()) return {};  // locked: writes are ignored until reset
-      } while (!p.replace_hypercall_msr(old, next.raw));
+      } while (!p.replace_hypercall_msr(vtl, old, next.raw));
       if (next.enabled()) return {false, 0, true, next.page_gpa()};
       return {};
     }
@@ -102,7 +105,7 @@ MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::ui
       // 63:12 page GPA, 0 enable; bits 11:1 reserved (read as zero).
       if (!p.privileges().has(Privilege::kPartitionReferenceTsc)) return gp();
       const std::uint64_t kept = v & (HypercallMsr::kGpaMask | 1u);
-      p.set_reference_tsc_msr(kept);
+      p.set_reference_tsc_msr(vtl, kept);
       MsrAccess a;
       if ((kept & 1u) != 0) {
         a.install_reference_tsc = true;
@@ -123,10 +126,10 @@ MsrAccess write_synthetic_msr(Partition& p, Vp& vp, std::uint32_t index, std::ui
       return apic(ApicAccess::kWriteIcr, v);
     }
     case msr::kVpAssistPage:
-      // 63:12 page GPA, 0 enable; bits 11:1 reserved. hvk keeps the value (the page's contents
-      // are the guest's: hvk writes nothing there yet).
+      // 63:12 page GPA, 0 enable; bits 11:1 reserved. Per VTL; hvk writes a VTL's entry reason
+      // into its page's VTL control area (vtl_switch.cc) and reads its VtlReturn registers.
       if ((v & 0xFFEull) != 0) return gp();
-      vp.set_vp_assist_page(v);
+      vp.set_vp_assist_page(vtl, v);
       return {};
     case msr::kCrashCtl: {
       if ((v & ~crash_ctl::kSupported) != 0) return gp();

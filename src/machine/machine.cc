@@ -8,6 +8,7 @@
 
 #include "hv/synthetic_msrs.h"
 #include "machine/apic/apic_msrs.h"
+#include "hv/vtl_control.h"
 #include "hv/vtl_switch.h"
 #include "kvm/kick.h"
 #include "machine/cpuid.h"
@@ -565,6 +566,18 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
     }
   }
   target.reset();
+  // The VTL control areas (conformance T9-T11): the entered VTL learns why; a non-fast return
+  // loads the lower VTL's RAX and RCX (EAX, ECX, EDX) from the returning VTL's.
+  if (direction == hv::VtlDirection::kCall) {
+    hv::note_vtl_entry(partition_, vp, t.to, tlfs::VtlEntryReason::kVtlCall);
+  } else if (!t.fast) {
+    if (const auto back =
+            hv::vtl_return_registers(partition_, vp, t.from, call_state(regs, sregs).mode)) {
+      regs.rax = back->rax;
+      regs.rcx = back->rcx;
+      if (back->rdx) regs.rdx = *back->rdx;
+    }
+  }
 }
 
 void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
