@@ -354,7 +354,7 @@ void BM_SetVpRegisters_RejectedName(benchmark::State& state) {
   Bed bed(1);
   bed.input(SetRegistersInput{{tlfs::kPartitionIdSelf, tlfs::kVpIndexSelf, {}, {}},
                               {0x7777'7777, 0, 0, {0, 0}}});
-  run(state, bed, rep(CallCode::kSetVpRegisters), Status::kUnknownRegisterName);
+  run(state, bed, rep(CallCode::kSetVpRegisters), Status::kInvalidParameter);
 }
 BENCHMARK(BM_SetVpRegisters_RejectedName);
 

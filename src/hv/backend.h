@@ -55,6 +55,19 @@ class Backend {
   // back in wait-for-SIPI: Vp::reset_to_wait_for_sipi). Called on the caller's thread; returns
   // when done or after a short bound.
   virtual void refresh_vp_state(tlfs::VpIndex vp_index) noexcept { (void)vp_index; }
+  // VTL `vtl` is about to be enabled on the partition, or on VP `vp_index`: make ready what
+  // running it needs (the machine: that VTL's KVM VM, the VP's vCPU in it). Called on the
+  // caller's thread before the engine marks the VTL enabled; false when it cannot be done (the
+  // call then fails with HV_STATUS_INSUFFICIENT_MEMORY and nothing is enabled).
+  virtual bool prepare_vtl(tlfs::Vtl vtl) noexcept {
+    (void)vtl;
+    return true;
+  }
+  virtual bool prepare_vp_vtl(tlfs::VpIndex vp_index, tlfs::Vtl vtl) noexcept {
+    (void)vp_index;
+    (void)vtl;
+    return true;
+  }
   // Raise `irq` on its VP (any thread; without engine locks held; must not block on the target).
   virtual void assert_sint(const SintInterrupt& irq) noexcept { (void)irq; }
   // The earliest synthetic-timer deadline of (vp_index, vtl) is now `deadline` (partition

@@ -60,6 +60,10 @@ Status enable_partition_vtl(CallContext& ctx, const tlfs::EnablePartitionVtlInpu
   if (in.target_vtl == 0 || in.target_vtl > p.max_vtl()) return Status::kInvalidParameter;
   const tlfs::Vtl caller = t.self ? ctx.vtl : tlfs::kMaxVtl;
   if (!may_enable(p, caller, in.target_vtl)) return Status::kAccessDenied;
+  if (p.vtl_enabled(in.target_vtl)) return Status::kVtlAlreadyEnabled;
+  if (p.backend() != nullptr && !p.backend()->prepare_vtl(in.target_vtl)) {
+    return Status::kInsufficientMemory;
+  }
   return p.enable_vtl(in.target_vtl) ? Status::kSuccess : Status::kVtlAlreadyEnabled;
 }
 
@@ -80,6 +84,9 @@ Status enable_vp_vtl(CallContext& ctx, const tlfs::EnableVpVtlInput& in, NoOutpu
   if (vp->vtl_enabled(in.target_vtl)) return Status::kVtlAlreadyEnabled;
   if (check_initial_context(in.vp_context, p.cpu_limits()) != ContextFault::kNone) {
     return Status::kInvalidRegisterValue;
+  }
+  if (p.backend() != nullptr && !p.backend()->prepare_vp_vtl(vp->index(), in.target_vtl)) {
+    return Status::kInsufficientMemory;
   }
   // A lower caller claims the VTL's first VP; of two racing, one loses with ACCESS_DENIED.
   if (!p.mark_vp_vtl(in.target_vtl) && from_below) return Status::kAccessDenied;

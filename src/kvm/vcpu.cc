@@ -102,6 +102,32 @@ Result<void> Vcpu::set_fpu(const kvm_fpu& fpu) {
   return HVK_KVM_IOCTL(fd_.get(), KVM_SET_FPU, &fpu).status();
 }
 
+Result<void> Vcpu::xsave(kvm_xsave& out) const {
+  return HVK_KVM_IOCTL(fd_.get(), KVM_GET_XSAVE, &out).status();
+}
+
+Result<void> Vcpu::set_xsave(const kvm_xsave& in) {
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_XSAVE, &in).status();
+}
+
+Result<std::int64_t> Vcpu::tsc_offset() const {
+  std::int64_t offset = 0;
+  kvm_device_attr attr{};
+  attr.group = KVM_VCPU_TSC_CTRL;
+  attr.attr = KVM_VCPU_TSC_OFFSET;
+  attr.addr = reinterpret_cast<std::uint64_t>(&offset);
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_DEVICE_ATTR, &attr); !r) return r.error();
+  return offset;
+}
+
+Result<void> Vcpu::set_tsc_offset(std::int64_t offset) {
+  kvm_device_attr attr{};
+  attr.group = KVM_VCPU_TSC_CTRL;
+  attr.attr = KVM_VCPU_TSC_OFFSET;
+  attr.addr = reinterpret_cast<std::uint64_t>(&offset);
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_DEVICE_ATTR, &attr).status();
+}
+
 Result<kvm_mp_state> Vcpu::mp_state() const {
   kvm_mp_state state{};
   if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_GET_MP_STATE, &state); !r) return r.error();

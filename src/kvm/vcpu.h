@@ -41,6 +41,13 @@ class Vcpu {
   Result<void> set_events(const kvm_vcpu_events& events);
   Result<kvm_fpu> fpu() const;
   Result<void> set_fpu(const kvm_fpu& fpu);
+  // KVM_GET/SET_XSAVE: the x87, SSE and AVX state (4 KiB, the legacy XSAVE layout).
+  Result<void> xsave(kvm_xsave& out) const;
+  Result<void> set_xsave(const kvm_xsave& in);
+  // The vCPU's TSC offset (KVM_VCPU_TSC_CTRL / KVM_VCPU_TSC_OFFSET device attribute, Linux 5.16+):
+  // guest TSC = host TSC + offset. Two vCPUs with the same offset read the same TSC.
+  Result<std::int64_t> tsc_offset() const;
+  Result<void> set_tsc_offset(std::int64_t offset);
   Result<kvm_mp_state> mp_state() const;
   // KVM_GET_LAPIC: the in-kernel local APIC's register page (IRR, ISR, TPR, ...).
   Result<kvm_lapic_state> lapic() const;

@@ -18,6 +18,7 @@
 #include "machine/loader/guest_ram.h"
 #include "machine/vcpu_state.h"
 #include "machine/vmm.h"
+#include "machine/vtl/vtl_vm.h"
 
 namespace hvk::machine {
 
@@ -30,8 +31,6 @@ constexpr std::uint64_t kResetCsBase = 0xffff0000;
 
 constexpr std::uint16_t kExitPort = 0xF4;
 constexpr std::uint16_t kMarkPort = 0xF8;
-constexpr std::uint64_t kTssAddr = 0xFFFB'D000;  // VMX real-mode helpers, outside RAM and MMIO
-constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
 constexpr std::uint64_t kMaxMem = 3ull << 30;  // below the 32-bit MMIO hole
 constexpr std::uint8_t kVectorUd = 6;
 constexpr std::uint8_t kVectorBp = 3;
@@ -49,21 +48,6 @@ Error kvm_error(const kvm::Result<T>& r) {
 
 }  // namespace
 
-Machine::VtlState::Msrs Machine::VtlState::reset_msrs(std::uint64_t pat) {
-  Msrs msrs{};
-  for (std::size_t i = 0; i < msrs.size(); ++i) msrs[i] = {kPrivateMsrs[i], 0};
-  msrs[0].value = pat;
-  return msrs;
-}
-
-std::size_t Machine::VtlState::changed_msrs(const Msrs& from, const Msrs& to, Msrs& out) {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < to.size(); ++i) {
-    if (from[i].value != to[i].value) out[n++] = to[i];
-  }
-  return n;
-}
-
 Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partition,
                                                  std::span<const std::byte> image,
                                                  const MachineConfig& config) {
@@ -71,20 +55,10 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
     return machine::fail(fmt::format("--mem: {} bytes is not a multiple of 4 KiB of at most 3 GiB",
                                      config.mem_bytes));
   }
-  auto vm = vmm.kvm().create_vm();
-  if (!vm) return kvm_error(vm);
-  if (auto r = vm->enable_split_irqchip(); !r) return kvm_error(r);
-  if (auto r = vm->enable_user_space_msr(kvm::MsrExits::kFilter); !r) return kvm_error(r);
-  const kvm::MsrRange synthetic{hv::msr::kSyntheticFirst, hv::msr::kSyntheticCount};
-  if (auto r = vm->set_msr_filter({&synthetic, 1}); !r) return kvm_error(r);
-  if (auto r = vm->set_tss_addr(kTssAddr); !r) return kvm_error(r);
-  if (auto r = vm->set_identity_map_addr(kIdentityMapAddr); !r) return kvm_error(r);
-
   auto ram = kvm::Mapping::anonymous(config.mem_bytes);
   if (!ram) return kvm_error(ram);
-  if (auto r = vm->set_user_memory_region(0, 0, config.mem_bytes, ram->data()); !r) {
-    return kvm_error(r);
-  }
+  auto vm = create_guest_vm(vmm.kvm(), *ram);  // VTL 0's
+  if (!vm) return kvm_error(vm);
   std::unique_ptr<Machine> m(new Machine(vmm, partition, std::move(*vm), std::move(*ram), config));
   // A device tree in setup_data tells a kernel without ACPI where its processors are.
   for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
@@ -120,29 +94,38 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   if (!boot) return Error{boot.error()};
   m->boot_ = *boot;
 
-  auto supported = vmm.kvm().supported_cpuid();
-  if (!supported) return kvm_error(supported);
   for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
-    auto vcpu = m->vm_.create_vcpu(i);
+    auto vcpu = create_vp_vcpu(vmm.kvm(), *m->vms_[0], partition, i);
     if (!vcpu) return kvm_error(vcpu);
-    if (auto r = vcpu->set_cpuid(vp_cpuid(*supported, partition, partition.vp(i)->apic_id())); !r) {
-      return kvm_error(r);
-    }
-    if (auto r = vcpu->enable_sync_regs(); !r) return kvm_error(r);
     m->slots_.push_back(std::make_unique<Slot>(std::move(*vcpu)));
   }
+  if (auto offset = m->slots_[0]->vcpus[0]->tsc_offset(); offset) m->tsc_offset_ = *offset;
+  // VTLs enabled from the start (a boot VTL): their VMs, and VP 0's vCPUs in them.
+  for (tlfs::Vtl v = 1; v <= tlfs::kMaxVtl; ++v) {
+    if (!partition.vtl_enabled(v)) continue;
+    if (m->vtl_vm(v) == nullptr) return machine::fail(fmt::format("creating VTL {}'s VM", v));
+    for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
+      if (partition.vp(i)->vtl_enabled(v) && !m->add_vtl_vcpu(i, v)) {
+        return machine::fail(fmt::format("creating VP {}'s vCPU in VTL {}", i, v));
+      }
+    }
+  }
   // KVM's LAPIC timer counts at 1 GHz; the TSC at what KVM says.
-  if (auto khz = m->slots_[0]->vcpu.tsc_khz(); khz) {
+  if (auto khz = m->slots_[0]->vcpus[0]->tsc_khz(); khz) {
     partition.set_frequencies(std::uint64_t{*khz} * 1000, kApicHz);
     // TIME_REF_COUNT and the timers read the guest's TSC through the page's formula.
-    auto clock = GuestTscClock::calibrate(m->slots_[0]->vcpu,
+    auto clock = GuestTscClock::calibrate(*m->slots_[0]->vcpus[0],
                                           hv::reference_tsc_page(partition.tsc_hz()));
     if (!clock) return kvm_error(clock);
     m->clock_.emplace(*clock);
     partition.set_reference_clock(&*m->clock_);
   }
   if (config.boot) {
-    auto r = load_context(m->slots_[0]->vcpu, context_from_boot_state(m->boot_.state),
+    // VP 0 boots in its current VTL (the boot VTL).
+    Slot& vp0 = *m->slots_[0];
+    vp0.active = partition.vp(0)->current_vtl();
+    vp0.entered[vp0.active] = true;
+    auto r = load_context(vp0.vcpu(), context_from_boot_state(m->boot_.state),
                           entry_registers(m->boot_.state));
     if (!r) return kvm_error(r);
   }
@@ -153,8 +136,8 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
     m->synic_ = std::make_unique<SynicDelivery>(
         partition,
         SynicDelivery::Hooks{
-            .msi = [self](std::uint64_t address,
-                          std::uint32_t data) { self->signal_msi(address, data); },
+            .msi = [self](tlfs::Vtl vtl, std::uint64_t address,
+                          std::uint32_t data) { self->signal_msi(vtl, address, data); },
             .kick = [self](tlfs::VpIndex vp) { self->kick(*self->slots_[vp]); }});
   }
   partition.attach(m.get(), &m->memory_);
@@ -166,18 +149,54 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ra
                  const MachineConfig& config)
     : vmm_(vmm),
       partition_(partition),
-      vm_(std::move(vm)),
       ram_(std::move(ram)),
       config_(config),
       console_(vmm.console(), config.console_prefix),
       gate_(partition.vp_count()),
       platform_(std::make_unique<Platform>(
           [this](char c) { console_.put(c); },
-          [this](const Ioapic::Msi& msi) { signal_msi(msi.address, msi.data); },
+          [this](const Ioapic::Msi& msi) { signal_msi(0, msi.address, msi.data); },
           Platform::Shape{.ram_bytes = config.mem_bytes,
                           .cpus = static_cast<std::uint16_t>(
                               std::min<std::uint32_t>(partition.vp_count(), 0xFFFF))})) {
   memory_.add(0, ram_.span());
+  vms_[0] = std::make_unique<kvm::Vm>(std::move(vm));
+  vm_ptrs_[0].store(vms_[0].get(), std::memory_order_release);
+}
+
+kvm::Vm* Machine::vtl_vm(tlfs::Vtl vtl) {
+  if (vtl > tlfs::kMaxVtl) return nullptr;
+  std::lock_guard lock(vms_mu_);
+  if (!vms_[vtl]) {
+    auto vm = create_guest_vm(vmm_.kvm(), ram_);
+    if (!vm) return nullptr;
+    vms_[vtl] = std::make_unique<kvm::Vm>(std::move(*vm));
+    vm_ptrs_[vtl].store(vms_[vtl].get(), std::memory_order_release);
+  }
+  return vms_[vtl].get();
+}
+
+bool Machine::add_vtl_vcpu(tlfs::VpIndex vp, tlfs::Vtl vtl) {
+  if (vp >= slots_.size() || vtl == 0 || vtl > tlfs::kMaxVtl) return false;
+  kvm::Vm* vm = vtl_vm(vtl);
+  if (vm == nullptr) return false;
+  Slot& slot = *slots_[vp];
+  std::lock_guard lock(slot.mu);
+  if (slot.vcpus[vtl]) return true;
+  auto vcpu = create_vp_vcpu(vmm_.kvm(), *vm, partition_, vp);
+  if (!vcpu) return false;
+  if (!share_tsc(*vcpu, tsc_offset_, clock_ ? clock_->guest_tsc() : 0)) return false;
+  slot.vcpus[vtl] = std::make_unique<kvm::Vcpu>(std::move(*vcpu));
+  slot.published[vtl].store(slot.vcpus[vtl].get(), std::memory_order_release);
+  return true;
+}
+
+bool Machine::prepare_vtl(tlfs::Vtl vtl) noexcept {
+  return vtl_vm(vtl) != nullptr;
+}
+
+bool Machine::prepare_vp_vtl(tlfs::VpIndex vp_index, tlfs::Vtl vtl) noexcept {
+  return add_vtl_vcpu(vp_index, vtl);
 }
 
 Machine::~Machine() {
@@ -195,13 +214,17 @@ void Machine::start_threads() {
   }
 }
 
-void Machine::signal_msi(std::uint64_t address, std::uint32_t data) {
+void Machine::signal_msi(tlfs::Vtl vtl, std::uint64_t address, std::uint32_t data) {
+  kvm::Vm* vm = vtl <= tlfs::kMaxVtl ? vm_ptrs_[vtl].load(std::memory_order_acquire) : nullptr;
+  if (vm == nullptr) return;
   auto hold = gate_.sending();
-  (void)vm_.signal_msi(address, data);
+  (void)vm->signal_msi(address, data);
 }
 
 void Machine::kick(Slot& slot) {
-  slot.vcpu.set_immediate_exit(true);
+  for (auto& v : slot.published) {
+    if (kvm::Vcpu* vcpu = v.load(std::memory_order_acquire)) vcpu->set_immediate_exit(true);
+  }
   slot.cv.notify_all();
   (void)slot.kick_target.kick();
 }
@@ -253,8 +276,8 @@ void Machine::answer_refresh(Slot& slot) {
   // KVM's LAPIC handles INIT by itself; the vCPU's MP state tells whether one arrived. Only
   // INIT_RECEIVED counts: UNINITIALIZED is also the state of a VP whose start request is still on
   // its way, and reading that as an INIT would let a second caller win the start race.
-  if (auto mp = slot.vcpu.mp_state(); mp && mp->mp_state == KVM_MP_STATE_INIT_RECEIVED) {
-    partition_.vp(slot.vcpu.id())->reset_to_wait_for_sipi();
+  if (auto mp = slot.vcpu().mp_state(); mp && mp->mp_state == KVM_MP_STATE_INIT_RECEIVED) {
+    partition_.vp(slot.vcpu().id())->reset_to_wait_for_sipi();
   }
   lock.lock();
   slot.refresh_done = true;
@@ -289,10 +312,10 @@ void Machine::end(int status, const std::string& message) {
 }
 
 void Machine::fail(Slot& slot, int status, const std::string& what) {
-  auto regs = slot.vcpu.regs();
+  auto regs = slot.vcpu().regs();
   const std::uint64_t rip = regs ? regs->rip : 0;
   std::string bytes = "unreadable";
-  if (auto gpa = slot.vcpu.translate(rip); gpa && gpa->has_value()) {
+  if (auto gpa = slot.vcpu().translate(rip); gpa && gpa->has_value()) {
     std::array<std::byte, 16> b{};
     const std::uint64_t n = std::min<std::uint64_t>(16, 4096 - (**gpa % 4096));
     if (memory_.read(**gpa, std::span(b).first(n))) {
@@ -303,15 +326,15 @@ void Machine::fail(Slot& slot, int status, const std::string& what) {
     }
   }
   end(status, fmt::format("partition {} VP {}: {} at RIP {:#x} (bytes: {})", partition_.id(),
-                          slot.vcpu.id(), what, rip, bytes));
+                          slot.vcpu().id(), what, rip, bytes));
 }
 
 void Machine::run_vp(Slot& slot) {
   slot.kick_target.publish_self();
-  hv::Vp& vp = *partition_.vp(slot.vcpu.id());
+  hv::Vp& vp = *partition_.vp(slot.vcpu().id());
   // A VP that only HvCallStartVirtualProcessor may start does not enter KVM_RUN before it is
   // started (APs do: KVM's LAPIC holds them until INIT-SIPI).
-  if (slot.vcpu.id() == 0 && !config_.boot) {
+  if (slot.vcpu().id() == 0 && !config_.boot) {
     std::unique_lock lock(slot.mu);
     slot.cv.wait(lock, [&] { return slot.pending.has_value() || stopping_.load(); });
   }
@@ -322,19 +345,25 @@ void Machine::run_vp(Slot& slot) {
       start.swap(slot.pending);
     }
     if (start) {
-      slot.vtl = {};  // a started VP begins afresh in every VTL
-      if (auto r = load_context(slot.vcpu, start->context); !r) {
+      // A started VP begins afresh in every VTL: the run VTL from the request's context, the
+      // others from their recorded contexts when first entered.
+      slot.entered = {};
+      slot.active = start->run_vtl;
+      slot.entered[slot.active] = true;
+      if (auto r = load_context(slot.vcpu(), start->context); !r) {
         fail(slot, kExitVcpuFailure, "loading the start context failed: " + r.error().message());
         return;
       }
     }
-    if (synic_ && synic_->pending(slot.vcpu.id())) synic_->before_run(slot.vcpu.id(), slot.vcpu);
-    if (!gate_.enter_run(slot.vcpu.id())) {
+    if (synic_ && synic_->pending(slot.id(), slot.active)) {
+      synic_->before_run(slot.id(), slot.active, slot.vcpu());
+    }
+    if (!gate_.enter_run(slot.vcpu().id())) {
       gate_.wait_open();
       continue;
     }
-    auto exit = slot.vcpu.run();
-    gate_.leave_run(slot.vcpu.id());
+    auto exit = slot.vcpu().run();
+    gate_.leave_run(slot.vcpu().id());
     if (!exit) {
       fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
       return;
@@ -351,7 +380,7 @@ void Machine::run_vp(Slot& slot) {
 
 bool Machine::ran_guest(const Slot& slot, const kvm::Exit& exit) {
   if (!std::holds_alternative<kvm::exits::Intr>(exit)) return true;
-  const auto mp = slot.vcpu.mp_state();
+  const auto mp = slot.vcpu().mp_state();
   return mp && (mp->mp_state == KVM_MP_STATE_RUNNABLE || mp->mp_state == KVM_MP_STATE_HALTED);
 }
 
@@ -367,7 +396,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
     return true;
   }
   if (std::holds_alternative<Intr>(exit)) {
-    slot.vcpu.set_immediate_exit(false);
+    slot.vcpu().set_immediate_exit(false);
     answer_refresh(slot);
     return true;
   }
@@ -381,12 +410,12 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
   if (std::holds_alternative<Shutdown>(exit)) {
     // KVM on AMD resets the vCPU at a shutdown (the VMCB is undefined after one): its registers
     // are the reset state, and the faulting RIP is gone. Say so rather than show 0xfff0.
-    if (slot.vcpu.synced_regs().rip == kResetRip &&
-        slot.vcpu.synced_sregs().cs.base == kResetCsBase) {
+    if (slot.vcpu().synced_regs().rip == kResetRip &&
+        slot.vcpu().synced_sregs().cs.base == kResetCsBase) {
       end(kExitTripleFault,
           fmt::format("partition {} VP {}: triple fault (KVM reset the vCPU at the shutdown, as it "
                       "does on AMD: the faulting RIP is not known)",
-                      partition_.id(), slot.vcpu.id()));
+                      partition_.id(), slot.vcpu().id()));
       return false;
     }
     fail(slot, kExitTripleFault, "triple fault");
@@ -395,7 +424,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
   if (auto* ie = std::get_if<InternalError>(&exit)) return on_internal_error(slot, *ie);
   if (auto* ev = std::get_if<SystemEvent>(&exit)) {
     end(0, fmt::format("partition {}: system event {} from VP {}", partition_.id(), ev->type,
-                       slot.vcpu.id()));
+                       slot.vcpu().id()));
     return false;
   }
   fail(slot, kExitVcpuFailure, "unexpected exit: " + kvm::describe(exit));
@@ -415,7 +444,7 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
     }
   }
   if (io.is_out() && io.port == kMarkPort && config_.on_mark) {
-    for (std::uint8_t b : io.data) config_.on_mark(slot.vcpu.id(), b);
+    for (std::uint8_t b : io.data) config_.on_mark(slot.vcpu().id(), b);
     return true;
   }
   if (io.is_out() && io.port == kExitPort) {
@@ -442,9 +471,9 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
 }
 
 void Machine::on_hypercall(Slot& slot) {
-  kvm_regs& regs = slot.vcpu.edit_synced_regs();
-  hv::VpCallState state = call_state(regs, slot.vcpu.synced_sregs());
-  hv::Vp& vp = *partition_.vp(slot.vcpu.id());
+  kvm_regs& regs = slot.vcpu().edit_synced_regs();
+  hv::VpCallState state = call_state(regs, slot.vcpu().synced_sregs());
+  hv::Vp& vp = *partition_.vp(slot.vcpu().id());
   // Where the exit left RIP: at the `out` (KVM skips it on re-entry unless RIP changes) or
   // already past it (some hosts). Either way the entry is known from the page offset.
   const std::optional<std::uint64_t> base = hypercall_page::entry_address(regs.rip);
@@ -455,7 +484,7 @@ void Machine::on_hypercall(Slot& slot) {
     while (o.action == hv::Action::kRetry) {
       o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
     }
-    if (o.action == hv::Action::kInjectUd) (void)slot.vcpu.inject_exception(kVectorUd);
+    if (o.action == hv::Action::kInjectUd) (void)slot.vcpu().inject_exception(kVectorUd);
   }
   store_call_regs(regs, state.regs);
   if (!base) return;
@@ -464,118 +493,106 @@ void Machine::on_hypercall(Slot& slot) {
 }
 
 tlfs::InitialVpContext Machine::SlotState::context(tlfs::Vtl vtl) {
-  const hv::Vp& vp = *machine_.partition_.vp(slot_.vcpu.id());
-  if (vtl == vp.current_vtl()) {
-    const auto pat = slot_.vcpu.msr(kMsrPat);
-    return context_from_kvm(slot_.vcpu.synced_regs(), slot_.vcpu.synced_sregs(), pat ? *pat : 0);
-  }
-  if (const auto& saved = slot_.vtl[vtl]) {
-    kvm_regs r{};
-    r.rip = saved->rip;
-    r.rsp = saved->rsp;
-    r.rflags = saved->rflags;
-    return context_from_kvm(r, saved->sregs, saved->msrs[0].value);
+  const hv::Vp& vp = *machine_.partition_.vp(slot_.id());
+  // A VTL that has run keeps its registers in its own vCPU; the synced copies of one that is not
+  // running are what it left KVM_RUN with. Only this thread runs the VP's vCPUs.
+  if (vtl <= tlfs::kMaxVtl && slot_.vcpus[vtl] && slot_.entered[vtl]) {
+    const kvm::Vcpu& v = *slot_.vcpus[vtl];
+    const auto pat = v.msr(kMsrPat);
+    return context_from_kvm(v.synced_regs(), v.synced_sregs(), pat ? *pat : 0);
   }
   return vp.vtl_context(vtl).value_or(tlfs::InitialVpContext{});
 }
 
-// KVM_GET/SET_FPU carry XMM0-15 of the vCPU, which only the VP's own thread runs: the running
-// VTL's registers (the VTLs share them, conformance T5). Only XMM fast calls pay for them.
+// XMM0-5 live in the vCPU's XSAVE image (the legacy area's XMM slots from byte 160), which only
+// the VP's own thread touches; they are the running VTL's and shared by all (conformance T5).
+// Only XMM fast calls pay for the ioctls. A write also sets XSTATE_BV's SSE bit: KVM restores the
+// guest's registers with XRSTOR, which would load the init state for a component whose bit is
+// clear (KVM_SET_FPU alone would be lost that way).
+namespace {
+constexpr std::size_t kXsaveXmmOffset = 160;
+constexpr std::size_t kXsaveHeaderOffset = 512;  // XSTATE_BV, the first 8 bytes of the header
+constexpr std::uint64_t kXstateSse = 1u << 1;
+}  // namespace
+
 bool Machine::SlotState::xmm(std::span<std::byte, kXmmBytes> out) {
-  const auto fpu = slot_.vcpu.fpu();
-  if (!fpu) return false;
-  std::memcpy(out.data(), fpu->xmm, out.size());
+  kvm_xsave& x = *slot_.xsave;
+  if (!slot_.vcpu().xsave(x)) return false;
+  std::memcpy(out.data(), reinterpret_cast<const std::byte*>(x.region) + kXsaveXmmOffset,
+              out.size());
   return true;
 }
 
 bool Machine::SlotState::set_xmm(std::span<const std::byte, kXmmBytes> in) {
-  auto fpu = slot_.vcpu.fpu();
-  if (!fpu) return false;
-  std::memcpy(fpu->xmm, in.data(), in.size());
-  return slot_.vcpu.set_fpu(*fpu).ok();
+  kvm_xsave& x = *slot_.xsave;
+  if (!slot_.vcpu().xsave(x)) return false;
+  auto* bytes = reinterpret_cast<std::byte*>(x.region);
+  std::memcpy(bytes + kXsaveXmmOffset, in.data(), in.size());
+  std::uint64_t bv = 0;
+  std::memcpy(&bv, bytes + kXsaveHeaderOffset, sizeof bv);
+  bv |= kXstateSse;
+  std::memcpy(bytes + kXsaveHeaderOffset, &bv, sizeof bv);
+  return slot_.vcpu().set_xsave(x).ok();
 }
 
 void Machine::SlotState::set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext& c) {
-  hv::Vp& vp = *machine_.partition_.vp(slot_.vcpu.id());
-  if (vtl == vp.current_vtl()) {
-    apply_context(slot_.vcpu.edit_synced_regs(), slot_.vcpu.edit_synced_sregs(), c);
-    (void)slot_.vcpu.set_msr(kMsrPat, c.msr_cr_pat);
-  } else if (auto& saved = slot_.vtl[vtl]) {
-    kvm_regs r{};
-    apply_context(r, saved->sregs, c);
-    saved->rip = r.rip;
-    saved->rsp = r.rsp;
-    saved->rflags = r.rflags;
-    saved->msrs[0].value = c.msr_cr_pat;
+  hv::Vp& vp = *machine_.partition_.vp(slot_.id());
+  if (vtl <= tlfs::kMaxVtl && slot_.vcpus[vtl] && slot_.entered[vtl]) {
+    kvm::Vcpu& v = *slot_.vcpus[vtl];
+    apply_context(v.edit_synced_regs(), v.edit_synced_sregs(), c);
+    (void)v.set_msr(kMsrPat, c.msr_cr_pat);
   } else {
     vp.set_vtl_context(vtl, c);  // the VTL's first entry will use it
   }
 }
 
 void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
-  kvm_regs& regs = slot.vcpu.edit_synced_regs();
-  kvm_sregs& sregs = slot.vcpu.edit_synced_sregs();
-  const hv::VpCallState state = call_state(regs, sregs);
-  hv::Vp& vp = *partition_.vp(slot.vcpu.id());
+  kvm::Vcpu& from = slot.vcpu();
+  kvm_regs& regs = from.edit_synced_regs();
+  const hv::VpCallState state = call_state(regs, from.synced_sregs());
+  hv::Vp& vp = *partition_.vp(slot.id());
   const std::optional<std::uint64_t> base = hypercall_page::entry_address(regs.rip);
   const std::uint64_t control = hv::decode_call_regs(state.mode, state.regs).control.raw;
   hv::VtlTransfer t = hv::transfer_vtl(vp, direction, state.mode, state.cpl, control);
-  std::optional<VtlState>& target = slot.vtl[t.to];
-  if (!t.ud && !target && !t.first_entry) {
-    // A VTL that was never given a context has nothing to run: refuse the switch.
+  // A VTL without a vCPU, or never given a context, has nothing to run: refuse the switch.
+  if (!t.ud && (!slot.vcpus[t.to] || (!slot.entered[t.to] && !t.first_entry))) {
     vp.set_current_vtl(t.from);
     t.ud = true;
   }
   if (t.ud) {
     // Outside the page, #UD by injection; inside it, the entry's `ud2`.
-    if (!base) (void)slot.vcpu.inject_exception(kVectorUd);
+    if (!base) (void)from.inject_exception(kVectorUd);
     if (base) regs.rip = *base + hypercall_page::kUdOffset;
     return;
   }
-  // The leaving VTL resumes after the entry's `out` when it is next entered.
-  VtlState leaving{};
-  leaving.rip = base ? *base + hypercall_page::kRetOffset : regs.rip;
-  leaving.rsp = regs.rsp;
-  leaving.rflags = regs.rflags;
-  leaving.sregs = sregs;
-  if (auto r = slot.vcpu.get_msrs(leaving.msrs); !r) {
-    fail(slot, kExitVcpuFailure, "saving VTL state: " + r.error().message());
+  // The leaving VTL resumes after the entry's `out` when it is next entered; its vCPU keeps
+  // everything else of its own (conformance T5, T7).
+  if (base) regs.rip = *base + hypercall_page::kRetOffset;
+  kvm::Vcpu& to = *slot.vcpus[t.to];
+  if (!slot.entered[t.to]) {
+    if (auto r = load_context(to, *t.first_entry); !r) {
+      fail(slot, kExitVcpuFailure, "entering VTL: " + r.error().message());
+      return;
+    }
+    slot.entered[t.to] = true;
+  }
+  if (auto r = move_shared_state(from, to, *slot.xsave); !r) {
+    fail(slot, kExitVcpuFailure,
+         "moving the shared registers between VTLs: " + r.error().message());
     return;
   }
-  slot.vtl[t.from] = leaving;
-  // The vCPU holds the leaving VTL's MSRs: write only those the entered VTL has different.
-  VtlState::Msrs changed{};
-  std::size_t n_changed = 0;
-  if (target) {
-    regs.rip = target->rip;
-    regs.rsp = target->rsp;
-    regs.rflags = target->rflags;
-    const std::uint64_t apic_base = sregs.apic_base;
-    sregs = target->sregs;
-    sregs.apic_base = apic_base;  // one local APIC per VP, shared by its VTLs
-    n_changed = VtlState::changed_msrs(leaving.msrs, target->msrs, changed);
-  } else {
-    apply_context(regs, sregs, *t.first_entry);
-    n_changed = VtlState::changed_msrs(leaving.msrs,
-                                       VtlState::reset_msrs(t.first_entry->msr_cr_pat), changed);
-  }
-  if (n_changed > 0) {
-    if (auto r = slot.vcpu.set_msrs(std::span(changed).first(n_changed)); !r) {
-      fail(slot, kExitVcpuFailure,
-           std::string(target ? "restoring VTL state: " : "entering VTL: ") + r.error().message());
-    }
-  }
-  target.reset();
+  slot.active = t.to;
   // The VTL control areas (conformance T9-T11): the entered VTL learns why; a non-fast return
   // loads the lower VTL's RAX and RCX (EAX, ECX, EDX) from the returning VTL's.
   if (direction == hv::VtlDirection::kCall) {
     hv::note_vtl_entry(partition_, vp, t.to, tlfs::VtlEntryReason::kVtlCall);
   } else if (!t.fast) {
-    if (const auto back =
-            hv::vtl_return_registers(partition_, vp, t.from, call_state(regs, sregs).mode)) {
-      regs.rax = back->rax;
-      regs.rcx = back->rcx;
-      if (back->rdx) regs.rdx = *back->rdx;
+    const hv::ExecMode mode = call_state(to.synced_regs(), to.synced_sregs()).mode;
+    if (const auto back = hv::vtl_return_registers(partition_, vp, t.from, mode)) {
+      kvm_regs& r = to.edit_synced_regs();
+      r.rax = back->rax;
+      r.rcx = back->rcx;
+      if (back->rdx) r.rdx = *back->rdx;
     }
   }
 }
@@ -586,7 +603,7 @@ void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
     return;
   }
   const hv::MsrAccess a =
-      hv::read_synthetic_msr(partition_, *partition_.vp(slot.vcpu.id()), msr.index);
+      hv::read_synthetic_msr(partition_, *partition_.vp(slot.vcpu().id()), msr.index);
   if (a.gp) {
     msr.set_error();
     return;
@@ -605,19 +622,23 @@ void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
   // halted VP only for an interrupt it may take, so with RFLAGS.IF clear the read returns at once
   // (docs/conformance.md, M5).
   constexpr std::uint64_t kRflagsIf = 1u << 9;
-  if (a.idle && (slot.vcpu.synced_regs().rflags & kRflagsIf)) {
-    (void)slot.vcpu.set_mp_state(KVM_MP_STATE_HALTED);
+  if (a.idle && (slot.vcpu().synced_regs().rflags & kRflagsIf)) {
+    (void)slot.vcpu().set_mp_state(KVM_MP_STATE_HALTED);
   }
 }
 
 std::optional<std::uint64_t> Machine::on_apic_msr(Slot& slot, hv::ApicAccess what,
                                                   std::uint64_t value) {
   const ApicMsrContext c{
-      .vcpu = slot.vcpu,
-      .slot = slot.vcpu.id(),
+      .vcpu = slot.vcpu(),
+      .slot = slot.vcpu().id(),
       .gate = gate_,
       .kick = [this](std::size_t i) { kick(*slots_[i]); },
-      .send = [this](const ApicMsi& m) { (void)vm_.signal_msi(m.address, m.data); },
+      // Sent while the gate is closed by this thread: straight to the VM, not through signal_msi.
+      .send =
+          [vm = vm_ptrs_[slot.active].load(std::memory_order_acquire)](const ApicMsi& m) {
+            if (vm != nullptr) (void)vm->signal_msi(m.address, m.data);
+          },
       .apic_ids = apic_ids_};
   return apic_msr_access(c, what, value);
 }
@@ -627,7 +648,7 @@ void Machine::on_guest_crash(Slot& slot, const hv::MsrAccess& a) {
   std::string what = fmt::format(
       "partition {} VP {}: the guest reported a crash (P0={:#x} P1={:#x} P2={:#x} P3={:#x} "
       "P4={:#x})",
-      partition_.id(), slot.vcpu.id(), p[0], p[1], p[2], p[3], p[4]);
+      partition_.id(), slot.vcpu().id(), p[0], p[1], p[2], p[3], p[4]);
   // With CrashMessage, P3 and P4 give the GPA and length of a text (at most a page is shown).
   if (a.crash_ctl & hv::crash_ctl::kMessage) {
     std::array<std::byte, 4096> text{};
@@ -650,7 +671,7 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
     return;
   }
   const hv::MsrAccess a =
-      hv::write_synthetic_msr(partition_, *partition_.vp(slot.vcpu.id()), msr.index, msr.data);
+      hv::write_synthetic_msr(partition_, *partition_.vp(slot.vcpu().id()), msr.index, msr.data);
   if (a.gp) {
     msr.set_error();
     return;
@@ -683,14 +704,14 @@ bool Machine::on_internal_error(Slot& slot, const kvm::exits::InternalError& e) 
   // and does nothing otherwise.
   if (e.suberror == KVM_INTERNAL_ERROR_EMULATION && !e.instruction.empty()) {
     if (e.instruction[0] == kOpcodeInt3) {
-      slot.vcpu.edit_synced_regs().rip += 1;
-      if (auto r = slot.vcpu.inject_exception(kVectorBp); r) return true;
+      slot.vcpu().edit_synced_regs().rip += 1;
+      if (auto r = slot.vcpu().inject_exception(kVectorBp); r) return true;
     }
     if (e.instruction[0] == kOpcodeFwait) {
-      if (auto fpu = slot.vcpu.fpu(); fpu) {
-        slot.vcpu.edit_synced_regs().rip += 1;
+      if (auto fpu = slot.vcpu().fpu(); fpu) {
+        slot.vcpu().edit_synced_regs().rip += 1;
         if (!(fpu->fsw & kFswErrorSummary)) return true;
-        if (auto r = slot.vcpu.inject_exception(kVectorMf); r) return true;
+        if (auto r = slot.vcpu().inject_exception(kVectorMf); r) return true;
       }
     }
   }

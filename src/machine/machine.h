@@ -1,5 +1,6 @@
-// One partition running on one KVM VM: guest RAM, the loaded image, a vCPU and a thread per VP,
-// and the exit handling that connects them to the engine. Implements hv::Backend.
+// One partition running on KVM: guest RAM, the loaded image, one KVM VM per enabled VTL with a
+// vCPU per VP in each, a thread per VP, and the exit handling that connects them to the engine.
+// Implements hv::Backend.
 #pragma once
 
 #include <array>
@@ -79,48 +80,38 @@ class Machine final : public hv::Backend {
   void start_vp(const hv::StartRequest& request) noexcept override;
   void partition_state_changed(hv::PartitionState state) noexcept override;
   void refresh_vp_state(tlfs::VpIndex vp_index) noexcept override;
+  bool prepare_vtl(tlfs::Vtl vtl) noexcept override;
+  bool prepare_vp_vtl(tlfs::VpIndex vp_index, tlfs::Vtl vtl) noexcept override;
   void assert_sint(const hv::SintInterrupt& irq) noexcept override;
   void timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
                       std::uint64_t deadline) noexcept override;
 
  private:
-  // What a VTL keeps to itself on a VP while another VTL runs (TLFS "VTL state isolation": the
-  // general registers and the FPU/SSE state are shared).
-  struct VtlState {
-    static constexpr std::array<std::uint32_t, 10> kPrivateMsrs = {
-        0x277,       // PAT
-        0x174,       // SYSENTER_CS
-        0x175,       // SYSENTER_ESP
-        0x176,       // SYSENTER_EIP
-        0xC0000081,  // STAR
-        0xC0000082,  // LSTAR
-        0xC0000083,  // CSTAR
-        0xC0000084,  // SFMASK
-        0xC0000102,  // KERNEL_GS_BASE
-        0xC0000103,  // TSC_AUX
-    };
-    using Msrs = std::array<kvm::MsrValue, kPrivateMsrs.size()>;
-    static Msrs reset_msrs(std::uint64_t pat);
-    // The entries of `to` whose values differ from `from` (both in kPrivateMsrs order), copied to
-    // the front of `out`; returns how many. A switch writes only those: a VP's VTLs mostly agree
-    // (often all ten), and each KVM_SET_MSRS is a system call.
-    static std::size_t changed_msrs(const Msrs& from, const Msrs& to, Msrs& out);
-    std::uint64_t rip = 0, rsp = 0, rflags = 0;
-    kvm_sregs sregs{};
-    Msrs msrs = reset_msrs(0);
-  };
-
   struct Slot {
-    explicit Slot(kvm::Vcpu v) : vcpu(std::move(v)) {}
-    kvm::Vcpu vcpu;
+    explicit Slot(kvm::Vcpu v) {
+      vcpus[0] = std::make_unique<kvm::Vcpu>(std::move(v));
+      published[0].store(vcpus[0].get());
+      entered[0] = true;  // VTL 0's vCPU is live from the start (KVM's INIT-SIPI brings up APs)
+    }
+    // The vCPU of the active VTL (the VP's own thread only).
+    kvm::Vcpu& vcpu() const { return *vcpus[active]; }
+    tlfs::VpIndex id() const { return vcpus[0]->id(); }
+    // One vCPU per VTL the VP has, each in that VTL's VM (vtl/vtl_vm.h). [0] always; the others
+    // are created (under mu) when the VTL is enabled on the VP, before the engine marks it so.
+    std::array<std::unique_ptr<kvm::Vcpu>, tlfs::kMaxVtl + 1> vcpus;
+    std::array<std::atomic<kvm::Vcpu*>, tlfs::kMaxVtl + 1> published{};  // for kicks
+    tlfs::Vtl active = 0;  // the VTL whose vCPU runs (the VP's own thread only)
+    // Whether each VTL has run since the VP was (re)started: a VTL not yet entered starts from
+    // the context EnableVpVtl or StartVirtualProcessor recorded (the VP's own thread only).
+    std::array<bool, tlfs::kMaxVtl + 1> entered{};
+    std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // VTL switch scratch
     std::thread thread;  // for join(), on the thread that started it only
     kvm::KickTarget kick_target;  // published by the VP's own thread; kicks go here
-    std::mutex mu;  // guards pending
+    std::mutex mu;  // guards pending and the creation of vcpus[1..]
     std::condition_variable cv;
     std::optional<hv::StartRequest> pending;
     bool refresh_requested = false;  // guarded by mu; see refresh_vp_state()
     bool refresh_done = false;
-    std::array<std::optional<VtlState>, tlfs::kMaxVtl + 1> vtl;  // saved while not running
   };
 
   // The calling VP's registers per VTL, for Get/SetVpRegisters during one hypercall.
@@ -139,6 +130,10 @@ class Machine final : public hv::Backend {
 
   Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
           const MachineConfig& config);
+  // VTL `vtl`'s VM, created if needed (prepare_vtl); nullptr if KVM refused.
+  kvm::Vm* vtl_vm(tlfs::Vtl vtl);
+  // Creates VP `vp`'s vCPU in VTL `vtl`'s VM (prepare_vp_vtl, and at boot).
+  bool add_vtl_vcpu(tlfs::VpIndex vp, tlfs::Vtl vtl);
   void run_vp(Slot& slot);
   // Whether the KVM_RUN that ended with `exit` ran the guest: false for a kick of a vCPU that KVM
   // still holds for INIT or SIPI.
@@ -154,7 +149,8 @@ class Machine final : public hv::Backend {
   void on_guest_crash(Slot& slot, const hv::MsrAccess& a);
   // HV_X64_MSR_EOI, ICR, TPR on the slot's own APIC: the value read, or nullopt for #GP.
   std::optional<std::uint64_t> on_apic_msr(Slot& slot, hv::ApicAccess what, std::uint64_t value);
-  void signal_msi(std::uint64_t address, std::uint32_t data);
+  // KVM_SIGNAL_MSI into VTL `vtl`'s VM (dropped if that VTL has none).
+  void signal_msi(tlfs::Vtl vtl, std::uint64_t address, std::uint32_t data);
   bool on_internal_error(Slot& slot, const kvm::exits::InternalError& e);
   // Ends the VM (root) or this partition (child) because of the VP in `slot`.
   void fail(Slot& slot, int status, const std::string& what);
@@ -163,7 +159,13 @@ class Machine final : public hv::Backend {
 
   Vmm& vmm_;
   hv::Partition& partition_;
-  kvm::Vm vm_;
+  // One KVM VM per enabled VTL; [0] always. Created under vms_mu_, never destroyed before the
+  // machine; read without the lock once the VTL is enabled (the engine's release/acquire).
+  std::array<std::unique_ptr<kvm::Vm>, tlfs::kMaxVtl + 1> vms_;
+  std::array<std::atomic<kvm::Vm*>, tlfs::kMaxVtl + 1> vm_ptrs_{};
+  std::mutex vms_mu_;
+  // VTL 0's TSC offset, read from VP 0's vCPU before any vCPU ran (vtl/vtl_vm.h share_tsc).
+  std::optional<std::int64_t> tsc_offset_;
   kvm::Mapping ram_;
   hv::MemoryMap memory_;
   MachineConfig config_;

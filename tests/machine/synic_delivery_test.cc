@@ -274,14 +274,16 @@ struct DeliveryLog {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> msis;
+  std::vector<tlfs::Vtl> msi_vtls;
   std::vector<tlfs::VpIndex> kicks;
 };
 
 SynicDelivery::Hooks hooks_into(DeliveryLog& log) {
   return {.msi =
-              [&log](std::uint64_t a, std::uint32_t d) {
+              [&log](tlfs::Vtl vtl, std::uint64_t a, std::uint32_t d) {
                 std::lock_guard lock(log.mu);
                 log.msis.emplace_back(a, d);
+                log.msi_vtls.push_back(vtl);
                 log.cv.notify_all();
               },
           .kick =
@@ -300,7 +302,12 @@ TEST_F(WithSynic, PlainSintGoesToTheVpsApicAsAnMsi) {
   EXPECT_EQ(log.msis[0].first, 0xFEE0'0000u | 7u << 12);  // VP 1 has APIC ID 7
   EXPECT_EQ(log.msis[0].second, 0xB1u);                   // fixed, edge
   EXPECT_TRUE(log.kicks.empty());
-  EXPECT_FALSE(d.pending(1));
+  EXPECT_FALSE(d.pending(1, 0));
+  // VTL 1's SynIC raises into VTL 1's VM.
+  d.raise({1, 1, 0xB2, false, 2}, false);
+  ASSERT_EQ(log.msi_vtls.size(), 2u);
+  EXPECT_EQ(log.msi_vtls[0], 0);
+  EXPECT_EQ(log.msi_vtls[1], 1);
 }
 
 TEST_F(WithSynic, AutoEoiSintWaitsForItsVpsThread) {
@@ -308,10 +315,11 @@ TEST_F(WithSynic, AutoEoiSintWaitsForItsVpsThread) {
   SynicDelivery d(*root_, hooks_into(log));
   d.raise({1, 0, 0xB3, true, 3}, false);
   EXPECT_TRUE(log.msis.empty());  // never through the APIC
-  EXPECT_TRUE(d.pending(1));
+  EXPECT_TRUE(d.pending(1, 0));
+  EXPECT_FALSE(d.pending(1, 1));  // each VTL waits on its own
   EXPECT_EQ(log.kicks, (std::vector<tlfs::VpIndex>{1}));
   d.raise({0, 0, 0xB8, true, 8}, true);  // from VP 0's own thread: no kick needed
-  EXPECT_TRUE(d.pending(0));
+  EXPECT_TRUE(d.pending(0, 0));
   EXPECT_EQ(log.kicks.size(), 1u);
   d.raise({5, 0, 0xB8, true, 8}, false);  // no VP 5
   d.raise({1, 0, 0x0F, false, 8}, false);  // not a vector a SINT can have

@@ -22,8 +22,9 @@ SynicDelivery::SynicDelivery(hv::Partition& partition, Hooks hooks)
       vp_count_(partition.vp_count()),
       timer_mu_(std::make_unique<std::mutex[]>(std::size_t{vp_count_} * (tlfs::kMaxVtl + 1))),
       backoff_(vp_count_, kRetryFirst) {
-  auto_eoi_.reserve(vp_count_);
-  for (tlfs::VpIndex i = 0; i < vp_count_; ++i) auto_eoi_.push_back(std::make_unique<VectorSet>());
+  const std::size_t keys = std::size_t{vp_count_} * (tlfs::kMaxVtl + 1);
+  auto_eoi_.reserve(keys);
+  for (std::size_t i = 0; i < keys; ++i) auto_eoi_.push_back(std::make_unique<VectorSet>());
   deadlines_ = std::make_unique<DeadlineThread>(
       std::size_t{vp_count_} * (tlfs::kMaxVtl + 2), [this](std::size_t key) { due(key); });
 }
@@ -44,10 +45,12 @@ void SynicDelivery::raise(const hv::SintInterrupt& irq, bool on_target_thread) {
   if (vp == nullptr || irq.vector < 16) return;
   if (!irq.auto_eoi) {
     // 8-bit physical destination: APIC IDs above 255 need KVM's x2APIC API (not enabled).
-    hooks_.msi(msi_address(static_cast<std::uint8_t>(vp->apic_id()), false), irq.vector);
+    hooks_.msi(irq.vtl, msi_address(static_cast<std::uint8_t>(vp->apic_id()), false),
+               irq.vector);
     return;
   }
-  auto_eoi_[irq.vp_index]->add(irq.vector);
+  if (irq.vtl > tlfs::kMaxVtl) return;
+  auto_eoi_[timer_key(irq.vp_index, irq.vtl)]->add(irq.vector);
   if (!on_target_thread) hooks_.kick(irq.vp_index);
 }
 
@@ -88,8 +91,8 @@ void SynicDelivery::due(std::size_t key) {
   set_timer_locked(vp, vtl, hv::poll_synic(partition_, vp, vtl));
 }
 
-void SynicDelivery::before_run(tlfs::VpIndex vp, kvm::Vcpu& vcpu) {
-  VectorSet& waiting = *auto_eoi_[vp];
+void SynicDelivery::before_run(tlfs::VpIndex vp, tlfs::Vtl vtl, kvm::Vcpu& vcpu) {
+  VectorSet& waiting = *auto_eoi_[timer_key(vp, vtl)];
   const std::optional<std::uint8_t> v = waiting.highest();
   if (!v) return;
   const kvm_vcpu_events& ev = vcpu.synced_events();

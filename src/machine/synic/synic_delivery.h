@@ -26,8 +26,8 @@ namespace hvk::machine {
 class SynicDelivery {
  public:
   struct Hooks {
-    // KVM_SIGNAL_MSI on the partition's VM.
-    std::function<void(std::uint64_t address, std::uint32_t data)> msi;
+    // KVM_SIGNAL_MSI on the VM of a VTL (each VTL's SynIC raises its interrupts in its own).
+    std::function<void(tlfs::Vtl vtl, std::uint64_t address, std::uint32_t data)> msi;
     // Gets VP `vp`'s thread out of KVM_RUN soon (Machine::kick).
     std::function<void(tlfs::VpIndex vp)> kick;
   };
@@ -51,11 +51,15 @@ class SynicDelivery {
   // one always sees the other's result (a stale "no deadline" once lost a new one-shot timer).
   void timers_changed(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline);
 
-  // Whether VP `vp` has auto-EOI vectors waiting (cheap; its thread asks before each KVM_RUN).
-  bool pending(tlfs::VpIndex vp) const { return vp < auto_eoi_.size() && !auto_eoi_[vp]->empty(); }
-  // On VP `vp`'s own thread, with its vCPU out of KVM_RUN: injects the highest waiting auto-EOI
-  // vector if the APIC would deliver it now, else asks for a kick a little later.
-  void before_run(tlfs::VpIndex vp, kvm::Vcpu& vcpu);
+  // Whether VTL `vtl` of VP `vp` has auto-EOI vectors waiting (cheap; the VP's thread asks for
+  // its active VTL before each KVM_RUN).
+  bool pending(tlfs::VpIndex vp, tlfs::Vtl vtl) const {
+    return vp < vp_count_ && vtl <= tlfs::kMaxVtl && !auto_eoi_[timer_key(vp, vtl)]->empty();
+  }
+  // On VP `vp`'s own thread, with the vCPU of its active VTL `vtl` out of KVM_RUN: injects the
+  // highest waiting auto-EOI vector if the APIC would deliver it now, else asks for a kick a
+  // little later.
+  void before_run(tlfs::VpIndex vp, tlfs::Vtl vtl, kvm::Vcpu& vcpu);
 
   // Stops the deadline thread (nothing calls back afterwards). The machine calls it after its
   // VP threads have ended.
@@ -81,7 +85,7 @@ class SynicDelivery {
   hv::Partition& partition_;
   const Hooks hooks_;
   const tlfs::VpIndex vp_count_;
-  std::vector<std::unique_ptr<VectorSet>> auto_eoi_;  // per VP
+  std::vector<std::unique_ptr<VectorSet>> auto_eoi_;  // per (vp, vtl), by timer_key
   std::unique_ptr<std::mutex[]> timer_mu_;            // per (vp, vtl), by timer_key
   std::vector<std::chrono::microseconds> backoff_;    // per VP, its own thread only
   std::atomic<std::uint64_t> injected_{0};

@@ -1,0 +1,59 @@
+#include "machine/vtl/vtl_vm.h"
+
+#include "hv/synthetic_msrs.h"
+#include "machine/cpuid.h"
+
+namespace hvk::machine {
+
+namespace {
+constexpr std::uint32_t kMsrTsc = 0x10;
+}
+
+kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram) {
+  auto vm = kvm.create_vm();
+  if (!vm) return vm.error();
+  if (auto r = vm->enable_split_irqchip(); !r) return r.error();
+  if (auto r = vm->enable_user_space_msr(kvm::MsrExits::kFilter); !r) return r.error();
+  const kvm::MsrRange synthetic{hv::msr::kSyntheticFirst, hv::msr::kSyntheticCount};
+  if (auto r = vm->set_msr_filter({&synthetic, 1}); !r) return r.error();
+  if (auto r = vm->set_tss_addr(kTssAddr); !r) return r.error();
+  if (auto r = vm->set_identity_map_addr(kIdentityMapAddr); !r) return r.error();
+  if (auto r = vm->set_user_memory_region(0, 0, ram.size(), ram.data()); !r) return r.error();
+  return vm;
+}
+
+kvm::Result<kvm::Vcpu> create_vp_vcpu(kvm::Kvm& kvm, kvm::Vm& vm, const hv::Partition& partition,
+                                      tlfs::VpIndex vp) {
+  auto supported = kvm.supported_cpuid();
+  if (!supported) return supported.error();
+  auto vcpu = vm.create_vcpu(vp);
+  if (!vcpu) return vcpu.error();
+  if (auto r = vcpu->set_cpuid(vp_cpuid(*supported, partition, partition.vp(vp)->apic_id())); !r) {
+    return r.error();
+  }
+  if (auto r = vcpu->enable_sync_regs(); !r) return r.error();
+  return vcpu;
+}
+
+kvm::Result<void> share_tsc(kvm::Vcpu& vcpu, std::optional<std::int64_t> vtl0_offset,
+                            std::uint64_t guest_tsc_now) {
+  if (vtl0_offset) return vcpu.set_tsc_offset(*vtl0_offset);
+  return vcpu.set_msr(kMsrTsc, guest_tsc_now);
+}
+
+kvm::Result<void> move_shared_state(kvm::Vcpu& from, kvm::Vcpu& to, kvm_xsave& xsave) {
+  const kvm_regs& f = from.synced_regs();
+  kvm_regs& t = to.edit_synced_regs();
+  const std::uint64_t rip = t.rip, rsp = t.rsp, rflags = t.rflags;
+  t = f;
+  t.rip = rip;
+  t.rsp = rsp;
+  t.rflags = rflags;
+  if (to.synced_sregs().cr2 != from.synced_sregs().cr2) {
+    to.edit_synced_sregs().cr2 = from.synced_sregs().cr2;
+  }
+  if (auto r = from.xsave(xsave); !r) return r;
+  return to.set_xsave(xsave);
+}
+
+}  // namespace hvk::machine

@@ -1,0 +1,43 @@
+// One KVM VM per VTL (issue 14; docs/architecture.md "VTLs as KVM VMs"). Every enabled VTL of a
+// partition is a KVM VM of its own over the same guest RAM, with one vCPU per VP that has the VTL:
+// its own in-kernel local APIC, control registers, segments and MSRs. A VP's one thread runs the
+// vCPU of its active VTL; a VTL switch moves only the state the TLFS says the VTLs share.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "hv/partition.h"
+#include "kvm/kvm.h"
+#include "kvm/mapping.h"
+#include "kvm/vcpu.h"
+#include "kvm/vm.h"
+
+namespace hvk::machine {
+
+// Guest physical space Intel VMX keeps for real mode, outside RAM and MMIO (harmless on AMD).
+inline constexpr std::uint64_t kTssAddr = 0xFFFB'D000;
+inline constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
+
+// A VM as every VTL's is made: the split irqchip (LAPICs in KVM), the synthetic MSRs sent to user
+// space (also on a KVM that emulates Hyper-V itself), the VMX real-mode pages, and `ram` at GPA 0.
+kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram);
+
+// VP `vp`'s vCPU in `vm`: vCPU id = VP index, the partition's CPUID with the VP's APIC ID, sync
+// regs on.
+kvm::Result<kvm::Vcpu> create_vp_vcpu(kvm::Kvm& kvm, kvm::Vm& vm, const hv::Partition& partition,
+                                      tlfs::VpIndex vp);
+
+// Gives a VTL's vCPU created after VTL 0's the same guest TSC (the TSC is shared: hyperv_vsm
+// compares it across VTLs): VTL 0's TSC offset when KVM told it (`vtl0_offset`, read before any
+// vCPU ran: a vCPU in KVM_RUN cannot be asked), else the TSC MSR written with `guest_tsc_now`.
+kvm::Result<void> share_tsc(kvm::Vcpu& vcpu, std::optional<std::int64_t> vtl0_offset,
+                            std::uint64_t guest_tsc_now);
+
+// The state a VP's VTLs share (TLFS vsm "Virtual Processor State Isolation"; conformance T5):
+// the general registers but RSP (RIP and RFLAGS are private too), CR2, and the x87/SSE/AVX state.
+// Copies it from `from`, which has just left KVM_RUN, to `to`, which runs next. Both belong to
+// the calling VP thread; `xsave` is scratch space.
+kvm::Result<void> move_shared_state(kvm::Vcpu& from, kvm::Vcpu& to, kvm_xsave& xsave);
+
+}  // namespace hvk::machine

@@ -1,0 +1,118 @@
+// One KVM VM per VTL (machine/vtl/vtl_vm.h), against the real /dev/kvm where it opens: two VMs
+// over one RAM mapping, the shared TSC, and the state a VTL switch moves.
+#include "machine/vtl/vtl_vm.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+
+#include "hv/hypervisor.h"
+
+namespace hvk::machine {
+namespace {
+
+class VtlVm : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto kvm = kvm::Kvm::open();
+    if (!kvm) GTEST_SKIP() << "no KVM: " << kvm.error().message();
+    kvm_.emplace(std::move(*kvm));
+    auto ram = kvm::Mapping::anonymous(1 << 20);
+    ASSERT_TRUE(ram) << ram.error().message();
+    ram_.emplace(std::move(*ram));
+    hv::PartitionConfig cfg;
+    cfg.vp_count = 2;
+    cfg.privileges = hv::default_privileges();
+    partition_ = &hv_.create_root(cfg);
+  }
+  kvm::Vcpu vcpu_in(kvm::Vm& vm, tlfs::VpIndex vp) {
+    auto v = create_vp_vcpu(*kvm_, vm, *partition_, vp);
+    EXPECT_TRUE(v) << v.error().message();
+    return std::move(*v);
+  }
+  std::optional<kvm::Kvm> kvm_;
+  std::optional<kvm::Mapping> ram_;
+  hv::Hypervisor hv_;
+  hv::Partition* partition_ = nullptr;
+};
+
+TEST_F(VtlVm, TwoVmsMapTheSameRam) {
+  auto vm0 = create_guest_vm(*kvm_, *ram_);
+  ASSERT_TRUE(vm0) << vm0.error().message();
+  auto vm1 = create_guest_vm(*kvm_, *ram_);
+  ASSERT_TRUE(vm1) << vm1.error().message();
+  kvm::Vcpu a = vcpu_in(*vm0, 1);
+  kvm::Vcpu b = vcpu_in(*vm1, 1);  // the same VP index in each VTL's VM
+  EXPECT_EQ(a.id(), b.id());
+  // Each VM has its own local APIC for the VP, with the same APIC ID (xAPIC ID in bits 31:24).
+  auto la = a.lapic();
+  auto lb = b.lapic();
+  ASSERT_TRUE(la && lb);
+  std::uint32_t ida = 0, idb = 0;
+  std::memcpy(&ida, la->regs + 0x20, 4);
+  std::memcpy(&idb, lb->regs + 0x20, 4);
+  EXPECT_EQ(ida, idb);
+}
+
+TEST_F(VtlVm, ALaterVtlsVcpuReadsTheSameTsc) {
+  auto vm0 = create_guest_vm(*kvm_, *ram_);
+  auto vm1 = create_guest_vm(*kvm_, *ram_);
+  ASSERT_TRUE(vm0 && vm1);
+  kvm::Vcpu a = vcpu_in(*vm0, 0);
+  const auto offset = a.tsc_offset();
+  kvm::Vcpu b = vcpu_in(*vm1, 0);
+  auto tsc_a = a.msr(0x10);
+  ASSERT_TRUE(tsc_a);
+  ASSERT_TRUE(share_tsc(b, offset ? std::optional<std::int64_t>(*offset) : std::nullopt, *tsc_a));
+  auto tsc_b = b.msr(0x10);
+  auto tsc_a2 = a.msr(0x10);
+  ASSERT_TRUE(tsc_b && tsc_a2);
+  // b was read between two reads of a.
+  EXPECT_GE(*tsc_b, *tsc_a);
+  if (offset) {
+    EXPECT_LE(*tsc_b, *tsc_a2);
+  }
+}
+
+TEST_F(VtlVm, ASwitchMovesTheSharedRegistersAndKeepsThePrivateOnes) {
+  auto vm0 = create_guest_vm(*kvm_, *ram_);
+  auto vm1 = create_guest_vm(*kvm_, *ram_);
+  ASSERT_TRUE(vm0 && vm1);
+  kvm::Vcpu from = vcpu_in(*vm0, 0);
+  kvm::Vcpu to = vcpu_in(*vm1, 0);
+  kvm_regs& f = from.edit_synced_regs();
+  f.rax = 0x1111;
+  f.rcx = 0x2222;
+  f.r15 = 0x3333;
+  f.rip = 0xAAAA;
+  f.rsp = 0xBBBB;
+  kvm_regs& t = to.edit_synced_regs();
+  t.rip = 0x5000;
+  t.rsp = 0x6000;
+  t.rflags = 0x202;
+  from.edit_synced_sregs().cr2 = 0xC2C2;
+  // An XMM value in the source's XSAVE image (XMM3 at byte 160 + 48; XSTATE_BV's SSE bit set, as
+  // the CPU's XSAVE leaves it for a guest that used SSE).
+  auto xsave = std::make_unique<kvm_xsave>();
+  ASSERT_TRUE(from.xsave(*xsave));
+  auto* bytes = reinterpret_cast<std::uint8_t*>(xsave->region);
+  bytes[160 + 3 * 16] = 0x5A;
+  bytes[512] |= 2;
+  ASSERT_TRUE(from.set_xsave(*xsave));
+  ASSERT_TRUE(move_shared_state(from, to, *xsave));
+  const kvm_regs& r = to.synced_regs();
+  EXPECT_EQ(r.rax, 0x1111u);
+  EXPECT_EQ(r.rcx, 0x2222u);
+  EXPECT_EQ(r.r15, 0x3333u);
+  EXPECT_EQ(r.rip, 0x5000u);  // private
+  EXPECT_EQ(r.rsp, 0x6000u);
+  EXPECT_EQ(r.rflags, 0x202u);
+  EXPECT_EQ(to.synced_sregs().cr2, 0xC2C2u);
+  auto moved = to.fpu();
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->xmm[3][0], 0x5A);
+}
+
+}  // namespace
+}  // namespace hvk::machine
