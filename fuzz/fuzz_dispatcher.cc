@@ -104,7 +104,7 @@ constexpr int kMaxRetries = 64;  // re-executions of one paused rep call
 // (which are not table calls) and one it does not know.
 constexpr std::uint16_t kCodes[] = {0x000D, 0x000F, 0x0041, 0x0042, 0x0043, 0x0046,
                                     0x0047, 0x0050, 0x0051, 0x0099, 0x009A, 0x0011,
-                                    0x0012, 0x0002, 0x005C, 0x005D};
+                                    0x0012, 0x0002, 0x005C, 0x005D, 0x000B};
 constexpr std::uint16_t kPostMessageCode = 0x005C;
 constexpr std::uint16_t kSignalEventCode = 0x005D;
 
@@ -307,6 +307,8 @@ class FuzzBackend final : public hv::Backend {
   void refresh_vp_state(tlfs::VpIndex vp_index) noexcept override;
   void assert_sint(const hv::SintInterrupt& irq) noexcept override;
   void timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint64_t deadline) noexcept override;
+  // HvCallSendSyntheticClusterIpi (I1-I4): only valid vectors, to VPs that have the VTL.
+  void send_ipi(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint8_t vector) noexcept override;
 
  private:
   Harness& h_;
@@ -504,6 +506,13 @@ class Harness {
   void on_irq(std::size_t part, const hv::SintInterrupt& irq) { irqs_.push_back({part, irq}); }
   void on_timers_changed(std::size_t part, tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint64_t deadline) {
     timer_changes_.push_back({part, vp, vtl, deadline});
+  }
+  void on_ipi(std::size_t part, tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint8_t vector) {
+    HVK_FUZZ_CHECK(in_call_);
+    HVK_FUZZ_CHECK(vector >= 0x10);
+    const hv::Partition* p = parts_[part].p;
+    HVK_FUZZ_CHECK(p != nullptr && vp < p->vp_count() && vp < 64);
+    HVK_FUZZ_CHECK(p->vtl_enabled(vtl) && p->vp(vp)->vtl_enabled(vtl));
   }
 
  private:
@@ -2128,6 +2137,10 @@ void FuzzBackend::assert_sint(const hv::SintInterrupt& irq) noexcept { h_.on_irq
 void FuzzBackend::timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
                                  std::uint64_t deadline) noexcept {
   h_.on_timers_changed(part_, vp_index, vtl, deadline);
+}
+
+void FuzzBackend::send_ipi(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint8_t vector) noexcept {
+  h_.on_ipi(part_, vp_index, vtl, vector);
 }
 
 }  // namespace

@@ -68,6 +68,13 @@ class Backend {
     (void)vtl;
     return true;
   }
+  // A fixed, edge-triggered interrupt with `vector` to VP `vp_index`'s local APIC in VTL `vtl`
+  // (HvCallSendSyntheticClusterIpi). Any thread, no engine locks held; must not block.
+  virtual void send_ipi(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint8_t vector) noexcept {
+    (void)vp_index;
+    (void)vtl;
+    (void)vector;
+  }
   // Raise `irq` on its VP (any thread; without engine locks held; must not block on the target).
   virtual void assert_sint(const SintInterrupt& irq) noexcept { (void)irq; }
   // The earliest synthetic-timer deadline of (vp_index, vtl) is now `deadline` (partition

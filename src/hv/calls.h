@@ -31,6 +31,10 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
 RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
                            RepInput<tlfs::SetVpRegistersElement> elements, RepOutput<NoOutput>);
 
+// HvCallSendSyntheticClusterIpi (ipi_calls.cc).
+tlfs::Status send_synthetic_cluster_ipi(CallContext& ctx,
+                                        const tlfs::SendSyntheticClusterIpiInput& in, NoOutput&);
+
 // SynIC messages and events (synic/message_calls.cc).
 tlfs::Status post_message(CallContext& ctx, const tlfs::PostMessageInput& in, NoOutput&);
 tlfs::Status signal_event(CallContext& ctx, const tlfs::SignalEventInput& in, NoOutput&);
@@ -51,6 +55,8 @@ std::size_t describe_set_vp_registers(const tlfs::VpRegistersHeader& h,
 std::size_t describe_post_message(const tlfs::PostMessageInput& in, char* buf, std::size_t n);
 std::size_t describe_signal_event(const tlfs::SignalEventInput& in, char* buf, std::size_t n);
 std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n);
+std::size_t describe_send_ipi(const tlfs::SendSyntheticClusterIpiInput& in, char* buf,
+                              std::size_t n);
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n);
 

@@ -15,6 +15,7 @@
 #include "machine/firmware/acpi.h"
 #include "machine/firmware/dtb.h"
 #include "machine/hypercall_page.h"
+#include "machine/msi.h"
 #include "machine/loader/guest_ram.h"
 #include "machine/vcpu_state.h"
 #include "machine/vmm.h"
@@ -189,6 +190,12 @@ bool Machine::add_vtl_vcpu(tlfs::VpIndex vp, tlfs::Vtl vtl) {
   slot.vcpus[vtl] = std::make_unique<kvm::Vcpu>(std::move(*vcpu));
   slot.published[vtl].store(slot.vcpus[vtl].get(), std::memory_order_release);
   return true;
+}
+
+void Machine::send_ipi(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint8_t vector) noexcept {
+  if (vp_index >= apic_ids_.size()) return;
+  // Fixed, edge-triggered, physical destination (8-bit APIC IDs, as the SynIC's).
+  signal_msi(vtl, msi_address(static_cast<std::uint8_t>(apic_ids_[vp_index]), false), vector);
 }
 
 bool Machine::prepare_vtl(tlfs::Vtl vtl) noexcept {

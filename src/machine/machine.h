@@ -81,6 +81,7 @@ class Machine final : public hv::Backend {
   void partition_state_changed(hv::PartitionState state) noexcept override;
   void refresh_vp_state(tlfs::VpIndex vp_index) noexcept override;
   bool prepare_vtl(tlfs::Vtl vtl) noexcept override;
+  void send_ipi(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint8_t vector) noexcept override;
   bool prepare_vp_vtl(tlfs::VpIndex vp_index, tlfs::Vtl vtl) noexcept override;
   void assert_sint(const hv::SintInterrupt& irq) noexcept override;
   void timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,

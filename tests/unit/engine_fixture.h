@@ -48,6 +48,10 @@ class RecordingBackend final : public hv::Backend {
     }
     if (f) f(vp);
   }
+  void send_ipi(tlfs::VpIndex vp, tlfs::Vtl vtl, std::uint8_t vector) noexcept override {
+    std::lock_guard lock(mu);
+    ipis.push_back({vp, vtl, vector});
+  }
   void assert_sint(const hv::SintInterrupt& irq) noexcept override {
     std::lock_guard lock(mu);
     sints.push_back(irq);
@@ -56,6 +60,13 @@ class RecordingBackend final : public hv::Backend {
     std::lock_guard lock(mu);
     deadlines.push_back({vp, vtl, deadline});
   }
+  struct Ipi {
+    tlfs::VpIndex vp;
+    tlfs::Vtl vtl;
+    std::uint8_t vector;
+    bool operator==(const Ipi&) const = default;
+  };
+  std::vector<Ipi> ipis;
   struct Deadline {
     tlfs::VpIndex vp;
     tlfs::Vtl vtl;

@@ -101,6 +101,18 @@ struct GetNextChildPartitionOutput {
 };
 static_assert(sizeof(GetNextChildPartitionOutput) == 8);
 
+// HvCallSendSyntheticClusterIpi (0x000B): a fixed interrupt to the VPs of a 64-bit mask (bit i is
+// VP index i), in the VTL HV_INPUT_VTL names. 16 bytes: the fast form carries it in RDX:R8.
+struct SendSyntheticClusterIpiInput {
+  std::uint32_t vector;  // 0x10..0xFF
+  InputVtl target_vtl;
+  std::uint8_t padding[3];
+  std::uint64_t processor_mask;
+};
+static_assert(sizeof(SendSyntheticClusterIpiInput) == 16);
+static_assert(offsetof(SendSyntheticClusterIpiInput, target_vtl) == 4);
+static_assert(offsetof(SendSyntheticClusterIpiInput, processor_mask) == 8);
+
 // HvCallGetPartitionId (0x0046): no input.
 struct GetPartitionIdOutput {
   PartitionId partition_id;
