@@ -37,6 +37,8 @@ constexpr std::array kCalls = {
         CallCode::kPostMessage),
     simple_call<t::SignalEventInput, NoOutput, signal_event, describe_signal_event>(
         CallCode::kSignalEvent),
+    simple_call<t::TranslateVirtualAddressInput, t::TranslateVirtualAddressOutput,
+                translate_virtual_address, describe_translate>(CallCode::kTranslateVirtualAddress),
     simple_call<t::SendSyntheticClusterIpiInput, NoOutput, send_synthetic_cluster_ipi,
                 describe_send_ipi>(CallCode::kSendSyntheticClusterIpi),
 };

@@ -6,6 +6,7 @@
 #include "hv/call_table.h"
 #include "hvk/tlfs/inputs.h"
 #include "hvk/tlfs/synic.h"
+#include "hvk/tlfs/translate.h"
 
 namespace hvk::hv {
 
@@ -31,6 +32,11 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
 RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
                            RepInput<tlfs::SetVpRegistersElement> elements, RepOutput<NoOutput>);
 
+// HvCallTranslateVirtualAddress (translate_gva.cc).
+tlfs::Status translate_virtual_address(CallContext& ctx,
+                                       const tlfs::TranslateVirtualAddressInput& in,
+                                       tlfs::TranslateVirtualAddressOutput& out);
+
 // HvCallSendSyntheticClusterIpi (ipi_calls.cc).
 tlfs::Status send_synthetic_cluster_ipi(CallContext& ctx,
                                         const tlfs::SendSyntheticClusterIpiInput& in, NoOutput&);
@@ -55,6 +61,8 @@ std::size_t describe_set_vp_registers(const tlfs::VpRegistersHeader& h,
 std::size_t describe_post_message(const tlfs::PostMessageInput& in, char* buf, std::size_t n);
 std::size_t describe_signal_event(const tlfs::SignalEventInput& in, char* buf, std::size_t n);
 std::size_t describe_nothing(const NoInput&, char* buf, std::size_t n);
+std::size_t describe_translate(const tlfs::TranslateVirtualAddressInput& in, char* buf,
+                               std::size_t n);
 std::size_t describe_send_ipi(const tlfs::SendSyntheticClusterIpiInput& in, char* buf,
                               std::size_t n);
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,

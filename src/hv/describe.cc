@@ -34,6 +34,12 @@ std::size_t describe_vp_index(const tlfs::GetVpIndexFromApicIdHeader& h,
              ids.size() > 0 ? ids[0] : 0u, ids.size() > 1 ? ",..." : "");
 }
 
+std::size_t describe_translate(const tlfs::TranslateVirtualAddressInput& in, char* buf,
+                               std::size_t n) {
+  return put(buf, n, "partition={:#x} vp={:#x} flags={:#x} gva_page={:#x}", in.partition_id,
+             in.vp_index, in.control_flags, in.gva_page);
+}
+
 std::size_t describe_send_ipi(const tlfs::SendSyntheticClusterIpiInput& in, char* buf,
                               std::size_t n) {
   return put(buf, n, "vector={:#x} vtl={:#04x} mask={:#x}", in.vector, in.target_vtl.raw,

@@ -24,6 +24,7 @@ enum class CallCode : std::uint16_t {
   kGetNextChildPartition = 0x0047,
   kGetVpRegisters = 0x0050,
   kSetVpRegisters = 0x0051,
+  kTranslateVirtualAddress = 0x0052,
   kPostMessage = 0x005C,
   kSignalEvent = 0x005D,
   kStartVirtualProcessor = 0x0099,
@@ -68,6 +69,8 @@ constexpr const char* call_name(CallCode c) {
       return "HvCallGetVpRegisters";
     case CallCode::kSetVpRegisters:
       return "HvCallSetVpRegisters";
+    case CallCode::kTranslateVirtualAddress:
+      return "HvCallTranslateVirtualAddress";
     case CallCode::kPostMessage:
       return "HvCallPostMessage";
     case CallCode::kSignalEvent:
