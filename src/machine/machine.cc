@@ -355,6 +355,7 @@ void Machine::run_vp(Slot& slot) {
       // A started VP begins afresh in every VTL: the run VTL from the request's context, the
       // others from their recorded contexts when first entered.
       slot.entered = {};
+      slot.fpu.forget();
       slot.active = start->run_vtl;
       slot.entered[slot.active] = true;
       if (auto r = load_context(slot.vcpu(), start->context); !r) {
@@ -583,7 +584,7 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
     }
     slot.entered[t.to] = true;
   }
-  if (auto r = move_shared_state(from, to, *slot.xsave); !r) {
+  if (auto r = move_shared_state(from, t.from, to, t.to, slot.fpu); !r) {
     fail(slot, kExitVcpuFailure,
          "moving the shared registers between VTLs: " + r.error().message());
     return;

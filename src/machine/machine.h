@@ -33,6 +33,7 @@
 #include "machine/loader/boot.h"
 #include "machine/loader/result.h"
 #include "machine/synic/synic_delivery.h"
+#include "machine/vtl/vtl_vm.h"
 
 namespace hvk::machine {
 
@@ -105,7 +106,8 @@ class Machine final : public hv::Backend {
     // Whether each VTL has run since the VP was (re)started: a VTL not yet entered starts from
     // the context EnableVpVtl or StartVirtualProcessor recorded (the VP's own thread only).
     std::array<bool, tlfs::kMaxVtl + 1> entered{};
-    std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // VTL switch scratch
+    std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // XMM fast-call scratch
+    FpuImages fpu;  // the VTL switch's view of each vCPU's x87/SSE/AVX state
     std::thread thread;  // for join(), on the thread that started it only
     kvm::KickTarget kick_target;  // published by the VP's own thread; kicks go here
     std::mutex mu;  // guards pending and the creation of vcpus[1..]

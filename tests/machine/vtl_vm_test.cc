@@ -100,7 +100,8 @@ TEST_F(VtlVm, ASwitchMovesTheSharedRegistersAndKeepsThePrivateOnes) {
   bytes[160 + 3 * 16] = 0x5A;
   bytes[512] |= 2;
   ASSERT_TRUE(from.set_xsave(*xsave));
-  ASSERT_TRUE(move_shared_state(from, to, *xsave));
+  FpuImages images;
+  ASSERT_TRUE(move_shared_state(from, 0, to, 1, images));
   const kvm_regs& r = to.synced_regs();
   EXPECT_EQ(r.rax, 0x1111u);
   EXPECT_EQ(r.rcx, 0x2222u);

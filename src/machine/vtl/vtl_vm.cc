@@ -1,5 +1,7 @@
 #include "machine/vtl/vtl_vm.h"
 
+#include <cstring>
+
 #include "hv/synthetic_msrs.h"
 #include "machine/cpuid.h"
 
@@ -41,7 +43,8 @@ kvm::Result<void> share_tsc(kvm::Vcpu& vcpu, std::optional<std::int64_t> vtl0_of
   return vcpu.set_msr(kMsrTsc, guest_tsc_now);
 }
 
-kvm::Result<void> move_shared_state(kvm::Vcpu& from, kvm::Vcpu& to, kvm_xsave& xsave) {
+kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vcpu& to,
+                                    tlfs::Vtl to_vtl, FpuImages& images) {
   const kvm_regs& f = from.synced_regs();
   kvm_regs& t = to.edit_synced_regs();
   const std::uint64_t rip = t.rip, rsp = t.rsp, rflags = t.rflags;
@@ -52,8 +55,19 @@ kvm::Result<void> move_shared_state(kvm::Vcpu& from, kvm::Vcpu& to, kvm_xsave& x
   if (to.synced_sregs().cr2 != from.synced_sregs().cr2) {
     to.edit_synced_sregs().cr2 = from.synced_sregs().cr2;
   }
-  if (auto r = from.xsave(xsave); !r) return r;
-  return to.set_xsave(xsave);
+  kvm_xsave& moving = *images.image[from_vtl];
+  if (auto r = from.xsave(moving); !r) return r;
+  images.known[from_vtl] = true;
+  if (images.known[to_vtl] && std::memcmp(images.image[to_vtl].get(), &moving, sizeof moving) == 0) {
+    return {};
+  }
+  if (auto r = to.set_xsave(moving); !r) {
+    images.known[to_vtl] = false;
+    return r;
+  }
+  std::memcpy(images.image[to_vtl].get(), &moving, sizeof moving);
+  images.known[to_vtl] = true;
+  return {};
 }
 
 }  // namespace hvk::machine

@@ -4,7 +4,9 @@
 // vCPU of its active VTL; a VTL switch moves only the state the TLFS says the VTLs share.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "hv/partition.h"
@@ -34,10 +36,22 @@ kvm::Result<kvm::Vcpu> create_vp_vcpu(kvm::Kvm& kvm, kvm::Vm& vm, const hv::Part
 kvm::Result<void> share_tsc(kvm::Vcpu& vcpu, std::optional<std::int64_t> vtl0_offset,
                             std::uint64_t guest_tsc_now);
 
+// The x87/SSE/AVX image of each of a VP's vCPUs as hvk last read it from or wrote it into the
+// vCPU while it was not running (or unknown). A switch into a vCPU whose image already equals the
+// one being moved skips KVM_SET_XSAVE: a VTL that did not touch the FPU returns to one that still
+// holds the same state. Forget it whenever something else may change a vCPU's FPU (a start).
+struct FpuImages {
+  std::array<std::unique_ptr<kvm_xsave>, tlfs::kMaxVtl + 1> image{
+      std::make_unique<kvm_xsave>(), std::make_unique<kvm_xsave>(), std::make_unique<kvm_xsave>()};
+  std::array<bool, tlfs::kMaxVtl + 1> known{};
+  void forget() { known = {}; }
+};
+
 // The state a VP's VTLs share (TLFS vsm "Virtual Processor State Isolation"; conformance T5):
 // the general registers but RSP (RIP and RFLAGS are private too), CR2, and the x87/SSE/AVX state.
-// Copies it from `from`, which has just left KVM_RUN, to `to`, which runs next. Both belong to
-// the calling VP thread; `xsave` is scratch space.
-kvm::Result<void> move_shared_state(kvm::Vcpu& from, kvm::Vcpu& to, kvm_xsave& xsave);
+// Copies it from `from` (VTL `from_vtl`), which has just left KVM_RUN, to `to` (`to_vtl`), which
+// runs next. Both belong to the calling VP thread.
+kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vcpu& to,
+                                    tlfs::Vtl to_vtl, FpuImages& images);
 
 }  // namespace hvk::machine
