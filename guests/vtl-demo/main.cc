@@ -8,7 +8,8 @@
 // starts its own VTL 0 with HvCallStartVirtualProcessor, and returns to it with VtlReturn; VTL 0
 // reports and calls back up with VtlCall; VTL 1 checks it came back in VTL 1 with its private state
 // intact. The boot VP does the same round trip from VTL 0 (VtlCall first). Each VTL keeps a
-// VTL-specific value in KERNEL_GS_BASE, a per-VTL MSR, and checks the other VTL did not change it.
+// VTL-specific value in KERNEL_GS_BASE, a per-VTL MSR, and checks the other VTL did not change it;
+// the boot VP's VTL 1 switches its own local APIC to x2APIC mode, and VTL 0's must stay in xAPIC.
 //
 // Output: "vtl-demo: VP <i> in VTL <v>" lines, then "vtl-demo: all <N> VPs ran in VTL 1 and
 // VTL 0" and exit 0; otherwise a line saying what went wrong and exit 1 (a call failed), 2
@@ -25,6 +26,8 @@ namespace {
 using namespace guest;
 
 constexpr std::uint32_t kMsrKernelGsBase = 0xC000'0102;
+constexpr std::uint64_t kApicBaseExtd = 1u << 10;  // x2APIC mode
+constexpr std::uint64_t kApicBaseEn = 1u << 11;
 constexpr std::uint32_t kMaxVps = 256;
 constexpr std::uint64_t kVtl1StackGap = 0x2000;  // VTL 1's stack starts this far below VTL 0's
 
@@ -35,6 +38,7 @@ volatile std::uint32_t g_done = 0;
 volatile std::uint64_t g_start_failure = 0;  // the first failed start's result, with its VP
 volatile std::uint32_t g_bad = 0;
 volatile std::uint8_t g_seen[kMaxVps][2];  // [vp][vtl]: the VTL reported by VsmVpStatus + 1
+volatile std::uint64_t g_vtl1_apic_base = 0;  // the boot VP's VTL 1 APIC base, after x2APIC
 
 std::uint64_t rdtsc() {
   std::uint32_t lo, hi;
@@ -79,6 +83,12 @@ void ap_main() {
     // The boot VP's VTL 1: start every AP in VTL 1, then go back with a fast VtlReturn.
     report(vp, 1);
     wrmsr(kMsrKernelGsBase, marker(vp, 1));  // VTL 0's own value must survive this
+    // VTL 1 has a local APIC of its own: switching it to x2APIC mode leaves VTL 0's as it is.
+    const std::uint64_t base = rdmsr(kMsrApicBase);
+    if ((cpuid(1).ecx >> 21 & 1) != 0 && (base & kApicBaseEn) != 0) {
+      wrmsr(kMsrApicBase, base | kApicBaseExtd);
+    }
+    g_vtl1_apic_base = rdmsr(kMsrApicBase);
     // VTL 0's RIP, read from VTL 1: VTL 0 waits at the `ret` of the VtlCall entry it left by.
     tlfs::RegisterValue rip0{};
     const std::uint64_t rr = hv_get_vp_register(tlfs::kVpIndexSelf, tlfs::InputVtl::target(0),
@@ -212,6 +222,15 @@ extern "C" int guest_main(const void*) {
   vtl_call(g_call_offset);
   if (hv_active_vtl() != 0) bad("VtlReturn did not come back to VTL 0", 0, 0);
   check_marker(0, 0);
+  if ((g_vtl1_apic_base & kApicBaseExtd) != 0) {
+    const std::uint64_t base0 = rdmsr(kMsrApicBase);
+    if ((base0 & kApicBaseExtd) != 0) {
+      bad("VTL 1 switching its APIC to x2APIC mode changed VTL 0's APIC base", 0, base0);
+    } else {
+      printf("vtl-demo: VTL 1's local APIC is its own (VTL 1 in x2APIC mode, VTL 0 not: 0x%lx)\n",
+             base0);
+    }
+  }
   if (g_start_failure != 0) {
     printf("vtl-demo: HvCallEnableVpVtl or HvCallStartVirtualProcessor into VTL 1 (VP %u) from "
            "VTL 1 failed: %s\n",
