@@ -20,6 +20,12 @@
 
 extern "C" void vtl_call(std::uint64_t call_offset);
 extern "C" void vtl_return(std::uint64_t return_offset, std::uint64_t fast);
+extern "C" [[noreturn]] void vtl1_serve();
+// vtl.S reads these: the VtlReturn entry's offset, and the boot VP's VTL 1 assist page.
+extern "C" std::uint64_t vtl_return_offset;
+extern "C" std::uint8_t vtl1_assist[4096];
+std::uint64_t vtl_return_offset = 0;
+alignas(4096) std::uint8_t vtl1_assist[4096];
 
 namespace {
 
@@ -39,6 +45,11 @@ volatile std::uint64_t g_start_failure = 0;  // the first failed start's result,
 volatile std::uint32_t g_bad = 0;
 volatile std::uint8_t g_seen[kMaxVps][2];  // [vp][vtl]: the VTL reported by VsmVpStatus + 1
 volatile std::uint64_t g_vtl1_apic_base = 0;  // the boot VP's VTL 1 APIC base, after x2APIC
+// The boot VP's VTL 1 takes interrupts on this vector, counts them, and records why it was
+// entered each time (its VP assist page's entry reason).
+constexpr std::uint8_t kVtl1Vector = 0x50;
+volatile std::uint32_t g_vtl1_irqs = 0;
+volatile std::uint32_t g_vtl1_reason = 0;
 
 std::uint64_t rdtsc() {
   std::uint32_t lo, hi;
@@ -107,9 +118,18 @@ void ap_main() {
         break;
       }
     }
-    vtl_return(g_return_offset, 1);
-    bad("VTL 0 called VTL 1 of the boot VP a second time", vp, 0);
-    return;
+    // Interrupts for VTL 1: its own APIC, software enabled, and an assist page to learn why it
+    // is entered.
+    apic_sw_enable();
+    set_interrupt_handler(kVtl1Vector, [](ExceptionFrame*) {
+      // Why VTL 1 was entered (VTL 0 of the boot VP makes no second VtlCall: an interrupt).
+      g_vtl1_reason = *reinterpret_cast<volatile std::uint32_t*>(vtl1_assist + 8);
+      __atomic_fetch_add(&g_vtl1_irqs, 1, __ATOMIC_SEQ_CST);
+      apic_eoi();
+    });
+    wrmsr(kMsrVpAssistPage, reinterpret_cast<std::uint64_t>(vtl1_assist) | 1);
+    vtl_return_offset = g_return_offset;
+    vtl1_serve();
   }
   if (vtl == 1) {
     // An AP, started in VTL 1: start this VP's VTL 0, which runs when VTL 1 returns to it.
@@ -249,6 +269,19 @@ extern "C" int guest_main(const void*) {
   }
   for (std::uint32_t vp = 0; vp < n; ++vp) {
     if (g_seen[vp][0] != 1 || g_seen[vp][1] != 2) bad("did not run in both VTLs", vp, 0);
+  }
+  // An interrupt for VTL 1 of this VP, sent from VTL 0 (HvCallSendSyntheticClusterIpi naming
+  // VTL 1, fast): the VP enters VTL 1 at once, which takes it and returns.
+  r = hv_call(hv_control(tlfs::CallCode::kSendSyntheticClusterIpi) | (1ull << 16),
+              kVtl1Vector | std::uint64_t{tlfs::InputVtl::target(1).raw} << 32, 1);
+  if (hv_status(r) != 0) return fail("HvCallSendSyntheticClusterIpi to VTL 1", 0, r);
+  const std::uint64_t t0 = rdtsc();
+  while (g_vtl1_irqs == 0 && rdtsc() - t0 < 10'000'000'000ull) pause();
+  if (g_vtl1_irqs != 1 || g_vtl1_reason != 2) {
+    bad("an interrupt for VTL 1 did not enter VTL 1 once with entry reason 2", 0,
+        std::uint64_t{g_vtl1_irqs} << 32 | g_vtl1_reason);
+  } else {
+    puts("vtl-demo: an interrupt for VTL 1 sent from VTL 0 entered VTL 1 at once (entry reason 2)");
   }
   if (g_bad != 0) return 3;
   printf("vtl-demo: all %u VPs ran in VTL 1 and VTL 0\n", n);

@@ -46,4 +46,5 @@ vtl_return:                             /* void vtl_return(uint64_t return_offse
         popq    %rbx
         ret
         .size   vtl_return, . - vtl_return
+
         .section .note.GNU-stack, "", @progbits

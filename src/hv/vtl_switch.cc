@@ -6,6 +6,17 @@ namespace {
 constexpr std::uint64_t kFastReturn = 1;
 }
 
+VtlTransfer interrupt_vtl_entry(Vp& vp, tlfs::Vtl vtl) {
+  VtlTransfer t;
+  t.from = vp.current_vtl();
+  t.ud = vtl <= t.from || vtl > tlfs::kMaxVtl || !vp.vtl_enabled(vtl);
+  if (t.ud) return t;
+  t.to = vtl;
+  t.first_entry = vp.vtl_context(vtl);
+  vp.set_current_vtl(vtl);
+  return t;
+}
+
 VtlTransfer transfer_vtl(Vp& vp, VtlDirection direction, ExecMode mode, std::uint8_t cpl,
                          std::uint64_t control_input) {
   VtlTransfer t;

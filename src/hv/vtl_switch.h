@@ -21,6 +21,12 @@ struct VtlTransfer {
   std::optional<tlfs::InitialVpContext> first_entry;
 };
 
+// An interrupt is pending for VTL `vtl` of `vp`, above the VTL it runs (TLFS vsm "VTL Entry":
+// "if an interrupt is received for a higher VTL, the VP will enter the higher VTL"). Makes `vtl`
+// the current VTL and returns the transfer, with the context of a first entry; ud (nothing
+// changes) when `vtl` is not above the current VTL or not enabled on the VP.
+VtlTransfer interrupt_vtl_entry(Vp& vp, tlfs::Vtl vtl);
+
 // Decides a VTL call or return of `vp` and, when allowed, makes `to` the VP's current VTL.
 // VtlCall: control input 0; goes to the lowest enabled VTL above the current one.
 // VtlReturn: control input bit 0 = fast return, other bits 0; goes to the highest enabled VTL

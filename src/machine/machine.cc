@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -16,6 +17,7 @@
 #include "machine/firmware/dtb.h"
 #include "machine/hypercall_page.h"
 #include "machine/msi.h"
+#include "machine/synic/auto_eoi.h"
 #include "machine/loader/guest_ram.h"
 #include "machine/vcpu_state.h"
 #include "machine/vmm.h"
@@ -196,6 +198,46 @@ void Machine::send_ipi(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint8_t vecto
   if (vp_index >= apic_ids_.size()) return;
   // Fixed, edge-triggered, physical destination (8-bit APIC IDs, as the SynIC's).
   signal_msi(vtl, msi_address(static_cast<std::uint8_t>(apic_ids_[vp_index]), false), vector);
+  note_vtl_interrupt(vp_index, vtl, slots_[vp_index]->kick_target.is_self());
+}
+
+void Machine::note_vtl_interrupt(tlfs::VpIndex vp, tlfs::Vtl vtl, bool on_target_thread) {
+  if (vtl == 0 || vp >= slots_.size()) return;
+  Slot& slot = *slots_[vp];
+  slot.vtl_check.store(true, std::memory_order_release);
+  if (!on_target_thread) kick(slot);
+}
+
+void Machine::take_vtl_interrupt(Slot& slot) {
+  hv::Vp& vp = *partition_.vp(slot.id());
+  for (tlfs::Vtl n = tlfs::kMaxVtl; n > slot.active; --n) {
+    if (!slot.vcpus[n] || !slot.entered[n] || !vp.vtl_enabled(n)) continue;
+    const auto apic = slot.vcpus[n]->lapic();
+    if (!apic) continue;
+    // What that APIC would deliver: software enabled, and a requested vector whose priority
+    // class is above the TPR's and the highest in service (its RFLAGS.IF is its own business: it
+    // takes the interrupt when it enables them, as the TLFS's VTL entry lets it).
+    std::uint32_t svr = 0, tpr = 0;
+    std::memcpy(&svr, apic->regs + 0xF0, sizeof svr);
+    std::memcpy(&tpr, apic->regs + 0x80, sizeof tpr);
+    const std::uint8_t irr = highest_in_apic_register(apic->regs, 0x200);
+    const std::uint8_t isr = highest_in_apic_register(apic->regs, 0x100);
+    const unsigned floor_class = std::max<unsigned>((tpr & 0xFFu) >> 4, isr >> 4u);
+    if ((svr & 0x100u) == 0 || irr == 0 || (irr >> 4u) <= floor_class) {
+      continue;
+    }
+    const hv::VtlTransfer t = hv::interrupt_vtl_entry(vp, n);
+    if (t.ud) return;
+    kvm::Vcpu& from = slot.vcpu();
+    if (auto r = move_shared_state(from, t.from, *slot.vcpus[n], n, slot.fpu); !r) {
+      fail(slot, kExitVcpuFailure,
+           "moving the shared registers between VTLs: " + r.error().message());
+      return;
+    }
+    slot.active = n;
+    hv::note_vtl_entry(partition_, vp, n, tlfs::VtlEntryReason::kInterrupt);
+    return;
+  }
 }
 
 bool Machine::prepare_vtl(tlfs::Vtl vtl) noexcept {
@@ -295,6 +337,7 @@ void Machine::assert_sint(const hv::SintInterrupt& irq) noexcept {
   if (!synic_ || irq.vp_index >= slots_.size()) return;
   const Slot& target = *slots_[irq.vp_index];
   synic_->raise(irq, target.kick_target.is_self());
+  note_vtl_interrupt(irq.vp_index, irq.vtl, target.kick_target.is_self());
 }
 
 void Machine::timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
@@ -363,6 +406,7 @@ void Machine::run_vp(Slot& slot) {
         return;
       }
     }
+    if (slot.vtl_check.exchange(false, std::memory_order_acq_rel)) take_vtl_interrupt(slot);
     if (synic_ && synic_->pending(slot.id(), slot.active)) {
       synic_->before_run(slot.id(), slot.active, slot.vcpu());
     }

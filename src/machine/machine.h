@@ -108,6 +108,9 @@ class Machine final : public hv::Backend {
     std::array<bool, tlfs::kMaxVtl + 1> entered{};
     std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // XMM fast-call scratch
     FpuImages fpu;  // the VTL switch's view of each vCPU's x87/SSE/AVX state
+    // Set (with a kick) when hvk sent an interrupt into a VTL above the active one: the VP's
+    // thread then looks at that VTL's APIC before its next KVM_RUN (take_vtl_interrupt).
+    std::atomic<bool> vtl_check{false};
     std::thread thread;  // for join(), on the thread that started it only
     kvm::KickTarget kick_target;  // published by the VP's own thread; kicks go here
     std::mutex mu;  // guards pending and the creation of vcpus[1..]
@@ -146,6 +149,12 @@ class Machine final : public hv::Backend {
   void answer_refresh(Slot& slot);
   void on_hypercall(Slot& slot);
   void on_vtl_switch(Slot& slot, hv::VtlDirection direction);
+  // An interrupt went into VTL `vtl` of VP `vp` (any thread): if the VP may run a lower VTL, have
+  // its thread look (vtl_check) and kick it unless it is the caller.
+  void note_vtl_interrupt(tlfs::VpIndex vp, tlfs::Vtl vtl, bool on_target_thread);
+  // On the VP's thread before KVM_RUN: if a VTL above the active one has an interrupt its APIC
+  // would deliver, switch the VP to it (entry reason interrupt). Conformance T12.
+  void take_vtl_interrupt(Slot& slot);
   bool on_io(Slot& slot, const kvm::exits::Io& io);
   void on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr);
   void on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr);
