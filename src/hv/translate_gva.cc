@@ -77,7 +77,7 @@ GvaWalk walk_32bit(const GuestMemory& m, const tlfs::InitialVpContext& c, std::u
                    const GvaAccess& a) {
   Rights r;
   std::uint64_t pde = 0;
-  if (!read_entry(m, (c.cr3 & 0xFFFF'F000u) + ((gva >> 22) & 0x3FF) * 4, 4, pde)) {
+  if (!read_entry(m, (c.cr3 & 0xFFFF'F000u) + std::uint64_t{(gva >> 22) & 0x3FFu} * 4, 4, pde)) {
     return fail(TranslateGvaResultCode::kGpaUnmapped);
   }
   if ((pde & kP) == 0) return fail(TranslateGvaResultCode::kPageNotPresent);
@@ -88,7 +88,7 @@ GvaWalk walk_32bit(const GuestMemory& m, const tlfs::InitialVpContext& c, std::u
     return finish(m, c, r, base | (gva & 0x3F'FFFFu), a);
   }
   std::uint64_t pte = 0;
-  if (!read_entry(m, (pde & 0xFFFF'F000u) + ((gva >> 12) & 0x3FF) * 4, 4, pte)) {
+  if (!read_entry(m, (pde & 0xFFFF'F000u) + std::uint64_t{(gva >> 12) & 0x3FFu} * 4, 4, pte)) {
     return fail(TranslateGvaResultCode::kGpaUnmapped);
   }
   if ((pte & kP) == 0) return fail(TranslateGvaResultCode::kPageNotPresent);

@@ -158,6 +158,16 @@ class Engine : public ::testing::Test {
     return call(control, input, p, vp).result.status();
   }
 
+  // VTL 1 on the root partition and on VP `vp`, enabled from VP 0 in VTL 0 (conformance E11: the
+  // first VP to get a VTL is enabled from below it).
+  void enable_vtl1(tlfs::VpIndex vp = 0) {
+    ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnablePartitionVtl),
+                        tlfs::EnablePartitionVtlInput{tlfs::kPartitionIdSelf, 1, 0, {}}),
+              Status::kSuccess);
+    ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnableVpVtl), start_input(vp, 1)),
+              Status::kSuccess);
+  }
+
   Status start(const tlfs::StartVirtualProcessorInput& in, hv::Partition* p = nullptr,
                tlfs::VpIndex caller = 0) {
     return status_of(HypercallControl::make(CallCode::kStartVirtualProcessor), in, p, caller);

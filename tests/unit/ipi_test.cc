@@ -48,11 +48,7 @@ TEST_F(ClusterIpi, MaskBitsBeyondTheVpsAndAnEmptyMaskSendNothing) {
 TEST_F(ClusterIpi, TargetVtlRules) {
   EXPECT_EQ(send(0x30, 1, tlfs::InputVtl{0x20}), Status::kInvalidParameter);  // reserved bit
   EXPECT_EQ(send(0x30, 1, tlfs::InputVtl::target(1)), Status::kInvalidVtlState);  // not enabled
-  ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnablePartitionVtl),
-                      tlfs::EnablePartitionVtlInput{tlfs::kPartitionIdSelf, 1, 0, {}}),
-            Status::kSuccess);
-  ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnableVpVtl), start_input(1, 1)),
-            Status::kSuccess);
+  ASSERT_NO_FATAL_FAILURE(enable_vtl1(1));
   // VTL 0 may interrupt VTL 1 (hyperv_vsm's "VTL0 to VTL1 PV IPI"); only VPs with VTL 1 get it.
   EXPECT_EQ(send(0x31, 0b11, tlfs::InputVtl::target(1)), Status::kSuccess);
   EXPECT_EQ(backend_.ipis, (std::vector<Ipi>{{1, 1, 0x31}}));

@@ -179,11 +179,7 @@ TEST_F(Translate, TranslatesThroughTheTargetVtlsTables) {
   EXPECT_EQ(translate(kAll, kGva + 1).result.status(), Status::kSuccess);
   EXPECT_EQ(result().result_code, TranslateGvaResultCode::kPageNotPresent);
   // From VTL 1, naming VTL 0 in bits 63:56: VTL 0's tables, not VTL 1's.
-  ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnablePartitionVtl),
-                      tlfs::EnablePartitionVtlInput{tlfs::kPartitionIdSelf, 1, 0, {}}),
-            Status::kSuccess);
-  ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnableVpVtl), start_input(0, 1)),
-            Status::kSuccess);
+  ASSERT_NO_FATAL_FAILURE(enable_vtl1(0));
   root_->vp(0)->set_current_vtl(1);
   EXPECT_EQ(translate(kAll | 0x10ull << 56, kGva).result.status(), Status::kSuccess);
   EXPECT_EQ(result().gpa_page, 0xAu);

@@ -99,11 +99,7 @@ TEST_F(XmmFast, GetVpRegistersOneValuePerXmmFromXmm1) {
 }
 
 TEST_F(XmmFast, SetVpRegistersReadsItsElementFromXmm0AndXmm1) {
-  ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnablePartitionVtl),
-                      tlfs::EnablePartitionVtlInput{tlfs::kPartitionIdSelf, 1, 0, {}}),
-            Status::kSuccess);
-  ASSERT_EQ(status_of(HypercallControl::make(CallCode::kEnableVpVtl), start_input(0, 1)),
-            Status::kSuccess);
+  ASSERT_NO_FATAL_FAILURE(enable_vtl1(0));
   root_->vp(0)->set_current_vtl(1);
   // One element: the name in XMM0's low dword, RsvdZ, the value in XMM1.
   xmm_.put<std::uint32_t>(0, name(RegisterName::kVsmPartitionConfig));
