@@ -177,11 +177,13 @@ constexpr std::uint64_t kMsrEnable = 1;
 constexpr std::uint64_t kPageMask = ~0xFFFull;
 
 // Pages hvk lays over guest RAM: every VTL's hypercall and reference TSC pages, and the VP's
-// assist pages (conformance X6).
+// assist, SynIC message and event flags pages (conformance X7).
 bool is_overlay(const Partition& p, const Vp& vp, std::uint64_t gpa_page) {
   const std::uint64_t page = gpa_page << 12;
   for (tlfs::Vtl v = 0; v <= tlfs::kMaxVtl; ++v) {
-    for (const std::uint64_t msr : {p.hypercall_msr(v), p.reference_tsc_msr(v), vp.vp_assist_page(v)}) {
+    const Synic& synic = vp.synic(v).synic;
+    for (const std::uint64_t msr : {p.hypercall_msr(v), p.reference_tsc_msr(v),
+                                    vp.vp_assist_page(v), synic.simp(), synic.siefp()}) {
       if ((msr & kMsrEnable) != 0 && (msr & kPageMask) == page) return true;
     }
   }

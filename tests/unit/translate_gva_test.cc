@@ -196,6 +196,16 @@ TEST_F(Translate, HypercallAndAssistPagesAreOverlays) {
   hv::write_synthetic_msr(*root_, *root_->vp(0), hv::msr::kVpAssistPage, 0xA000 | 1);
   EXPECT_EQ(translate(kAll, kGva).result.status(), Status::kSuccess);
   EXPECT_EQ(result().attributes >> 8 & 1, 1u);
+  hv::write_synthetic_msr(*root_, *root_->vp(0), hv::msr::kVpAssistPage, 0);
+  EXPECT_EQ(translate(kAll, kGva).result.status(), Status::kSuccess);
+  EXPECT_EQ(result().attributes >> 8 & 1, 0u);
+  // The SynIC's event flags page (with the SynIC privileges).
+  auto cfg = root_config();
+  cfg.synic = true;
+  make_root(cfg);  // the page tables and VP state stay in the fixture's memory
+  ASSERT_FALSE(hv::write_synthetic_msr(*root_, *root_->vp(0), hv::msr::kSiefp, 0xA000 | 1).gp);
+  EXPECT_EQ(translate(kAll, kGva).result.status(), Status::kSuccess);
+  EXPECT_EQ(result().attributes >> 8 & 1, 1u);
 }
 
 TEST_F(Translate, Statuses) {
