@@ -214,27 +214,22 @@ void Machine::take_vtl_interrupt(Slot& slot) {
     if (!slot.vcpus[n] || !slot.entered[n] || !vp.vtl_enabled(n)) continue;
     const auto apic = slot.vcpus[n]->lapic();
     if (!apic) continue;
-    // What that APIC would deliver: software enabled, and a requested vector whose priority
-    // class is above the TPR's and the highest in service (its RFLAGS.IF is its own business: it
-    // takes the interrupt when it enables them, as the TLFS's VTL entry lets it).
+    // What that APIC would deliver (its SVR software-enable bit, then the same priority rules as
+    // an auto-EOI injection). Its RFLAGS.IF is its own business: it takes the interrupt when it
+    // enables them, as the TLFS's VTL entry lets it.
     std::uint32_t svr = 0, tpr = 0;
     std::memcpy(&svr, apic->regs + 0xF0, sizeof svr);
     std::memcpy(&tpr, apic->regs + 0x80, sizeof tpr);
-    const std::uint8_t irr = highest_in_apic_register(apic->regs, 0x200);
-    const std::uint8_t isr = highest_in_apic_register(apic->regs, 0x100);
-    const unsigned floor_class = std::max<unsigned>((tpr & 0xFFu) >> 4, isr >> 4u);
-    if ((svr & 0x100u) == 0 || irr == 0 || (irr >> 4u) <= floor_class) {
+    InterruptWindow w;
+    w.interrupts_enabled = true;
+    w.tpr = static_cast<std::uint8_t>(tpr);
+    w.highest_in_service = highest_in_apic_register(apic->regs, 0x100);
+    w.highest_requested = highest_in_apic_register(apic->regs, 0x200);
+    if ((svr & 0x100u) == 0 || w.highest_requested == 0 || !can_inject(w.highest_requested, w)) {
       continue;
     }
     const hv::VtlTransfer t = hv::interrupt_vtl_entry(vp, n);
-    if (t.ud) return;
-    kvm::Vcpu& from = slot.vcpu();
-    if (auto r = move_shared_state(from, t.from, *slot.vcpus[n], n, slot.fpu); !r) {
-      fail(slot, kExitVcpuFailure,
-           "moving the shared registers between VTLs: " + r.error().message());
-      return;
-    }
-    slot.active = n;
+    if (t.ud || !enter_vtl_vcpu(slot, t)) return;
     hv::note_vtl_entry(partition_, vp, n, tlfs::VtlEntryReason::kInterrupt);
     return;
   }
@@ -326,7 +321,7 @@ void Machine::answer_refresh(Slot& slot) {
   // INIT_RECEIVED counts: UNINITIALIZED is also the state of a VP whose start request is still on
   // its way, and reading that as an INIT would let a second caller win the start race.
   if (auto mp = slot.vcpu().mp_state(); mp && mp->mp_state == KVM_MP_STATE_INIT_RECEIVED) {
-    partition_.vp(slot.vcpu().id())->reset_to_wait_for_sipi();
+    partition_.vp(slot.id())->reset_to_wait_for_sipi();
   }
   lock.lock();
   slot.refresh_done = true;
@@ -376,15 +371,15 @@ void Machine::fail(Slot& slot, int status, const std::string& what) {
     }
   }
   end(status, fmt::format("partition {} VP {}: {} at RIP {:#x} (bytes: {})", partition_.id(),
-                          slot.vcpu().id(), what, rip, bytes));
+                          slot.id(), what, rip, bytes));
 }
 
 void Machine::run_vp(Slot& slot) {
   slot.kick_target.publish_self();
-  hv::Vp& vp = *partition_.vp(slot.vcpu().id());
+  hv::Vp& vp = *partition_.vp(slot.id());
   // A VP that only HvCallStartVirtualProcessor may start does not enter KVM_RUN before it is
   // started (APs do: KVM's LAPIC holds them until INIT-SIPI).
-  if (slot.vcpu().id() == 0 && !config_.boot) {
+  if (slot.id() == 0 && !config_.boot) {
     std::unique_lock lock(slot.mu);
     slot.cv.wait(lock, [&] { return slot.pending.has_value() || stopping_.load(); });
   }
@@ -410,12 +405,12 @@ void Machine::run_vp(Slot& slot) {
     if (synic_ && synic_->pending(slot.id(), slot.active)) {
       synic_->before_run(slot.id(), slot.active, slot.vcpu());
     }
-    if (!gate_.enter_run(slot.vcpu().id())) {
+    if (!gate_.enter_run(slot.id())) {
       gate_.wait_open();
       continue;
     }
     auto exit = slot.vcpu().run();
-    gate_.leave_run(slot.vcpu().id());
+    gate_.leave_run(slot.id());
     if (!exit) {
       fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
       return;
@@ -467,7 +462,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
       end(kExitTripleFault,
           fmt::format("partition {} VP {}: triple fault (KVM reset the vCPU at the shutdown, as it "
                       "does on AMD: the faulting RIP is not known)",
-                      partition_.id(), slot.vcpu().id()));
+                      partition_.id(), slot.id()));
       return false;
     }
     fail(slot, kExitTripleFault, "triple fault");
@@ -476,7 +471,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
   if (auto* ie = std::get_if<InternalError>(&exit)) return on_internal_error(slot, *ie);
   if (auto* ev = std::get_if<SystemEvent>(&exit)) {
     end(0, fmt::format("partition {}: system event {} from VP {}", partition_.id(), ev->type,
-                       slot.vcpu().id()));
+                       slot.id()));
     return false;
   }
   fail(slot, kExitVcpuFailure, "unexpected exit: " + kvm::describe(exit));
@@ -496,7 +491,7 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
     }
   }
   if (io.is_out() && io.port == kMarkPort && config_.on_mark) {
-    for (std::uint8_t b : io.data) config_.on_mark(slot.vcpu().id(), b);
+    for (std::uint8_t b : io.data) config_.on_mark(slot.id(), b);
     return true;
   }
   if (io.is_out() && io.port == kExitPort) {
@@ -525,7 +520,7 @@ bool Machine::on_io(Slot& slot, const kvm::exits::Io& io) {
 void Machine::on_hypercall(Slot& slot) {
   kvm_regs& regs = slot.vcpu().edit_synced_regs();
   hv::VpCallState state = call_state(regs, slot.vcpu().synced_sregs());
-  hv::Vp& vp = *partition_.vp(slot.vcpu().id());
+  hv::Vp& vp = *partition_.vp(slot.id());
   // Where the exit left RIP: at the `out` (KVM skips it on re-entry unless RIP changes) or
   // already past it (some hosts). Either way the entry is known from the page offset.
   const std::optional<std::uint64_t> base = hypercall_page::entry_address(regs.rip);
@@ -598,6 +593,24 @@ void Machine::SlotState::set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext
   }
 }
 
+bool Machine::enter_vtl_vcpu(Slot& slot, const hv::VtlTransfer& t) {
+  kvm::Vcpu& to = *slot.vcpus[t.to];
+  if (!slot.entered[t.to]) {
+    if (auto r = load_context(to, *t.first_entry); !r) {
+      fail(slot, kExitVcpuFailure, "entering VTL: " + r.error().message());
+      return false;
+    }
+    slot.entered[t.to] = true;
+  }
+  if (auto r = move_shared_state(slot.vcpu(), t.from, to, t.to, slot.fpu); !r) {
+    fail(slot, kExitVcpuFailure,
+         "moving the shared registers between VTLs: " + r.error().message());
+    return false;
+  }
+  slot.active = t.to;
+  return true;
+}
+
 void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
   kvm::Vcpu& from = slot.vcpu();
   kvm_regs& regs = from.edit_synced_regs();
@@ -620,20 +633,8 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
   // The leaving VTL resumes after the entry's `out` when it is next entered; its vCPU keeps
   // everything else of its own (conformance T5, T7).
   if (base) regs.rip = *base + hypercall_page::kRetOffset;
-  kvm::Vcpu& to = *slot.vcpus[t.to];
-  if (!slot.entered[t.to]) {
-    if (auto r = load_context(to, *t.first_entry); !r) {
-      fail(slot, kExitVcpuFailure, "entering VTL: " + r.error().message());
-      return;
-    }
-    slot.entered[t.to] = true;
-  }
-  if (auto r = move_shared_state(from, t.from, to, t.to, slot.fpu); !r) {
-    fail(slot, kExitVcpuFailure,
-         "moving the shared registers between VTLs: " + r.error().message());
-    return;
-  }
-  slot.active = t.to;
+  if (!enter_vtl_vcpu(slot, t)) return;
+  kvm::Vcpu& to = slot.vcpu();
   // The VTL control areas (conformance T9-T11): the entered VTL learns why; a non-fast return
   // loads the lower VTL's RAX and RCX (EAX, ECX, EDX) from the returning VTL's.
   if (direction == hv::VtlDirection::kCall) {
@@ -655,7 +656,7 @@ void Machine::on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr) {
     return;
   }
   const hv::MsrAccess a =
-      hv::read_synthetic_msr(partition_, *partition_.vp(slot.vcpu().id()), msr.index);
+      hv::read_synthetic_msr(partition_, *partition_.vp(slot.id()), msr.index);
   if (a.gp) {
     msr.set_error();
     return;
@@ -683,7 +684,7 @@ std::optional<std::uint64_t> Machine::on_apic_msr(Slot& slot, hv::ApicAccess wha
                                                   std::uint64_t value) {
   const ApicMsrContext c{
       .vcpu = slot.vcpu(),
-      .slot = slot.vcpu().id(),
+      .slot = slot.id(),
       .gate = gate_,
       .kick = [this](std::size_t i) { kick(*slots_[i]); },
       // Sent while the gate is closed by this thread: straight to the VM, not through signal_msi.
@@ -700,7 +701,7 @@ void Machine::on_guest_crash(Slot& slot, const hv::MsrAccess& a) {
   std::string what = fmt::format(
       "partition {} VP {}: the guest reported a crash (P0={:#x} P1={:#x} P2={:#x} P3={:#x} "
       "P4={:#x})",
-      partition_.id(), slot.vcpu().id(), p[0], p[1], p[2], p[3], p[4]);
+      partition_.id(), slot.id(), p[0], p[1], p[2], p[3], p[4]);
   // With CrashMessage, P3 and P4 give the GPA and length of a text (at most a page is shown).
   if (a.crash_ctl & hv::crash_ctl::kMessage) {
     std::array<std::byte, 4096> text{};
@@ -723,7 +724,7 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
     return;
   }
   const hv::MsrAccess a =
-      hv::write_synthetic_msr(partition_, *partition_.vp(slot.vcpu().id()), msr.index, msr.data);
+      hv::write_synthetic_msr(partition_, *partition_.vp(slot.id()), msr.index, msr.data);
   if (a.gp) {
     msr.set_error();
     return;

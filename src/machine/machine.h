@@ -149,6 +149,9 @@ class Machine final : public hv::Backend {
   void answer_refresh(Slot& slot);
   void on_hypercall(Slot& slot);
   void on_vtl_switch(Slot& slot, hv::VtlDirection direction);
+  // Makes `t.to` the slot's running VTL after the engine decided the transfer: loads its first
+  // context if it never ran and moves the shared state into its vCPU. False after fail().
+  bool enter_vtl_vcpu(Slot& slot, const hv::VtlTransfer& t);
   // An interrupt went into VTL `vtl` of VP `vp` (any thread): if the VP may run a lower VTL, have
   // its thread look (vtl_check) and kick it unless it is the caller.
   void note_vtl_interrupt(tlfs::VpIndex vp, tlfs::Vtl vtl, bool on_target_thread);
