@@ -1,6 +1,7 @@
 // What the engine asks of the machine that runs a partition (a KVM VM, or a test double).
 #pragma once
 
+#include "hv/vp_set.h"
 #include "hvk/tlfs/types.h"
 #include "hvk/tlfs/vp_context.h"
 
@@ -75,6 +76,18 @@ class Backend {
     (void)vtl;
     (void)vector;
   }
+  // Invalidates VTL `vtl`'s TLB on each VP of `targets` that has the VTL (HvCallFlushVirtualAddressSpace/List),
+  // for VP `caller`. Called on the caller's thread, without engine locks held; returns when every
+  // target's flush has taken effect (it will not run a guest instruction with a stale entry).
+  virtual void flush_tlb(tlfs::VpIndex caller, const VpSet& targets,
+                         tlfs::Vtl vtl) noexcept {
+    (void)caller;
+    (void)targets;
+    (void)vtl;
+  }
+  // Some VP's TLB lock was lifted (TLFS vsm TlbLocked): VPs suspended in a flush re-issue it.
+  // Any thread, no engine locks held.
+  virtual void tlb_locks_released() noexcept {}
   // Raise `irq` on its VP (any thread; without engine locks held; must not block on the target).
   virtual void assert_sint(const SintInterrupt& irq) noexcept { (void)irq; }
   // The earliest synthetic-timer deadline of (vp_index, vtl) is now `deadline` (partition

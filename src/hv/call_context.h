@@ -59,12 +59,19 @@ struct CallContext {
   Vp& vp;
   tlfs::Vtl vtl;             // the caller's VTL at the time of the call
   VpState* state = nullptr;  // the caller's registers; null where the machine offers none
+  // Set by a handler that cannot go on yet (a flush aimed at a locked TLB): the dispatcher then
+  // returns Action::kSuspend and writes nothing.
+  bool suspend = false;
 };
 
 enum class Action : std::uint8_t {
   kComplete,  // result written; the machine resumes after the hypercall instruction
   kRetry,     // rep call paused: control written back with the new rep start; re-execute it
   kInjectUd,  // no result: the machine injects #UD
+  // No result, nothing changed: the VP is suspended until the TLB locks it waits on change
+  // (Backend::tlb_locks_released), then re-executes the same call (TLFS: "the hypercall will be
+  // reissued").
+  kSuspend,
 };
 
 struct Outcome {

@@ -41,6 +41,10 @@ constexpr std::array kCalls = {
                 translate_virtual_address, describe_translate>(CallCode::kTranslateVirtualAddress),
     simple_call<t::SendSyntheticClusterIpiInput, NoOutput, send_synthetic_cluster_ipi,
                 describe_send_ipi>(CallCode::kSendSyntheticClusterIpi),
+    simple_call<t::FlushVirtualAddressInput, NoOutput, flush_virtual_address_space,
+                describe_flush>(CallCode::kFlushVirtualAddressSpace),
+    rep_call<t::FlushVirtualAddressInput, t::GvaRange, NoOutput, flush_virtual_address_list,
+             describe_flush_list>(CallCode::kFlushVirtualAddressList),
 };
 
 }  // namespace

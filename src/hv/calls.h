@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "hv/call_table.h"
+#include "hvk/tlfs/flush.h"
 #include "hvk/tlfs/inputs.h"
 #include "hvk/tlfs/synic.h"
 #include "hvk/tlfs/translate.h"
@@ -41,6 +42,12 @@ tlfs::Status translate_virtual_address(CallContext& ctx,
 tlfs::Status send_synthetic_cluster_ipi(CallContext& ctx,
                                         const tlfs::SendSyntheticClusterIpiInput& in, NoOutput&);
 
+// HvCallFlushVirtualAddressSpace and List (flush_calls.cc).
+tlfs::Status flush_virtual_address_space(CallContext& ctx,
+                                         const tlfs::FlushVirtualAddressInput& in, NoOutput&);
+RepResult flush_virtual_address_list(CallContext& ctx, const tlfs::FlushVirtualAddressInput& in,
+                                     RepInput<tlfs::GvaRange> ranges, RepOutput<NoOutput>);
+
 // SynIC messages and events (synic/message_calls.cc).
 tlfs::Status post_message(CallContext& ctx, const tlfs::PostMessageInput& in, NoOutput&);
 tlfs::Status signal_event(CallContext& ctx, const tlfs::SignalEventInput& in, NoOutput&);
@@ -65,6 +72,9 @@ std::size_t describe_translate(const tlfs::TranslateVirtualAddressInput& in, cha
                                std::size_t n);
 std::size_t describe_send_ipi(const tlfs::SendSyntheticClusterIpiInput& in, char* buf,
                               std::size_t n);
+std::size_t describe_flush(const tlfs::FlushVirtualAddressInput& in, char* buf, std::size_t n);
+std::size_t describe_flush_list(const tlfs::FlushVirtualAddressInput& in,
+                                RepInput<tlfs::GvaRange> ranges, char* buf, std::size_t n);
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n);
 

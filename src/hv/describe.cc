@@ -46,6 +46,17 @@ std::size_t describe_send_ipi(const tlfs::SendSyntheticClusterIpiInput& in, char
              in.processor_mask);
 }
 
+std::size_t describe_flush(const tlfs::FlushVirtualAddressInput& in, char* buf, std::size_t n) {
+  return put(buf, n, "space={:#x} flags={:#x} mask={:#x}", in.address_space, in.flags,
+             in.processor_mask);
+}
+
+std::size_t describe_flush_list(const tlfs::FlushVirtualAddressInput& in,
+                                RepInput<tlfs::GvaRange> ranges, char* buf, std::size_t n) {
+  return put(buf, n, "space={:#x} flags={:#x} mask={:#x} ranges={}", in.address_space, in.flags,
+             in.processor_mask, ranges.size());
+}
+
 std::size_t describe_partition_id(const tlfs::PartitionIdInput& in, char* buf, std::size_t n) {
   return put(buf, n, "partition={:#x}", in.partition_id);
 }

@@ -38,7 +38,7 @@ CallRegs decode_call_regs(ExecMode mode, const HypercallRegs& r) {
 }
 
 void write_result(ExecMode mode, HypercallRegs& r, const Outcome& o, HypercallControl control) {
-  if (o.action == Action::kInjectUd) return;
+  if (o.action == Action::kInjectUd || o.action == Action::kSuspend) return;
   const std::uint64_t value = o.action == Action::kRetry
                                   ? control.with_rep_start(o.result.reps_completed()).raw
                                   : o.result.raw;
@@ -159,6 +159,7 @@ Outcome Dispatcher::run(CallContext& ctx, ExecMode mode, const CallDescriptor& c
 
   const RepResult r =
       call.invoke(ctx, std::span<const std::byte>(in).first(in_now), std::span(out).first(out_now));
+  if (ctx.suspend) return {Action::kSuspend, {}};
   // The output bytes to store, and where they go in the output (memory or register block).
   std::size_t out_bytes = 0;
   std::uint64_t out_offset = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "hvk/tlfs/flush.h"
+
 namespace hvk::hv {
 
 using tlfs::Privilege;
@@ -64,6 +66,23 @@ tlfs::Vtl Vp::highest_enabled_vtl() const {
   tlfs::Vtl v = tlfs::kMaxVtl;
   while (v > 0 && !((set >> v) & 1u)) --v;
   return v;
+}
+
+bool Vp::tlb_locked(tlfs::Vtl vtl) const {
+  for (auto owner = static_cast<tlfs::Vtl>(vtl + 1); owner <= tlfs::kMaxVtl; ++owner) {
+    if ((secure_config(owner, vtl) & tlfs::secure_vtl_config::kTlbLocked) != 0) return true;
+  }
+  return false;
+}
+
+bool Vp::release_tlb_locks(tlfs::Vtl owner) {
+  bool released = false;
+  for (tlfs::Vtl lower = 0; lower < owner && owner <= tlfs::kMaxVtl; ++lower) {
+    const std::uint64_t before = secure_config_[config_slot(owner, lower)].fetch_and(
+        ~tlfs::secure_vtl_config::kTlbLocked, std::memory_order_acq_rel);
+    released = released || (before & tlfs::secure_vtl_config::kTlbLocked) != 0;
+  }
+  return released;
 }
 
 bool Vp::enable_vtl(tlfs::Vtl v, const tlfs::InitialVpContext& context) {

@@ -106,6 +106,20 @@ class Vp {
   std::optional<tlfs::InitialVpContext> vtl_context(tlfs::Vtl v) const;
   void set_vtl_context(tlfs::Vtl v, const tlfs::InitialVpContext& context);
 
+  // HvRegisterVsmVpSecureConfigVtl<lower> of VTL `owner` (owner > lower; TLFS vsm "Configuring
+  // Lower VTLs"). set_secure_config returns the value it replaced.
+  std::uint64_t secure_config(tlfs::Vtl owner, tlfs::Vtl lower) const {
+    return secure_config_[config_slot(owner, lower)].load(std::memory_order_acquire);
+  }
+  std::uint64_t set_secure_config(tlfs::Vtl owner, tlfs::Vtl lower, std::uint64_t value) {
+    return secure_config_[config_slot(owner, lower)].exchange(value, std::memory_order_acq_rel);
+  }
+  // Whether a VTL above `vtl` has locked `vtl`'s TLB on this VP (its TlbLocked bit).
+  bool tlb_locked(tlfs::Vtl vtl) const;
+  // VTL `owner` returns to a lower VTL: it lets go of every TLB lock it holds on this VP. True if
+  // it held one.
+  bool release_tlb_locks(tlfs::Vtl owner);
+
   // The SynIC and synthetic timers of VTL `v` (a VTL above kMaxVtl names the highest).
   VtlSynic& synic(tlfs::Vtl v) { return *synic_[v <= tlfs::kMaxVtl ? v : tlfs::kMaxVtl]; }
   const VtlSynic& synic(tlfs::Vtl v) const {
@@ -127,6 +141,11 @@ class Vp {
   mutable std::mutex mu_;  // guards vtl_
   std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
   std::array<std::unique_ptr<VtlSynic>, tlfs::kMaxVtl + 1> synic_;  // per-VTL, never null
+  static constexpr std::size_t config_slot(tlfs::Vtl owner, tlfs::Vtl lower) {
+    return std::size_t{owner} * (tlfs::kMaxVtl + 1) + lower;
+  }
+  std::array<std::atomic<std::uint64_t>, (tlfs::kMaxVtl + 1) * (tlfs::kMaxVtl + 1)>
+      secure_config_{};
 };
 
 class Partition {

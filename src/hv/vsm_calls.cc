@@ -4,6 +4,7 @@
 #include "hv/context_check.h"
 #include "hv/target.h"
 #include "hv/vp_registers.h"
+#include "hvk/tlfs/flush.h"
 #include "hvk/tlfs/registers.h"
 
 namespace hvk::hv {
@@ -25,6 +26,12 @@ tlfs::Vtl highest_enabled_below(const Partition& p, tlfs::Vtl vtl) {
 // highest VTL enabled below it.
 bool may_enable(const Partition& p, tlfs::Vtl caller, tlfs::Vtl target) {
   return caller >= target || caller == highest_enabled_below(p, target);
+}
+
+// The lower VTL an HvRegisterVsmVpSecureConfigVtlN names: N. It exists for each VTL below the
+// one whose register it is (the input VTL); another N is INVALID_PARAMETER (conformance G9).
+tlfs::Vtl secure_config_vtl(std::uint32_t name) {
+  return static_cast<tlfs::Vtl>(name - static_cast<std::uint32_t>(RegisterName::kVsmVpSecureConfigVtl0));
 }
 
 // The checks Get/SetVpRegisters share: the VP (resolve_vp), then the VTL its HV_INPUT_VTL names,
@@ -127,6 +134,13 @@ RepResult get_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
       case RegisterName::kVsmCapabilities:
         v.low = 0;  // no MBEC, no optional VSM features
         break;
+      case RegisterName::kVsmVpSecureConfigVtl0:
+      case RegisterName::kVsmVpSecureConfigVtl1: {
+        const auto lower = secure_config_vtl(names[i]);
+        if (lower >= vtl) return {Status::kInvalidParameter, static_cast<std::uint16_t>(i)};
+        v.low = vp->secure_config(vtl, lower);
+        break;
+      }
       default: {
         const auto name = static_cast<RegisterName>(names[i]);
         if (!is_general_register(name)) {
@@ -181,6 +195,19 @@ RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
         }
         p.write_vsm_config(vtl, e.value.low);
         break;
+      case RegisterName::kVsmVpSecureConfigVtl0:
+      case RegisterName::kVsmVpSecureConfigVtl1: {
+        // TlbLocked only: no MBEC (VsmCapabilities.MbecVtlMask is 0), the rest ReservedZ (G9).
+        const tlfs::Vtl lower = secure_config_vtl(e.name);
+        if (lower >= vtl || e.value.high != 0 ||
+            (e.value.low & ~tlfs::secure_vtl_config::kTlbLocked) != 0) {
+          return {Status::kInvalidParameter, done};
+        }
+        const std::uint64_t before = r.vp.vp->set_secure_config(vtl, lower, e.value.low);
+        const bool unlocked = (before & ~e.value.low & tlfs::secure_vtl_config::kTlbLocked) != 0;
+        if (unlocked && p.backend() != nullptr) p.backend()->tlb_locks_released();
+        break;
+      }
       default: {
         const auto name = static_cast<RegisterName>(e.name);
         if (!is_general_register(name)) return {Status::kInvalidParameter, done};

@@ -47,6 +47,7 @@ VtlTransfer transfer_vtl(Vp& vp, VtlDirection direction, ExecMode mode, std::uin
   t.ud = false;
   t.to = *to;
   t.first_entry = vp.vtl_context(*to);
+  if (direction == VtlDirection::kReturn) t.released_tlb_locks = vp.release_tlb_locks(from);
   vp.set_current_vtl(*to);
   return t;
 }

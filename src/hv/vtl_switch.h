@@ -19,6 +19,9 @@ struct VtlTransfer {
   // The context `to` starts from if the machine has never run that VTL on this VP (the one
   // EnableVpVtl or StartVirtualProcessor recorded); nullopt when none was ever given.
   std::optional<tlfs::InitialVpContext> first_entry;
+  // A return let go of TLB locks `from` held on the VP (TLFS vsm TlbLocked): VPs suspended in a
+  // flush may go on.
+  bool released_tlb_locks = false;
 };
 
 // An interrupt is pending for VTL `vtl` of `vp`, above the VTL it runs (TLFS vsm "VTL Entry":
@@ -30,7 +33,8 @@ VtlTransfer interrupt_vtl_entry(Vp& vp, tlfs::Vtl vtl);
 // Decides a VTL call or return of `vp` and, when allowed, makes `to` the VP's current VTL.
 // VtlCall: control input 0; goes to the lowest enabled VTL above the current one.
 // VtlReturn: control input bit 0 = fast return, other bits 0; goes to the highest enabled VTL
-// below the current one (VTL 0 is always enabled).
+// below the current one (VTL 0 is always enabled), and releases the TLB locks the returning VTL
+// holds on the VP.
 VtlTransfer transfer_vtl(Vp& vp, VtlDirection direction, ExecMode mode, std::uint8_t cpl,
                          std::uint64_t control_input);
 

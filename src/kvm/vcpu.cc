@@ -8,6 +8,7 @@
 #include <cinttypes>
 #include <cstddef>
 #include <cstdio>
+#include <iterator>
 #include <string>
 
 #include "kvm/flex_buffer.h"
@@ -77,6 +78,30 @@ Result<kvm_sregs> Vcpu::sregs() const {
 Result<void> Vcpu::set_sregs(const kvm_sregs& sregs) {
   if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &sregs); !r) return r.error();
   refresh_synced(KVM_SYNC_X86_SREGS, run_struct().s.regs.sregs, sregs);
+  return {};
+}
+
+Result<void> Vcpu::flush_guest_tlb() {
+  // KVM_SET_SREGS requests a guest TLB flush (KVM_REQ_TLB_FLUSH_GUEST, done before the next guest
+  // instruction) when CR0, CR3, CR4 or EFER changes. Toggling CR4.PGE and putting it back changes
+  // nothing else; PGE is valid in every mode. A pending edit of the synced sregs is the state to
+  // keep: it stays marked and KVM_RUN applies it as before.
+  constexpr std::uint64_t kCr4Pge = 1u << 7;
+  kvm_run& run = run_struct();
+  kvm_sregs now{};
+  if ((run.kvm_dirty_regs & KVM_SYNC_X86_SREGS) != 0) {
+    now = run.s.regs.sregs;
+  } else if (auto r = sregs(); r) {
+    now = *r;
+  } else {
+    return r.error();
+  }
+  // No interrupt is queued again: an all-zero bitmap leaves KVM's pending one as it is.
+  std::fill(std::begin(now.interrupt_bitmap), std::end(now.interrupt_bitmap), 0);
+  kvm_sregs toggled = now;
+  toggled.cr4 ^= kCr4Pge;
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &toggled); !r) return r.error();
+  if (auto r = HVK_KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &now); !r) return r.error();
   return {};
 }
 

@@ -37,6 +37,9 @@ class Vcpu {
   Result<void> set_regs(const kvm_regs& regs);
   Result<kvm_sregs> sregs() const;
   Result<void> set_sregs(const kvm_sregs& sregs);
+  // Invalidates the guest's TLB: every translation the vCPU cached is gone before it runs
+  // another guest instruction. Only the vCPU's own thread (it must not be in KVM_RUN).
+  Result<void> flush_guest_tlb();
   Result<kvm_vcpu_events> events() const;
   Result<void> set_events(const kvm_vcpu_events& events);
   Result<kvm_fpu> fpu() const;

@@ -156,6 +156,7 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ra
       config_(config),
       console_(vmm.console(), config.console_prefix),
       gate_(partition.vp_count()),
+      shootdown_(partition.vp_count()),
       platform_(std::make_unique<Platform>(
           [this](char c) { console_.put(c); },
           [this](const Ioapic::Msi& msi) { signal_msi(0, msi.address, msi.data); },
@@ -189,6 +190,7 @@ bool Machine::add_vtl_vcpu(tlfs::VpIndex vp, tlfs::Vtl vtl) {
   auto vcpu = create_vp_vcpu(vmm_.kvm(), *vm, partition_, vp);
   if (!vcpu) return false;
   if (!share_tsc(*vcpu, tsc_offset_, clock_ ? clock_->guest_tsc() : 0)) return false;
+  if (!software_enable_apic(*vcpu)) return false;
   slot.vcpus[vtl] = std::make_unique<kvm::Vcpu>(std::move(*vcpu));
   slot.published[vtl].store(slot.vcpus[vtl].get(), std::memory_order_release);
   return true;
@@ -381,7 +383,14 @@ void Machine::run_vp(Slot& slot) {
   // started (APs do: KVM's LAPIC holds them until INIT-SIPI).
   if (slot.id() == 0 && !config_.boot) {
     std::unique_lock lock(slot.mu);
-    slot.cv.wait(lock, [&] { return slot.pending.has_value() || stopping_.load(); });
+    while (!slot.pending.has_value() && !stopping_.load()) {
+      slot.cv.wait(lock, [&] {
+        return slot.pending.has_value() || stopping_.load() || shootdown_.pending(slot.id());
+      });
+      lock.unlock();
+      serve_tlb_flushes(slot);  // other VPs' flushes name every VP, started or not
+      lock.lock();
+    }
   }
   while (!stopping_.load(std::memory_order_acquire)) {
     std::optional<hv::StartRequest> start;
@@ -401,6 +410,11 @@ void Machine::run_vp(Slot& slot) {
         return;
       }
     }
+    if (slot.suspended) {
+      slot.suspended = false;
+      wait_unsuspended(slot);
+    }
+    serve_tlb_flushes(slot);
     if (slot.vtl_check.exchange(false, std::memory_order_acq_rel)) take_vtl_interrupt(slot);
     if (synic_ && synic_->pending(slot.id(), slot.active)) {
       synic_->before_run(slot.id(), slot.active, slot.vcpu());
@@ -525,17 +539,34 @@ void Machine::on_hypercall(Slot& slot) {
   // already past it (some hosts). Either way the entry is known from the page offset.
   const std::optional<std::uint64_t> base = hypercall_page::entry_address(regs.rip);
   SlotState registers(*this, slot);
+  // Read before the call: a lock lifted after the engine looked at it wakes a suspended VP.
+  std::uint64_t epoch = tlb_epoch_.load(std::memory_order_acquire);
   hv::Outcome o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
   if (!base) {
-    // An `out 0xf5` outside the hypercall page: finish rep calls here, #UD by injection.
-    while (o.action == hv::Action::kRetry) {
+    // An `out 0xf5` outside the hypercall page: finish rep and suspended calls here, #UD by
+    // injection.
+    while ((o.action == hv::Action::kRetry || o.action == hv::Action::kSuspend) &&
+           !stopping_.load(std::memory_order_acquire)) {
+      if (o.action == hv::Action::kSuspend) {
+        slot.suspend_epoch = epoch;
+        wait_unsuspended(slot);
+        epoch = tlb_epoch_.load(std::memory_order_acquire);
+      }
       o = vmm_.dispatcher().dispatch(partition_, vp, state, &registers);
     }
     if (o.action == hv::Action::kInjectUd) (void)slot.vcpu().inject_exception(kVectorUd);
   }
   store_call_regs(regs, state.regs);
   if (!base) return;
-  if (o.action == hv::Action::kRetry) regs.rip = *base + hypercall_page::kRetryOffset;
+  // A rep call goes on, and a suspended one is issued again, through the entry's `jmp` back to
+  // its `out`; a suspended VP first waits before KVM_RUN (wait_unsuspended).
+  if (o.action == hv::Action::kRetry || o.action == hv::Action::kSuspend) {
+    regs.rip = *base + hypercall_page::kRetryOffset;
+  }
+  if (o.action == hv::Action::kSuspend) {
+    slot.suspended = true;
+    slot.suspend_epoch = epoch;
+  }
   if (o.action == hv::Action::kInjectUd) regs.rip = *base + hypercall_page::kUdOffset;
 }
 
@@ -633,6 +664,7 @@ void Machine::on_vtl_switch(Slot& slot, hv::VtlDirection direction) {
   // The leaving VTL resumes after the entry's `out` when it is next entered; its vCPU keeps
   // everything else of its own (conformance T5, T7).
   if (base) regs.rip = *base + hypercall_page::kRetOffset;
+  if (t.released_tlb_locks) tlb_locks_released();
   if (!enter_vtl_vcpu(slot, t)) return;
   kvm::Vcpu& to = slot.vcpu();
   // The VTL control areas (conformance T9-T11): the entered VTL learns why; a non-fast return

@@ -33,6 +33,7 @@
 #include "machine/loader/boot.h"
 #include "machine/loader/result.h"
 #include "machine/synic/synic_delivery.h"
+#include "machine/tlb/tlb_shootdown.h"
 #include "machine/vtl/vtl_vm.h"
 
 namespace hvk::machine {
@@ -87,6 +88,8 @@ class Machine final : public hv::Backend {
   void assert_sint(const hv::SintInterrupt& irq) noexcept override;
   void timers_changed(tlfs::VpIndex vp_index, tlfs::Vtl vtl,
                       std::uint64_t deadline) noexcept override;
+  void flush_tlb(tlfs::VpIndex caller, const hv::VpSet& targets, tlfs::Vtl vtl) noexcept override;
+  void tlb_locks_released() noexcept override;
 
  private:
   struct Slot {
@@ -111,6 +114,10 @@ class Machine final : public hv::Backend {
     // Set (with a kick) when hvk sent an interrupt into a VTL above the active one: the VP's
     // thread then looks at that VTL's APIC before its next KVM_RUN (take_vtl_interrupt).
     std::atomic<bool> vtl_check{false};
+    // A flush found a target's TLB locked (hv::Action::kSuspend): before its next KVM_RUN the VP
+    // waits for a lock to be lifted (tlb_epoch_ moving past suspend_epoch). Own thread only.
+    bool suspended = false;
+    std::uint64_t suspend_epoch = 0;
     std::thread thread;  // for join(), on the thread that started it only
     kvm::KickTarget kick_target;  // published by the VP's own thread; kicks go here
     std::mutex mu;  // guards pending and the creation of vcpus[1..]
@@ -147,6 +154,11 @@ class Machine final : public hv::Backend {
   // Handles one exit; false when the VP's thread should stop.
   bool handle_exit(Slot& slot, kvm::Exit& exit);
   void answer_refresh(Slot& slot);
+  // TLB flushes (tlb/machine_flush.cc): on the slot's own thread, flush the VTLs other VPs asked
+  // of it; and the wait of a suspended VP, which serves them too.
+  void serve_tlb_flushes(Slot& slot);
+  void flush_own_tlb(Slot& slot, std::uint32_t vtl_mask);
+  void wait_unsuspended(Slot& slot);
   void on_hypercall(Slot& slot);
   void on_vtl_switch(Slot& slot, hv::VtlDirection direction);
   // Makes `t.to` the slot's running VTL after the engine decided the transfer: loads its first
@@ -188,6 +200,8 @@ class Machine final : public hv::Backend {
   Console::Stream console_;
   // Before platform_ and slots_: their MSIs and KVM_RUNs pass it (the APIC access MSRs).
   LapicGate gate_;
+  TlbShootdown shootdown_;
+  std::atomic<std::uint64_t> tlb_epoch_{0};  // moves each time a TLB lock is lifted
   std::vector<std::uint32_t> apic_ids_;  // by VP index
   std::unique_ptr<Platform> platform_;
   std::vector<std::unique_ptr<Slot>> slots_;

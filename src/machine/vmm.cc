@@ -66,14 +66,17 @@ int Vmm::wait(double timeout_seconds) {
 
 void Vmm::Trace::on_call(const hv::TraceRecord& r) noexcept {
   const char* name = r.call != nullptr ? tlfs::call_name(r.call->code) : "unknown call";
-  const char* status = r.outcome.action == hv::Action::kInjectUd
-                           ? "#UD"
-                           : tlfs::status_name(r.outcome.result.status());
+  const char* status = r.outcome.action == hv::Action::kInjectUd  ? "#UD"
+                       : r.outcome.action == hv::Action::kSuspend ? "suspended"
+                                                                  : tlfs::status_name(
+                                                                        r.outcome.result.status());
   std::fprintf(stderr, "hvk trace: P%llu VP%u VTL%u %s (%#06x) %s -> %s reps=%u%s %.1f us\n",
                static_cast<unsigned long long>(r.partition->id()), r.vp, unsigned{r.vtl}, name,
                unsigned{r.control.code()}, r.input_text, status ? status : "?",
                unsigned{r.outcome.result.reps_completed()},
-               r.outcome.action == hv::Action::kRetry ? " (continues)" : "",
+               r.outcome.action == hv::Action::kRetry     ? " (continues)"
+               : r.outcome.action == hv::Action::kSuspend ? " (a target's TLB is locked)"
+                                                          : "",
                static_cast<double>(r.elapsed_ns) / 1000.0);
 }
 

@@ -55,6 +55,22 @@ TEST_F(VtlVm, TwoVmsMapTheSameRam) {
   EXPECT_EQ(ida, idb);
 }
 
+TEST_F(VtlVm, AHigherVtlsApicStartsSoftwareEnabled) {
+  auto vm1 = create_guest_vm(*kvm_, *ram_);
+  ASSERT_TRUE(vm1) << vm1.error().message();
+  kvm::Vcpu v = vcpu_in(*vm1, 1);
+  auto svr = [&] {
+    std::uint32_t value = 0;
+    auto apic = v.lapic();
+    EXPECT_TRUE(apic);
+    if (apic) std::memcpy(&value, apic->regs + 0xF0, 4);
+    return value;
+  };
+  EXPECT_EQ(svr() & 0x100u, 0u);  // KVM's reset state: software-disabled
+  ASSERT_TRUE(software_enable_apic(v));
+  EXPECT_EQ(svr(), 0x1FFu);
+}
+
 TEST_F(VtlVm, ALaterVtlsVcpuReadsTheSameTsc) {
   auto vm0 = create_guest_vm(*kvm_, *ram_);
   auto vm1 = create_guest_vm(*kvm_, *ram_);

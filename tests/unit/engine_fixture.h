@@ -60,6 +60,22 @@ class RecordingBackend final : public hv::Backend {
     std::lock_guard lock(mu);
     deadlines.push_back({vp, vtl, deadline});
   }
+  void flush_tlb(tlfs::VpIndex caller, const hv::VpSet& targets,
+                 tlfs::Vtl vtl) noexcept override {
+    std::lock_guard lock(mu);
+    flushes.push_back({caller, targets, vtl});
+  }
+  void tlb_locks_released() noexcept override {
+    std::lock_guard lock(mu);
+    ++unlocks;
+  }
+  struct Flush {
+    tlfs::VpIndex caller;
+    hv::VpSet targets;
+    tlfs::Vtl vtl;
+  };
+  std::vector<Flush> flushes;
+  int unlocks = 0;
   struct Ipi {
     tlfs::VpIndex vp;
     tlfs::Vtl vtl;

@@ -31,6 +31,7 @@ enum class RegisterName : std::uint32_t {
   kVsmCapabilities = 0x000D'0006,
   kVsmPartitionConfig = 0x000D'0007,
   kVsmVpSecureConfigVtl0 = 0x000D'0010,
+  kVsmVpSecureConfigVtl1 = 0x000D'0011,
 };
 
 constexpr const char* register_name(RegisterName r) {
@@ -85,6 +86,8 @@ constexpr const char* register_name(RegisterName r) {
       return "VsmPartitionConfig";
     case RegisterName::kVsmVpSecureConfigVtl0:
       return "VsmVpSecureConfigVtl0";
+    case RegisterName::kVsmVpSecureConfigVtl1:
+      return "VsmVpSecureConfigVtl1";
   }
   return nullptr;
 }

@@ -70,4 +70,13 @@ kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vc
   return {};
 }
 
+kvm::Result<void> software_enable_apic(kvm::Vcpu& vcpu) {
+  constexpr std::size_t kSvr = 0xF0;
+  constexpr std::uint32_t kSvrValue = 0x1FF;  // APIC software enable, spurious vector 0xFF
+  auto apic = vcpu.lapic();
+  if (!apic) return apic.error();
+  std::memcpy(apic->regs + kSvr, &kSvrValue, sizeof kSvrValue);
+  return vcpu.set_lapic(*apic);
+}
+
 }  // namespace hvk::machine

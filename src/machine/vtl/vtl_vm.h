@@ -30,6 +30,11 @@ kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram);
 kvm::Result<kvm::Vcpu> create_vp_vcpu(kvm::Kvm& kvm, kvm::Vm& vm, const hv::Partition& partition,
                                       tlfs::VpIndex vp);
 
+// A VTL above 0 starts with its local APIC software-enabled (SVR 0x1FF), as Hyper-V's does:
+// guests written for it (Windows, hyperv_vsm) send IPIs to a higher VTL's APIC without ever
+// writing its SVR (conformance T13).
+kvm::Result<void> software_enable_apic(kvm::Vcpu& vcpu);
+
 // Gives a VTL's vCPU created after VTL 0's the same guest TSC (the TSC is shared: hyperv_vsm
 // compares it across VTLs): VTL 0's TSC offset when KVM told it (`vtl0_offset`, read before any
 // vCPU ran: a vCPU in KVM_RUN cannot be asked), else the TSC MSR written with `guest_tsc_now`.
