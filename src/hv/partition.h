@@ -142,10 +142,10 @@ class Vp {
   std::array<VtlSlot, tlfs::kMaxVtl + 1> vtl_{};
   std::array<std::unique_ptr<VtlSynic>, tlfs::kMaxVtl + 1> synic_;  // per-VTL, never null
   static constexpr std::size_t config_slot(tlfs::Vtl owner, tlfs::Vtl lower) {
-    return std::size_t{owner} * (tlfs::kMaxVtl + 1) + lower;
+    return std::size_t{owner} * kVtls + lower;
   }
-  std::array<std::atomic<std::uint64_t>, (tlfs::kMaxVtl + 1) * (tlfs::kMaxVtl + 1)>
-      secure_config_{};
+  static constexpr std::size_t kVtls = tlfs::kMaxVtl + 1;
+  std::array<std::atomic<std::uint64_t>, kVtls * kVtls> secure_config_{};
 };
 
 class Partition {
