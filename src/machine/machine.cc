@@ -17,7 +17,6 @@
 #include "machine/firmware/dtb.h"
 #include "machine/hypercall_page.h"
 #include "machine/msi.h"
-#include "machine/synic/auto_eoi.h"
 #include "machine/loader/guest_ram.h"
 #include "machine/vcpu_state.h"
 #include "machine/vmm.h"
@@ -162,7 +161,10 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ra
           [this](const Ioapic::Msi& msi) { signal_msi(0, msi.address, msi.data); },
           Platform::Shape{.ram_bytes = config.mem_bytes,
                           .cpus = static_cast<std::uint16_t>(
-                              std::min<std::uint32_t>(partition.vp_count(), 0xFFFF))})) {
+                              std::min<std::uint32_t>(partition.vp_count(), 0xFFFF))})),
+      vtl_watch_(partition.vp_count(), [this](tlfs::VpIndex vp, tlfs::Vtl vtl, bool timer_due) {
+        poke_vtl(vp, vtl, timer_due);
+      }) {
   memory_.add(0, ram_.span());
   vms_[0] = std::make_unique<kvm::Vm>(std::move(vm));
   vm_ptrs_[0].store(vms_[0].get(), std::memory_order_release);
@@ -203,40 +205,6 @@ void Machine::send_ipi(tlfs::VpIndex vp_index, tlfs::Vtl vtl, std::uint8_t vecto
   note_vtl_interrupt(vp_index, vtl, slots_[vp_index]->kick_target.is_self());
 }
 
-void Machine::note_vtl_interrupt(tlfs::VpIndex vp, tlfs::Vtl vtl, bool on_target_thread) {
-  if (vtl == 0 || vp >= slots_.size()) return;
-  Slot& slot = *slots_[vp];
-  slot.vtl_check.store(true, std::memory_order_release);
-  if (!on_target_thread) kick(slot);
-}
-
-void Machine::take_vtl_interrupt(Slot& slot) {
-  hv::Vp& vp = *partition_.vp(slot.id());
-  for (tlfs::Vtl n = tlfs::kMaxVtl; n > slot.active; --n) {
-    if (!slot.vcpus[n] || !slot.entered[n] || !vp.vtl_enabled(n)) continue;
-    const auto apic = slot.vcpus[n]->lapic();
-    if (!apic) continue;
-    // What that APIC would deliver (its SVR software-enable bit, then the same priority rules as
-    // an auto-EOI injection). Its RFLAGS.IF is its own business: it takes the interrupt when it
-    // enables them, as the TLFS's VTL entry lets it.
-    std::uint32_t svr = 0, tpr = 0;
-    std::memcpy(&svr, apic->regs + 0xF0, sizeof svr);
-    std::memcpy(&tpr, apic->regs + 0x80, sizeof tpr);
-    InterruptWindow w;
-    w.interrupts_enabled = true;
-    w.tpr = static_cast<std::uint8_t>(tpr);
-    w.highest_in_service = highest_in_apic_register(apic->regs, 0x100);
-    w.highest_requested = highest_in_apic_register(apic->regs, 0x200);
-    if ((svr & 0x100u) == 0 || w.highest_requested == 0 || !can_inject(w.highest_requested, w)) {
-      continue;
-    }
-    const hv::VtlTransfer t = hv::interrupt_vtl_entry(vp, n);
-    if (t.ud || !enter_vtl_vcpu(slot, t)) return;
-    hv::note_vtl_entry(partition_, vp, n, tlfs::VtlEntryReason::kInterrupt);
-    return;
-  }
-}
-
 bool Machine::prepare_vtl(tlfs::Vtl vtl) noexcept {
   return vtl_vm(vtl) != nullptr;
 }
@@ -249,6 +217,7 @@ Machine::~Machine() {
   stop();
   join();
   if (synic_) synic_->stop();
+  vtl_watch_.stop();
   if (clock_) partition_.set_reference_clock(nullptr);
   partition_.attach(nullptr, nullptr);
 }
@@ -404,6 +373,7 @@ void Machine::run_vp(Slot& slot) {
       slot.entered = {};
       slot.fpu.forget();
       slot.active = start->run_vtl;
+      vtl_switched(slot);
       slot.entered[slot.active] = true;
       if (auto r = load_context(slot.vcpu(), start->context); !r) {
         fail(slot, kExitVcpuFailure, "loading the start context failed: " + r.error().message());
@@ -639,6 +609,7 @@ bool Machine::enter_vtl_vcpu(Slot& slot, const hv::VtlTransfer& t) {
     return false;
   }
   slot.active = t.to;
+  vtl_switched(slot);
   return true;
 }
 

@@ -23,6 +23,7 @@
 #include "kvm/exit.h"
 #include "kvm/kick.h"
 #include "machine/apic/lapic_gate.h"
+#include "machine/apic/lapic_timer.h"
 #include "kvm/mapping.h"
 #include "kvm/vcpu.h"
 #include "kvm/vm.h"
@@ -34,6 +35,7 @@
 #include "machine/loader/result.h"
 #include "machine/synic/synic_delivery.h"
 #include "machine/tlb/tlb_shootdown.h"
+#include "machine/vtl/vtl_interrupt_watch.h"
 #include "machine/vtl/vtl_vm.h"
 
 namespace hvk::machine {
@@ -114,6 +116,10 @@ class Machine final : public hv::Backend {
     // Set (with a kick) when hvk sent an interrupt into a VTL above the active one: the VP's
     // thread then looks at that VTL's APIC before its next KVM_RUN (take_vtl_interrupt).
     std::atomic<bool> vtl_check{false};
+    // Per VTL: the watch found the APIC timer hvk armed for it (watch_vtl_timer) expired while the
+    // VP ran below it; and whether such a timer is armed (the VP's own thread only).
+    std::array<std::atomic<bool>, tlfs::kMaxVtl + 1> timer_due{};
+    std::array<bool, tlfs::kMaxVtl + 1> timer_armed{};
     // A flush found a target's TLB locked (hv::Action::kSuspend): before its next KVM_RUN the VP
     // waits for a lock to be lifted (tlb_epoch_ moving past suspend_epoch). Own thread only.
     bool suspended = false;
@@ -168,8 +174,15 @@ class Machine final : public hv::Backend {
   // its thread look (vtl_check) and kick it unless it is the caller.
   void note_vtl_interrupt(tlfs::VpIndex vp, tlfs::Vtl vtl, bool on_target_thread);
   // On the VP's thread before KVM_RUN: if a VTL above the active one has an interrupt its APIC
-  // would deliver, switch the VP to it (entry reason interrupt). Conformance T12.
+  // would deliver, switch the VP to it (entry reason interrupt); else watch the timers of those
+  // it read. Conformance T12; vtl/vtl_interrupts.cc.
   void take_vtl_interrupt(Slot& slot);
+  // The watch's poke (vtl/vtl_interrupt_watch.h): VP `vp` should look at its VTL `vtl` APIC.
+  void poke_vtl(tlfs::VpIndex vp, tlfs::Vtl vtl, bool timer_due);
+  // slot.active changed (the VP's own thread): tells the watch; the entered VTL's timer is KVM's.
+  void vtl_switched(Slot& slot);
+  // Arms the watch at the expiry of VTL n's APIC timer `timer` (read while the VP runs below n).
+  void watch_vtl_timer(Slot& slot, tlfs::Vtl n, const LapicTimer& timer);
   bool on_io(Slot& slot, const kvm::exits::Io& io);
   void on_msr_read(Slot& slot, const kvm::exits::MsrRead& msr);
   void on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr);
@@ -205,6 +218,8 @@ class Machine final : public hv::Backend {
   std::vector<std::uint32_t> apic_ids_;  // by VP index
   std::unique_ptr<Platform> platform_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  // After slots_, which its pokes kick (its destructor stops its thread first).
+  VtlInterruptWatch vtl_watch_;
   std::unique_ptr<HypervTestdev> testdev_;  // with MachineConfig::hyperv_testdev
   // With the SynIC privileges; after slots_, whose threads it kicks (stopped in ~Machine).
   std::unique_ptr<SynicDelivery> synic_;
