@@ -53,10 +53,11 @@ T from_bytes(FuzzedDataProvider& in) {
 }
 
 // Calls `describe` with a heap buffer of exactly n bytes.
-void check_describe(const hv::CallDescriptor& d, std::span<const std::byte> input, std::size_t n) {
+void check_describe(const hv::CallDescriptor& d, std::span<const std::byte> input,
+                    std::size_t var_bytes, std::size_t n) {
   std::unique_ptr<char[]> buf(n == 0 ? nullptr : new char[n]);
   if (n != 0) std::memset(buf.get(), 'x', n);
-  const std::size_t len = d.describe(input, buf.get(), n);
+  const std::size_t len = d.describe(input, var_bytes, buf.get(), n);
   if (n == 0) {
     HVK_FUZZ_CHECK(len == 0);
     return;
@@ -194,7 +195,9 @@ void check_calls(FuzzedDataProvider& in) {
   while (in.remaining_bytes() > 0) {
     const hv::CallDescriptor& d = calls[in.ConsumeIntegralInRange<std::size_t>(0, calls.size() - 1)];
     const std::size_t batch = d.rep ? in.ConsumeIntegralInRange<std::size_t>(1, 8) : 0;
-    const std::size_t in_size = d.input_size + batch * d.in_element;
+    // A variable header (the Ex calls' VP-set banks): up to 66 quadwords, past the 64 banks.
+    const std::size_t var_bytes = d.var_header ? 8 * in.ConsumeIntegralInRange<std::size_t>(0, 66) : 0;
+    const std::size_t in_size = d.input_size + var_bytes + batch * d.in_element;
     const std::size_t out_size = d.rep ? batch * d.out_element : d.output_size;
     // Exactly sized heap copies: a read or write past either end is an ASan report.
     std::vector<std::uint8_t> bytes = in.ConsumeBytes<std::uint8_t>(in_size);
@@ -205,12 +208,12 @@ void check_calls(FuzzedDataProvider& in) {
     const std::span<const std::byte> in_span(input.get(), in_size);
     const std::span<std::byte> out_span(output.get(), out_size);
 
-    check_describe(d, in_span, in.ConsumeIntegralInRange<std::size_t>(0, 300));
+    check_describe(d, in_span, var_bytes, in.ConsumeIntegralInRange<std::size_t>(0, 300));
 
     hv::Partition& p = in.ConsumeBool() ? *env.root : *env.child;
     hv::Vp& vp = *p.vp(in.ConsumeIntegralInRange<std::uint32_t>(0, p.vp_count() - 1));
     hv::CallContext ctx{env.hv, p, vp, vp.current_vtl(), in.ConsumeBool() ? &env.regs : nullptr};
-    const hv::RepResult r = d.invoke(ctx, in_span, out_span);
+    const hv::RepResult r = d.invoke(ctx, in_span, var_bytes, out_span);
     HVK_FUZZ_CHECK(tlfs::status_name(r.status) != nullptr);
     HVK_FUZZ_CHECK(r.completed <= batch);
     if (d.rep && r.status == tlfs::Status::kSuccess) HVK_FUZZ_CHECK(r.completed == batch);

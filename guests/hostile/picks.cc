@@ -9,7 +9,7 @@ using tlfs::HypercallControl;
 
 std::uint16_t pick_code(Rng& r) {
   static constexpr std::uint16_t kUnknown[] = {
-      0x0000, 0x0001, 0x000A, 0x000C, 0x0011, 0x0012, 0x0013, 0x0014, 0x0015,
+      0x0000, 0x0001, 0x000A, 0x000C, 0x0011, 0x0012,
       0x0044, 0x0045, 0x0048, 0x004E, 0x0053, 0x0098, 0x009B, 0x00AF, 0x8001, 0xFFFF};
   // StartVp, VpIndex, Init, Finalize, Delete, PartitionId, NextChild, EnablePartitionVtl,
   // EnableVpVtl, GetRegs, SetRegs, then unknown codes from the list and any code at all.
@@ -20,8 +20,9 @@ std::uint16_t pick_code(Rng& r) {
   // Any code the model has no shape for, except the two SynIC calls hvk has (their rules, Y1 and
   // Y24-Y27, are synic_send.cc's, not rule A4's) and HvCallSendSyntheticClusterIpi, whose random
   // vectors would land on this guest's own VPs (rows I1-I4 are checked by unit tests), and
-  // HvCallTranslateVirtualAddress and the two flush calls, whose results this model does not
-  // predict (rows X1-X7, L1-L7: unit tests and the dispatcher fuzz target).
+  // HvCallTranslateVirtualAddress and the flush calls, whose results this model does not
+  // predict (rows X1-X7, L1-L7: unit tests and the dispatcher fuzz target), and the Ex forms of
+  // the flush and IPI calls (rows V1-V4, the same).
   for (;;) {
     const auto code = static_cast<std::uint16_t>(r.next());
     if (code == static_cast<std::uint16_t>(tlfs::CallCode::kPostMessage) ||
@@ -29,7 +30,10 @@ std::uint16_t pick_code(Rng& r) {
         code == static_cast<std::uint16_t>(tlfs::CallCode::kSendSyntheticClusterIpi) ||
         code == static_cast<std::uint16_t>(tlfs::CallCode::kTranslateVirtualAddress) ||
         code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressSpace) ||
-        code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressList)) {
+        code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressList) ||
+        code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressSpaceEx) ||
+        code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressListEx) ||
+        code == static_cast<std::uint16_t>(tlfs::CallCode::kSendSyntheticClusterIpiEx)) {
       continue;
     }
     if (shape_of(code) == nullptr) return code;

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "hv/call_context.h"
+#include "hv/var_header.h"
 #include "hvk/tlfs/bytes.h"
 #include "hvk/tlfs/call_codes.h"
 #include "hvk/tlfs/status.h"
@@ -46,11 +47,13 @@ struct RepResult {
 };
 
 struct CallDescriptor {
-  // input: the whole simple input, or a rep call's header followed by the elements from the
-  // rep start on. output: the simple output, or the output elements from the rep start on.
+  // input: the fixed header, its variable part (`var_bytes`, 0 unless var_header), then a rep
+  // call's elements from the rep start on. output: the simple output, or the output elements
+  // from the rep start on.
   using Invoke = RepResult (*)(CallContext&, std::span<const std::byte> input,
-                               std::span<std::byte> output);
-  using Describe = std::size_t (*)(std::span<const std::byte> input, char* buf, std::size_t n);
+                               std::size_t var_bytes, std::span<std::byte> output);
+  using Describe = std::size_t (*)(std::span<const std::byte> input, std::size_t var_bytes,
+                                   char* buf, std::size_t n);
 
   tlfs::CallCode code;
   bool rep;
@@ -58,6 +61,7 @@ struct CallDescriptor {
   std::uint16_t output_size;  // simple output (0: none)
   std::uint16_t in_element;   // rep only
   std::uint16_t out_element;  // rep only (0: none)
+  bool var_header;            // takes a variable header (the Ex calls' HV_VP_SET banks)
   Invoke invoke;
   Describe describe;  // formats the decoded input for --trace
 };
@@ -79,7 +83,7 @@ constexpr CallDescriptor simple_call(tlfs::CallCode code) {
   d.rep = false;
   d.input_size = size_of<In>();
   d.output_size = size_of<Out>();
-  d.invoke = [](CallContext& ctx, std::span<const std::byte> input,
+  d.invoke = [](CallContext& ctx, std::span<const std::byte> input, std::size_t,
                 std::span<std::byte> output) -> RepResult {
     In in{};
     if constexpr (!std::is_same_v<In, NoInput>) in = tlfs::load<In>(input);
@@ -90,7 +94,8 @@ constexpr CallDescriptor simple_call(tlfs::CallCode code) {
     }
     return {s, 0};
   };
-  d.describe = [](std::span<const std::byte> input, char* buf, std::size_t n) -> std::size_t {
+  d.describe = [](std::span<const std::byte> input, std::size_t, char* buf,
+                  std::size_t n) -> std::size_t {
     if constexpr (std::is_same_v<In, NoInput>) {
       return Desc(In{}, buf, n);
     } else {
@@ -110,14 +115,62 @@ constexpr CallDescriptor rep_call(tlfs::CallCode code) {
   d.input_size = sizeof(Header);
   d.in_element = sizeof(InElem);
   d.out_element = size_of<OutElem>();
-  d.invoke = [](CallContext& ctx, std::span<const std::byte> input,
+  d.invoke = [](CallContext& ctx, std::span<const std::byte> input, std::size_t,
                 std::span<std::byte> output) -> RepResult {
     const auto header = tlfs::load<Header>(input);
     return Fn(ctx, header, RepInput<InElem>(input.subspan(sizeof(Header))),
               RepOutput<OutElem>(output));
   };
-  d.describe = [](std::span<const std::byte> input, char* buf, std::size_t n) -> std::size_t {
+  d.describe = [](std::span<const std::byte> input, std::size_t, char* buf,
+                  std::size_t n) -> std::size_t {
     return Desc(tlfs::load<Header>(input), RepInput<InElem>(input.subspan(sizeof(Header))), buf, n);
+  };
+  return d;
+}
+
+// A simple call whose input header has a variable part; no output.
+template <typename In, tlfs::Status (*Fn)(CallContext&, const In&, VarHeader),
+          std::size_t (*Desc)(const In&, VarHeader, char*, std::size_t)>
+constexpr CallDescriptor simple_var_call(tlfs::CallCode code) {
+  CallDescriptor d{};
+  d.code = code;
+  d.rep = false;
+  d.var_header = true;
+  d.input_size = sizeof(In);
+  d.invoke = [](CallContext& ctx, std::span<const std::byte> input, std::size_t var_bytes,
+                std::span<std::byte>) -> RepResult {
+    return {Fn(ctx, tlfs::load<In>(input), VarHeader(input.subspan(sizeof(In), var_bytes))), 0};
+  };
+  d.describe = [](std::span<const std::byte> input, std::size_t var_bytes, char* buf,
+                  std::size_t n) -> std::size_t {
+    return Desc(tlfs::load<In>(input), VarHeader(input.subspan(sizeof(In), var_bytes)), buf, n);
+  };
+  return d;
+}
+
+// A rep call whose input header has a variable part; the elements follow it.
+template <typename Header, typename InElem, typename OutElem,
+          RepResult (*Fn)(CallContext&, const Header&, VarHeader, RepInput<InElem>,
+                          RepOutput<OutElem>),
+          std::size_t (*Desc)(const Header&, VarHeader, RepInput<InElem>, char*, std::size_t)>
+constexpr CallDescriptor rep_var_call(tlfs::CallCode code) {
+  CallDescriptor d{};
+  d.code = code;
+  d.rep = true;
+  d.var_header = true;
+  d.input_size = sizeof(Header);
+  d.in_element = sizeof(InElem);
+  d.out_element = size_of<OutElem>();
+  d.invoke = [](CallContext& ctx, std::span<const std::byte> input, std::size_t var_bytes,
+                std::span<std::byte> output) -> RepResult {
+    return Fn(ctx, tlfs::load<Header>(input), VarHeader(input.subspan(sizeof(Header), var_bytes)),
+              RepInput<InElem>(input.subspan(sizeof(Header) + var_bytes)),
+              RepOutput<OutElem>(output));
+  };
+  d.describe = [](std::span<const std::byte> input, std::size_t var_bytes, char* buf,
+                  std::size_t n) -> std::size_t {
+    return Desc(tlfs::load<Header>(input), VarHeader(input.subspan(sizeof(Header), var_bytes)),
+                RepInput<InElem>(input.subspan(sizeof(Header) + var_bytes)), buf, n);
   };
   return d;
 }

@@ -45,6 +45,13 @@ constexpr std::array kCalls = {
                 describe_flush>(CallCode::kFlushVirtualAddressSpace),
     rep_call<t::FlushVirtualAddressInput, t::GvaRange, NoOutput, flush_virtual_address_list,
              describe_flush_list>(CallCode::kFlushVirtualAddressList),
+    simple_var_call<t::FlushVirtualAddressExInput, flush_virtual_address_space_ex,
+                    describe_flush_ex>(CallCode::kFlushVirtualAddressSpaceEx),
+    rep_var_call<t::FlushVirtualAddressExInput, t::GvaRange, NoOutput,
+                 flush_virtual_address_list_ex, describe_flush_list_ex>(
+        CallCode::kFlushVirtualAddressListEx),
+    simple_var_call<t::SendSyntheticClusterIpiExInput, send_synthetic_cluster_ipi_ex,
+                    describe_send_ipi_ex>(CallCode::kSendSyntheticClusterIpiEx),
 };
 
 }  // namespace

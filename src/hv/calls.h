@@ -41,12 +41,22 @@ tlfs::Status translate_virtual_address(CallContext& ctx,
 // HvCallSendSyntheticClusterIpi (ipi_calls.cc).
 tlfs::Status send_synthetic_cluster_ipi(CallContext& ctx,
                                         const tlfs::SendSyntheticClusterIpiInput& in, NoOutput&);
+tlfs::Status send_synthetic_cluster_ipi_ex(CallContext& ctx,
+                                           const tlfs::SendSyntheticClusterIpiExInput& in,
+                                           VarHeader banks);
 
-// HvCallFlushVirtualAddressSpace and List (flush_calls.cc).
+// HvCallFlushVirtualAddressSpace and List, and their Ex forms (flush_calls.cc).
 tlfs::Status flush_virtual_address_space(CallContext& ctx,
                                          const tlfs::FlushVirtualAddressInput& in, NoOutput&);
 RepResult flush_virtual_address_list(CallContext& ctx, const tlfs::FlushVirtualAddressInput& in,
                                      RepInput<tlfs::GvaRange> ranges, RepOutput<NoOutput>);
+tlfs::Status flush_virtual_address_space_ex(CallContext& ctx,
+                                            const tlfs::FlushVirtualAddressExInput& in,
+                                            VarHeader banks);
+RepResult flush_virtual_address_list_ex(CallContext& ctx,
+                                        const tlfs::FlushVirtualAddressExInput& in,
+                                        VarHeader banks, RepInput<tlfs::GvaRange> ranges,
+                                        RepOutput<NoOutput>);
 
 // SynIC messages and events (synic/message_calls.cc).
 tlfs::Status post_message(CallContext& ctx, const tlfs::PostMessageInput& in, NoOutput&);
@@ -75,6 +85,12 @@ std::size_t describe_send_ipi(const tlfs::SendSyntheticClusterIpiInput& in, char
 std::size_t describe_flush(const tlfs::FlushVirtualAddressInput& in, char* buf, std::size_t n);
 std::size_t describe_flush_list(const tlfs::FlushVirtualAddressInput& in,
                                 RepInput<tlfs::GvaRange> ranges, char* buf, std::size_t n);
+std::size_t describe_send_ipi_ex(const tlfs::SendSyntheticClusterIpiExInput& in, VarHeader banks,
+                                 char* buf, std::size_t n);
+std::size_t describe_flush_ex(const tlfs::FlushVirtualAddressExInput& in, VarHeader banks,
+                              char* buf, std::size_t n);
+std::size_t describe_flush_list_ex(const tlfs::FlushVirtualAddressExInput& in, VarHeader banks,
+                                   RepInput<tlfs::GvaRange> ranges, char* buf, std::size_t n);
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n);
 

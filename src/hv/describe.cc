@@ -57,6 +57,34 @@ std::size_t describe_flush_list(const tlfs::FlushVirtualAddressInput& in,
              in.processor_mask, ranges.size());
 }
 
+namespace {
+// An HV_VP_SET as the trace shows it: the format, the valid-bank mask, the first bank words.
+std::string vp_set_text(const tlfs::VpSetHeader& h, VarHeader banks) {
+  std::string t = fmt::format("set=(format={} banks={:#x}", h.format, h.valid_bank_mask);
+  for (std::size_t i = 0; i < banks.size() && i < 4; ++i) t += fmt::format(" {:#x}", banks[i]);
+  if (banks.size() > 4) t += " ...";
+  return t + ")";
+}
+}  // namespace
+
+std::size_t describe_send_ipi_ex(const tlfs::SendSyntheticClusterIpiExInput& in, VarHeader banks,
+                                 char* buf, std::size_t n) {
+  return put(buf, n, "vector={:#x} vtl={:#04x} {}", in.vector, in.target_vtl.raw,
+             vp_set_text(in.processors, banks));
+}
+
+std::size_t describe_flush_ex(const tlfs::FlushVirtualAddressExInput& in, VarHeader banks,
+                              char* buf, std::size_t n) {
+  return put(buf, n, "space={:#x} flags={:#x} {}", in.address_space, in.flags,
+             vp_set_text(in.processors, banks));
+}
+
+std::size_t describe_flush_list_ex(const tlfs::FlushVirtualAddressExInput& in, VarHeader banks,
+                                   RepInput<tlfs::GvaRange> ranges, char* buf, std::size_t n) {
+  return put(buf, n, "space={:#x} flags={:#x} {} ranges={}", in.address_space, in.flags,
+             vp_set_text(in.processors, banks), ranges.size());
+}
+
 std::size_t describe_partition_id(const tlfs::PartitionIdInput& in, char* buf, std::size_t n) {
   return put(buf, n, "partition={:#x}", in.partition_id);
 }

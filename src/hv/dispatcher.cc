@@ -89,9 +89,9 @@ Outcome Dispatcher::dispatch(Partition& partition, Vp& vp, ExecMode mode, std::u
 Outcome Dispatcher::run(CallContext& ctx, ExecMode mode, const CallDescriptor& call,
                         const CallRegs& regs, char* text, std::size_t text_size) {
   const HypercallControl c = regs.control;
-  // The control word: reserved bits, nested calls (hvk offers none), variable headers (no call of
-  // hvk's takes one), and the simple or rep shape.
-  if (c.reserved_bits() != 0 || c.nested() || c.var_header_qwords() != 0) {
+  // The control word: reserved bits, nested calls (hvk offers none), a variable header only for
+  // the calls that take one, and the simple or rep shape.
+  if (c.reserved_bits() != 0 || c.nested() || (c.var_header_qwords() != 0 && !call.var_header)) {
     return complete(Status::kInvalidHypercallInput);
   }
   const std::uint16_t count = c.rep_count();
@@ -99,8 +99,10 @@ Outcome Dispatcher::run(CallContext& ctx, ExecMode mode, const CallDescriptor& c
   if (call.rep ? (count == 0 || start >= count) : (count != 0 || start != 0)) {
     return complete(Status::kInvalidHypercallInput);
   }
-  const std::uint64_t in_len =
-      call.input_size + std::uint64_t{call.rep ? count : 0u} * call.in_element;
+  // The header: the fixed part, then the variable part; rep elements follow it.
+  const std::size_t var_bytes = std::size_t{c.var_header_qwords()} * 8;
+  const std::size_t header_len = call.input_size + var_bytes;
+  const std::uint64_t in_len = header_len + std::uint64_t{call.rep ? count : 0u} * call.in_element;
   const std::uint64_t out_len =
       call.rep ? std::uint64_t{count} * call.out_element : call.output_size;
   const std::uint16_t done_before = call.rep ? start : 0;
@@ -127,10 +129,10 @@ Outcome Dispatcher::run(CallContext& ctx, ExecMode mode, const CallDescriptor& c
       return complete(Status::kInvalidHypercallInput);
     }
     // The header, then the elements still to do.
-    std::copy_n(block.begin(), call.input_size, in.begin());
-    std::copy(block.begin() + static_cast<std::ptrdiff_t>(call.input_size + skip),
+    std::copy_n(block.begin(), header_len, in.begin());
+    std::copy(block.begin() + static_cast<std::ptrdiff_t>(header_len + skip),
               block.begin() + static_cast<std::ptrdiff_t>(in_len),
-              in.begin() + call.input_size);
+              in.begin() + static_cast<std::ptrdiff_t>(header_len));
   } else {
     if (in_len != 0 && !gpa_ok(mem, regs.input, in_len)) {
       return complete(Status::kInvalidAlignment, done_before);
@@ -140,9 +142,9 @@ Outcome Dispatcher::run(CallContext& ctx, ExecMode mode, const CallDescriptor& c
     }
     // Read all input before any output is written: input and output may overlap (notes §1).
     // Two reads, the header and the elements still to do; either may be empty.
-    if (!mem->read(regs.input, std::span(in).first(call.input_size)) ||
-        !mem->read(regs.input + call.input_size + skip,
-                   std::span(in).subspan(call.input_size, in_len - call.input_size - skip))) {
+    if (!mem->read(regs.input, std::span(in).first(header_len)) ||
+        !mem->read(regs.input + header_len + skip,
+                   std::span(in).subspan(header_len, in_len - header_len - skip))) {
       return complete(Status::kInvalidAlignment, done_before);
     }
   }
@@ -151,14 +153,15 @@ Outcome Dispatcher::run(CallContext& ctx, ExecMode mode, const CallDescriptor& c
   if (call.rep)
     batch = std::min<std::uint16_t>(static_cast<std::uint16_t>(count - start),
                                     std::max<std::uint16_t>(options_.max_reps_per_entry, 1));
-  const std::size_t in_now = call.input_size + std::size_t{batch} * call.in_element;
+  const std::size_t in_now = header_len + std::size_t{batch} * call.in_element;
   const std::size_t out_now = call.rep ? std::size_t{batch} * call.out_element : call.output_size;
   if (text != nullptr) {
-    call.describe(std::span(in).first(in_now), text, text_size);
+    call.describe(std::span(in).first(in_now), var_bytes, text, text_size);
   }
 
   const RepResult r =
-      call.invoke(ctx, std::span<const std::byte>(in).first(in_now), std::span(out).first(out_now));
+      call.invoke(ctx, std::span<const std::byte>(in).first(in_now), var_bytes,
+                  std::span(out).first(out_now));
   if (ctx.suspend) return {Action::kSuspend, {}};
   // The output bytes to store, and where they go in the output (memory or register block).
   std::size_t out_bytes = 0;

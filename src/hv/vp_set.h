@@ -3,10 +3,14 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
+#include "hv/var_header.h"
+#include "hvk/tlfs/status.h"
 #include "hvk/tlfs/types.h"
+#include "hvk/tlfs/vp_set.h"
 
 namespace hvk::hv {
 
@@ -26,6 +30,11 @@ class VpSet {
     return s;
   }
 
+  // Adds bank `bank` (VPs 64*bank .. 64*bank+63); a bank past kBanks is ignored.
+  void add_bank(std::size_t bank, std::uint64_t bits) {
+    if (bank < kBanks) banks_[bank] |= bits;
+  }
+
   bool all() const { return all_; }
   bool contains(tlfs::VpIndex vp) const {
     if (all_) return true;
@@ -37,5 +46,27 @@ class VpSet {
   bool all_ = false;
   std::array<std::uint64_t, kBanks> banks_{};
 };
+
+// An HV_VP_SET: its fixed part and the bank contents of the call's variable header. Conformance
+// X1-X2.
+struct ParsedVpSet {
+  tlfs::Status status;
+  VpSet set;
+};
+inline ParsedVpSet parse_vp_set(const tlfs::VpSetHeader& h, VarHeader banks) {
+  if (h.format == tlfs::vp_set_format::kAll) return {tlfs::Status::kSuccess, VpSet::every_vp()};
+  if (h.format != tlfs::vp_set_format::kSparse4k) return {tlfs::Status::kInvalidParameter, {}};
+  // One bank word per valid bank, in bank order: a variable header of another size is a
+  // malformed input.
+  if (banks.size() != static_cast<std::size_t>(std::popcount(h.valid_bank_mask))) {
+    return {tlfs::Status::kInvalidHypercallInput, {}};
+  }
+  VpSet set;
+  std::size_t next = 0;
+  for (std::size_t bank = 0; bank < 64; ++bank) {
+    if ((h.valid_bank_mask >> bank & 1u) != 0) set.add_bank(bank, banks[next++]);
+  }
+  return {tlfs::Status::kSuccess, set};
+}
 
 }  // namespace hvk::hv

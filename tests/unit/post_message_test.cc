@@ -245,7 +245,7 @@ TEST_F(Messages, TraceDescribesBothCalls) {
   EXPECT_EQ(signal_call->input_size, 8);
   const tlfs::PostMessageInput in = post_input(kMsgConn, 0);
   char text[128];
-  post_call->describe(tlfs::as_bytes(in), text, sizeof text);
+  post_call->describe(tlfs::as_bytes(in), 0, text, sizeof text);
   EXPECT_STREQ(text, "connection=0x10 type=0x1234 size=8");
 }
 

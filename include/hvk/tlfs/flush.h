@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "hvk/tlfs/vp_set.h"
+
 namespace hvk::tlfs {
 
 namespace flush_flags {
@@ -23,6 +25,16 @@ struct FlushVirtualAddressInput {
 static_assert(sizeof(FlushVirtualAddressInput) == 24);
 static_assert(offsetof(FlushVirtualAddressInput, flags) == 8);
 static_assert(offsetof(FlushVirtualAddressInput, processor_mask) == 16);
+
+// The Ex forms (0x0013, 0x0014): an HV_VP_SET for the mask, its bank contents the variable
+// header (the List form's GVA ranges follow them). 32 fixed bytes.
+struct FlushVirtualAddressExInput {
+  std::uint64_t address_space;
+  std::uint64_t flags;
+  VpSetHeader processors;
+};
+static_assert(sizeof(FlushVirtualAddressExInput) == 32);
+static_assert(offsetof(FlushVirtualAddressExInput, processors) == 16);
 
 // One element of the List form: a GVA whose low 12 bits count the pages after the first.
 struct GvaRange {

@@ -7,6 +7,7 @@
 
 #include "hvk/tlfs/types.h"
 #include "hvk/tlfs/vp_context.h"
+#include "hvk/tlfs/vp_set.h"
 #include "hvk/tlfs/vtl.h"
 
 namespace hvk::tlfs {
@@ -112,6 +113,18 @@ struct SendSyntheticClusterIpiInput {
 static_assert(sizeof(SendSyntheticClusterIpiInput) == 16);
 static_assert(offsetof(SendSyntheticClusterIpiInput, target_vtl) == 4);
 static_assert(offsetof(SendSyntheticClusterIpiInput, processor_mask) == 8);
+
+// HvCallSendSyntheticClusterIpiEx (0x0015): the same with an HV_VP_SET; its bank contents are the
+// variable header. 24 fixed bytes: the fast form carries them in RDX, R8 and XMM0's low half.
+struct SendSyntheticClusterIpiExInput {
+  std::uint32_t vector;
+  InputVtl target_vtl;
+  std::uint8_t padding[3];
+  VpSetHeader processors;
+};
+static_assert(sizeof(SendSyntheticClusterIpiExInput) == 24);
+static_assert(offsetof(SendSyntheticClusterIpiExInput, target_vtl) == 4);
+static_assert(offsetof(SendSyntheticClusterIpiExInput, processors) == 8);
 
 // HvCallGetPartitionId (0x0046): no input.
 struct GetPartitionIdOutput {
