@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "machine/apic/apic_page.h"
 #include "machine/msi.h"
 #include "machine/synic/auto_eoi.h"
 
@@ -35,9 +36,7 @@ constexpr std::uint32_t kDeliveryInit = 5;
 constexpr std::uint8_t kBroadcastId = 0xFF;
 
 std::uint32_t reg(const kvm_lapic_state& s, unsigned offset) {
-  std::uint32_t v;
-  std::memcpy(&v, s.regs + offset, sizeof v);
-  return v;
+  return apic_register(s.regs, offset);
 }
 void set_reg(kvm_lapic_state& s, unsigned offset, std::uint32_t v) {
   std::memcpy(s.regs + offset, &v, sizeof v);

@@ -1,15 +1,9 @@
 #include "machine/apic/lapic_timer.h"
 
-#include <cstring>
+#include "machine/apic/apic_page.h"
 
 namespace hvk::machine {
 namespace {
-
-std::uint32_t reg(const char* regs, unsigned offset) {
-  std::uint32_t v = 0;
-  std::memcpy(&v, regs + offset, sizeof v);
-  return v;
-}
 
 // a * b / c, the product in 128 bits (a quotient above 2^64 is cut: not for the values here).
 std::uint64_t mul_div(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
@@ -25,13 +19,13 @@ std::uint32_t lapic_timer_divide(std::uint32_t tdcr) {
 }
 
 LapicTimer read_lapic_timer(const char* regs) {
-  const std::uint32_t lvtt = reg(regs, kApicLvtt);
+  const std::uint32_t lvtt = apic_register(regs, kApicLvtt);
   LapicTimer t;
   t.vector = static_cast<std::uint8_t>(lvtt & 0xFFu);
   t.masked = (lvtt & (1u << 16)) != 0;
   t.mode = static_cast<LapicTimerMode>((lvtt >> 17) & 3u);
-  t.current_count = reg(regs, kApicTmcct);
-  t.divide = lapic_timer_divide(reg(regs, kApicTdcr));
+  t.current_count = apic_register(regs, kApicTmcct);
+  t.divide = lapic_timer_divide(apic_register(regs, kApicTdcr));
   return t;
 }
 

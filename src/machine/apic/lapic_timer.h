@@ -9,10 +9,6 @@
 
 namespace hvk::machine {
 
-inline constexpr unsigned kApicLvtt = 0x320;  // LVT timer register's offset in the page
-inline constexpr unsigned kApicTmict = 0x380;
-inline constexpr unsigned kApicTmcct = 0x390;
-inline constexpr unsigned kApicTdcr = 0x3E0;
 inline constexpr std::uint32_t kMsrTscDeadline = 0x6E0;
 
 enum class LapicTimerMode : std::uint8_t { kOneShot = 0, kPeriodic = 1, kTscDeadline = 2 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hv/synic/synic_host.h"
+#include "machine/apic/apic_page.h"
 #include "machine/msi.h"
 
 namespace hvk::machine {
@@ -108,8 +109,8 @@ void SynicDelivery::before_run(tlfs::VpIndex vp, tlfs::Vtl vtl, kvm::Vcpu& vcpu)
     const auto apic = vcpu.lapic();
     ok = static_cast<bool>(apic);
     if (ok) {
-      w.highest_in_service = highest_in_apic_register(apic->regs, 0x100);
-      w.highest_requested = highest_in_apic_register(apic->regs, 0x200);
+      w.highest_in_service = highest_in_apic_register(apic->regs, kApicIsr);
+      w.highest_requested = highest_in_apic_register(apic->regs, kApicIrr);
       ok = can_inject(*v, w);
     }
   }

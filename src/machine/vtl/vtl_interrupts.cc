@@ -1,11 +1,12 @@
 // The machine's half of interrupts into a VTL above the one a VP runs (conformance T12; the
 // watch's rationale is in vtl/vtl_interrupt_watch.h): noting them, and on the VP's own thread
 // switching to the VTL whose APIC would deliver one.
+#include <algorithm>
 #include <chrono>
-#include <cstring>
 
 #include "hv/vtl_control.h"
 #include "hv/vtl_switch.h"
+#include "machine/apic/apic_page.h"
 #include "machine/apic/lapic_timer.h"
 #include "machine/machine.h"
 #include "machine/synic/auto_eoi.h"
@@ -70,19 +71,17 @@ void Machine::take_vtl_interrupt(Slot& slot) {
     // sets it at the next entry), so a due timer's vector counts as requested. Its RFLAGS.IF is
     // its own business: it takes the interrupt when it enables them, as the TLFS's VTL entry
     // lets it.
-    std::uint32_t svr = 0, tpr = 0;
-    std::memcpy(&svr, apic->regs + 0xF0, sizeof svr);
-    std::memcpy(&tpr, apic->regs + 0x80, sizeof tpr);
     InterruptWindow w;
     w.interrupts_enabled = true;
-    w.tpr = static_cast<std::uint8_t>(tpr);
-    w.highest_in_service = highest_in_apic_register(apic->regs, 0x100);
-    w.highest_requested = highest_in_apic_register(apic->regs, 0x200);
+    w.tpr = static_cast<std::uint8_t>(apic_register(apic->regs, kApicTpr));
+    w.highest_in_service = highest_in_apic_register(apic->regs, kApicIsr);
+    w.highest_requested = highest_in_apic_register(apic->regs, kApicIrr);
     const bool timer_due = slot.timer_due[n].load(std::memory_order_acquire);
     if (timer_due && !timer.masked && timer.vector >= 16) {
       w.highest_requested = std::max(w.highest_requested, timer.vector);
     }
-    if ((svr & 0x100u) == 0 || w.highest_requested == 0 || !can_inject(w.highest_requested, w)) {
+    const bool software_enabled = (apic_register(apic->regs, kApicSvr) & 0x100u) != 0;
+    if (!software_enabled || w.highest_requested == 0 || !can_inject(w.highest_requested, w)) {
       if (!timer_due) watch_vtl_timer(slot, n, timer);
       continue;
     }

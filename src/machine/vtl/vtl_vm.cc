@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "hv/synthetic_msrs.h"
+#include "machine/apic/apic_page.h"
 #include "machine/cpuid.h"
 
 namespace hvk::machine {
@@ -71,11 +72,10 @@ kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vc
 }
 
 kvm::Result<void> software_enable_apic(kvm::Vcpu& vcpu) {
-  constexpr std::size_t kSvr = 0xF0;
   constexpr std::uint32_t kSvrValue = 0x1FF;  // APIC software enable, spurious vector 0xFF
   auto apic = vcpu.lapic();
   if (!apic) return apic.error();
-  std::memcpy(apic->regs + kSvr, &kSvrValue, sizeof kSvrValue);
+  std::memcpy(apic->regs + kApicSvr, &kSvrValue, sizeof kSvrValue);
   return vcpu.set_lapic(*apic);
 }
 
