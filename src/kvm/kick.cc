@@ -24,10 +24,16 @@ Result<void> kick(pthread_t thread) {
 }
 
 void KickTarget::publish_self() noexcept {
+  // Under the kickers' lock: whichever comes second sees the first (the kicker sees the thread,
+  // or this thread's KVM_RUN sees the kicker's immediate_exit).
+  std::lock_guard lock(mu_);
   thread_ = pthread_self();
-  // An RMW, like the kicker's: the two are ordered, and whichever comes second sees the first
-  // (the kicker sees the thread, or this thread's KVM_RUN sees the kicker's immediate_exit).
-  published_.exchange(1, std::memory_order_acq_rel);
+  published_.store(1, std::memory_order_release);
+}
+
+void KickTarget::retire() noexcept {
+  std::lock_guard lock(mu_);
+  retired_ = true;
 }
 
 bool KickTarget::is_self() const noexcept {
@@ -36,8 +42,10 @@ bool KickTarget::is_self() const noexcept {
 }
 
 bool KickTarget::kick() const noexcept {
-  // An RMW after the kicker's immediate_exit store (see publish_self).
-  if (published_.fetch_or(0, std::memory_order_acq_rel) == 0) return false;
+  // After the kicker's immediate_exit store (see publish_self); the thread cannot end while the
+  // lock is held, since it retires under it first.
+  std::lock_guard lock(mu_);
+  if (published_.load(std::memory_order_relaxed) == 0 || retired_) return false;
   return static_cast<bool>(hvk::kvm::kick(thread_));
 }
 

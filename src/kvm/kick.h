@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <mutex>
 
 #include "kvm/result.h"
 
@@ -36,14 +37,19 @@ class KickTarget {
   // Whether the calling thread is the target.
   bool is_self() const noexcept;
   // After the kicker set the vCPU's immediate_exit: signals the thread once it has published
-  // itself, else nothing (its first KVM_RUN then sees immediate_exit: both sides do a
-  // read-modify-write of the publication, so one of the two always happens). Returns whether a
-  // signal was sent.
+  // itself, else nothing (its first KVM_RUN then sees immediate_exit: publication and kick are
+  // ordered by the lock, so one of the two always happens), and nothing once it has retired.
+  // Returns whether a signal was sent.
   bool kick() const noexcept;
+  // On the target thread, before it ends: no kick signals it afterwards (pthread_kill on a
+  // thread that has ended and been joined is undefined; it crashed hvk).
+  void retire() noexcept;
 
  private:
+  mutable std::mutex mu_;  // orders publication and retirement with kicks
   pthread_t thread_{};
-  mutable std::atomic<int> published_{0};  // RMW'd by kickers too
+  std::atomic<int> published_{0};  // for is_self() without the lock
+  bool retired_ = false;
 };
 
 }  // namespace hvk::kvm

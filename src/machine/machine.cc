@@ -347,6 +347,11 @@ void Machine::fail(Slot& slot, int status, const std::string& what) {
 
 void Machine::run_vp(Slot& slot) {
   slot.kick_target.publish_self();
+  // Whatever way the thread leaves, kicks (other VPs', the SynIC's, the VTL watch's) stop first.
+  struct Retire {
+    kvm::KickTarget& target;
+    ~Retire() { target.retire(); }
+  } retire{slot.kick_target};
   hv::Vp& vp = *partition_.vp(slot.id());
   // A VP that only HvCallStartVirtualProcessor may start does not enter KVM_RUN before it is
   // started (APs do: KVM's LAPIC holds them until INIT-SIPI).
