@@ -231,7 +231,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The trace formatter of StartVirtualProcessor, for every buffer size around its output.
   const auto& d = *hv::find_call(static_cast<std::uint16_t>(tlfs::CallCode::kStartVirtualProcessor));
-  check_describe(d, tlfs::as_bytes(start), in.ConsumeIntegralInRange<std::size_t>(0, 300));
+  check_describe(d, tlfs::as_bytes(start), 0, in.ConsumeIntegralInRange<std::size_t>(0, 300));
 
   check_calls(in);
   return 0;
