@@ -1,6 +1,8 @@
 // What the engine asks of the machine that runs a partition (a KVM VM, or a test double).
 #pragma once
 
+#include <span>
+
 #include "hv/vp_set.h"
 #include "hvk/tlfs/types.h"
 #include "hvk/tlfs/vp_context.h"
@@ -88,6 +90,16 @@ class Backend {
   // Some VP's TLB lock was lifted (TLFS vsm TlbLocked): VPs suspended in a flush re-issue it.
   // Any thread, no engine locks held.
   virtual void tlb_locks_released() noexcept {}
+  // The protections of VTL `vtl` changed on `pages` (GPA page numbers; empty: its default mask
+  // changed, so every page may have): make the VTL's accesses to them follow lower_vtl_access()
+  // before returning. Called on the caller's thread without engine locks held; false when the
+  // machine cannot map that many distinct ranges (the call then fails with
+  // HV_STATUS_INSUFFICIENT_MEMORY and the masks are put back).
+  virtual bool vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64_t> pages) noexcept {
+    (void)vtl;
+    (void)pages;
+    return true;
+  }
   // Raise `irq` on its VP (any thread; without engine locks held; must not block on the target).
   virtual void assert_sint(const SintInterrupt& irq) noexcept { (void)irq; }
   // The earliest synthetic-timer deadline of (vp_index, vtl) is now `deadline` (partition

@@ -52,6 +52,9 @@ constexpr std::array kCalls = {
         CallCode::kFlushVirtualAddressListEx),
     simple_var_call<t::SendSyntheticClusterIpiExInput, send_synthetic_cluster_ipi_ex,
                     describe_send_ipi_ex>(CallCode::kSendSyntheticClusterIpiEx),
+    rep_call<t::ModifyVtlProtectionMaskHeader, t::GpaPageNumber, NoOutput,
+             modify_vtl_protection_mask, describe_modify_vtl_protection>(
+        CallCode::kModifyVtlProtectionMask),
 };
 
 }  // namespace

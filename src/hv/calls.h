@@ -8,6 +8,7 @@
 #include "hvk/tlfs/inputs.h"
 #include "hvk/tlfs/synic.h"
 #include "hvk/tlfs/translate.h"
+#include "hvk/tlfs/vtl_protection.h"
 
 namespace hvk::hv {
 
@@ -58,6 +59,13 @@ RepResult flush_virtual_address_list_ex(CallContext& ctx,
                                         VarHeader banks, RepInput<tlfs::GvaRange> ranges,
                                         RepOutput<NoOutput>);
 
+// HvCallModifyVtlProtectionMask (vtl_protection_calls.cc); and what setting EnableVtlProtection
+// in VTL `vtl`'s HvRegisterVsmPartitionConfig starts (its default mask on the VTL below).
+RepResult modify_vtl_protection_mask(CallContext& ctx,
+                                     const tlfs::ModifyVtlProtectionMaskHeader& h,
+                                     RepInput<tlfs::GpaPageNumber> pages, RepOutput<NoOutput>);
+void vtl_protection_enabled(Partition& p, tlfs::Vtl vtl);
+
 // SynIC messages and events (synic/message_calls.cc).
 tlfs::Status post_message(CallContext& ctx, const tlfs::PostMessageInput& in, NoOutput&);
 tlfs::Status signal_event(CallContext& ctx, const tlfs::SignalEventInput& in, NoOutput&);
@@ -91,6 +99,9 @@ std::size_t describe_flush_ex(const tlfs::FlushVirtualAddressExInput& in, VarHea
                               char* buf, std::size_t n);
 std::size_t describe_flush_list_ex(const tlfs::FlushVirtualAddressExInput& in, VarHeader banks,
                                    RepInput<tlfs::GvaRange> ranges, char* buf, std::size_t n);
+std::size_t describe_modify_vtl_protection(const tlfs::ModifyVtlProtectionMaskHeader& h,
+                                           RepInput<tlfs::GpaPageNumber> pages, char* buf,
+                                           std::size_t n);
 std::size_t describe_next_child(const tlfs::GetNextChildPartitionInput& in, char* buf,
                                 std::size_t n);
 

@@ -57,6 +57,17 @@ std::size_t describe_flush_list(const tlfs::FlushVirtualAddressInput& in,
              in.processor_mask, ranges.size());
 }
 
+std::size_t describe_modify_vtl_protection(const tlfs::ModifyVtlProtectionMaskHeader& h,
+                                           RepInput<tlfs::GpaPageNumber> pages, char* buf,
+                                           std::size_t n) {
+  if (pages.size() == 0) {
+    return put(buf, n, "partition={:#x} vtl={:#04x} flags={:#x} pages=0", h.partition_id,
+               h.target_vtl.raw, h.map_flags);
+  }
+  return put(buf, n, "partition={:#x} vtl={:#04x} flags={:#x} pages={} first={:#x}",
+             h.partition_id, h.target_vtl.raw, h.map_flags, pages.size(), pages[0].page);
+}
+
 namespace {
 // An HV_VP_SET as the trace shows it: the format, the valid-bank mask, the first bank words.
 std::string vp_set_text(const tlfs::VpSetHeader& h, VarHeader banks) {

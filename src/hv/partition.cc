@@ -172,7 +172,7 @@ const Vp* Partition::vp_by_apic_id(std::uint32_t apic_id) const {
   return vps_[it->second].get();
 }
 
-void Partition::write_vsm_config(tlfs::Vtl v, std::uint64_t value) {
+bool Partition::write_vsm_config(tlfs::Vtl v, std::uint64_t value) {
   constexpr std::uint64_t kEnableVtlProtection = 1;
   constexpr std::uint64_t kFixedOnceProtected = 0x1F;  // EnableVtlProtection, the default mask
   std::uint64_t old = vsm_config_[v].load(std::memory_order_acquire);
@@ -182,6 +182,7 @@ void Partition::write_vsm_config(tlfs::Vtl v, std::uint64_t value) {
                ? (old & kFixedOnceProtected) | (value & ~kFixedOnceProtected)
                : value;
   } while (!vsm_config_[v].compare_exchange_weak(old, next, std::memory_order_acq_rel));
+  return (old & kEnableVtlProtection) == 0 && (next & kEnableVtlProtection) != 0;
 }
 
 bool Partition::enable_vtl(tlfs::Vtl v) {

@@ -16,6 +16,7 @@
 #include "hv/reference_clock.h"
 #include "hv/synic/connections.h"
 #include "hv/synic/vtl_synic.h"
+#include "hv/vtl_protection.h"
 #include "hvk/tlfs/privileges.h"
 #include "hvk/tlfs/types.h"
 #include "hvk/tlfs/vp_context.h"
@@ -183,8 +184,12 @@ class Partition {
   }
   // TLFS vsm: EnableVtlProtection (bit 0) is write-once, and DefaultVtlProtectionMask (bits 4:1)
   // cannot be changed once set; so once bit 0 is set a write keeps bits 4:0 as they are and
-  // changes only the rest.
-  void write_vsm_config(tlfs::Vtl v, std::uint64_t value);
+  // changes only the rest. Returns whether this write set EnableVtlProtection.
+  bool write_vsm_config(tlfs::Vtl v, std::uint64_t value);
+
+  // The masks HvCallModifyVtlProtectionMask put on lower VTLs' pages (vtl_protection.h).
+  VtlProtections& protections() { return protections_; }
+  const VtlProtections& protections() const { return protections_; }
 
   // VTLs some VP of the partition has enabled (EnableVpVtl's restriction: once one VP has a VTL,
   // only that VTL or higher may enable it on others). mark_vp_vtl returns whether it was new.
@@ -289,6 +294,7 @@ class Partition {
   const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   std::atomic<const ReferenceClock*> clock_{nullptr};
   ConnectionTable connections_;
+  VtlProtections protections_;
   std::vector<std::unique_ptr<Vp>> vps_;
   std::vector<std::pair<std::uint32_t, tlfs::VpIndex>> by_apic_id_;  // sorted by APIC ID
   Backend* backend_ = nullptr;

@@ -193,7 +193,7 @@ RepResult set_vp_registers(CallContext& ctx, const tlfs::VpRegistersHeader& h,
         if ((e.value.low & ~kVsmPartitionConfigMask) != 0 || e.value.high != 0) {
           return {Status::kInvalidParameter, done};
         }
-        p.write_vsm_config(vtl, e.value.low);
+        if (p.write_vsm_config(vtl, e.value.low)) vtl_protection_enabled(p, vtl);
         break;
       case RegisterName::kVsmVpSecureConfigVtl0:
       case RegisterName::kVsmVpSecureConfigVtl1: {

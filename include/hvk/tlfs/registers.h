@@ -95,6 +95,8 @@ constexpr const char* register_name(RegisterName r) {
 // HvRegisterVsmPartitionConfig bits.
 namespace vsm_config {
 inline constexpr std::uint64_t kEnableVtlProtection = 1u << 0;
+inline constexpr unsigned kDefaultVtlProtectionMaskShift = 1;
+inline constexpr std::uint64_t kDefaultVtlProtectionMask = 0xFu << kDefaultVtlProtectionMaskShift;
 inline constexpr std::uint64_t kDenyLowerVtlStartup = 1u << 6;
 inline constexpr std::uint64_t kInterceptVpStartup = 1u << 9;
 }  // namespace vsm_config
