@@ -41,6 +41,11 @@ int run_main(int argc, char** argv) {
   run->add_option("--child-vps", run_opts.child_vps, "VPs of each child partition");
   run->add_flag("--synic", run_opts.synic,
                 "Offer the SynIC, synthetic timers, PostMessage and SignalEvent (experimental)");
+  run->add_option("--vtl-exec-bits", run_opts.vtl_exec_bits,
+                  "How VTL protection masks grant execution without MBEC: tlfs (KernelExecutable, "
+                  "bit 2; the default) or either (bit 2 or 3, as the Amazon KVM/QEMU VSM stack "
+                  "and kvm-unit-tests' hyperv_vsm read them)")
+      ->check(CLI::IsMember({"tlfs", "either"}));
   run->add_flag("--hyperv-testdev", run_opts.hyperv_testdev,
                 "QEMU's hyperv-testdev on port 0x3000 (kvm-unit-tests' Hyper-V tests)");
   run->add_option("--child-mem", run_opts.child_mem, "RAM of each child partition");

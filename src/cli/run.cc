@@ -157,6 +157,7 @@ int run(const RunOptions& o) {
   pc.privileges = *privileges;
   pc.boot_vtl = static_cast<tlfs::Vtl>(o.vtl);
   pc.synic = o.synic;
+  pc.vtl_execute_either_bit = o.vtl_exec_bits == "either";
   hv::Partition& root = vmm.hv().create_root(pc);
   const bool prefixed = !o.children.empty();
 

@@ -110,7 +110,8 @@ Partition::Partition(tlfs::PartitionId id, tlfs::PartitionId parent, const Parti
       parent_(parent),
       privileges_{config.privileges.raw | (config.synic ? synic_privileges().raw : 0)},
       max_vtl_(std::min(config.max_vtl, tlfs::kMaxVtl)),
-      cpu_(config.cpu) {
+      cpu_(config.cpu),
+      execute_either_bit_(config.vtl_execute_either_bit) {
   if (config.vp_count == 0) throw std::invalid_argument("a partition needs at least one VP");
   if (!config.apic_ids.empty() && config.apic_ids.size() != config.vp_count) {
     throw std::invalid_argument("one APIC ID per VP is needed");

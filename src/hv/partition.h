@@ -44,6 +44,9 @@ struct PartitionConfig {
   // (synic_privileges()). Off by default: the engine implements them, but a guest can rely on
   // them only once the machine delivers their interrupts (docs/conformance.md Y1).
   bool synic = false;
+  // How VTL protection masks grant execution (vtl_protection.h page_access): false as the TLFS
+  // says (KernelExecutable), true as the Amazon KVM/QEMU VSM stack does (either execute bit).
+  bool vtl_execute_either_bit = false;
 };
 
 // The privileges a root partition gets by default: everything hvk implements end to end.
@@ -190,6 +193,10 @@ class Partition {
   // The masks HvCallModifyVtlProtectionMask put on lower VTLs' pages (vtl_protection.h).
   VtlProtections& protections() { return protections_; }
   const VtlProtections& protections() const { return protections_; }
+  // What a protection mask allows on this partition.
+  PageAccess page_access(std::uint32_t mask) const {
+    return hv::page_access(mask, execute_either_bit_);
+  }
 
   // VTLs some VP of the partition has enabled (EnableVpVtl's restriction: once one VP has a VTL,
   // only that VTL or higher may enable it on others). mark_vp_vtl returns whether it was new.
@@ -280,6 +287,7 @@ class Partition {
   const tlfs::PrivilegeMask privileges_;
   const tlfs::Vtl max_vtl_;
   const CpuLimits cpu_;
+  const bool execute_either_bit_;
   std::atomic<PartitionState> state_{PartitionState::kCreated};
   std::atomic<std::uint16_t> enabled_vtls_{1};
   std::array<std::atomic<std::uint64_t>, tlfs::kMaxVtl + 1> vsm_config_{};

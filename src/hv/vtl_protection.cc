@@ -62,7 +62,7 @@ std::uint32_t default_protection_mask(const Partition& p, tlfs::Vtl vtl) {
 
 PageAccess lower_vtl_access(const Partition& p, tlfs::Vtl vtl, std::uint64_t page) {
   const std::uint32_t fallback = default_protection_mask(p, vtl);
-  return page_access(p.protections().mask(vtl, page, fallback));
+  return p.page_access(p.protections().mask(vtl, page, fallback));
 }
 
 bool raise_gpa_intercept(Partition& p, Vp& vp, const DeniedAccess& access) {

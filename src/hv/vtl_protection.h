@@ -27,11 +27,15 @@ struct PageAccess {
   friend constexpr bool operator==(const PageAccess&, const PageAccess&) = default;
 };
 
-// The one reading of an HV_MAP_GPA_FLAGS mask (conformance P3): without MBEC, which hvk does not
-// offer, either execute bit grants execution in both modes.
-constexpr PageAccess page_access(std::uint32_t mask) {
+// The one reading of an HV_MAP_GPA_FLAGS mask (conformance P3). hvk offers no MBEC, and without
+// it the TLFS has KernelExecutable (bit 2) decide execution in both modes and ignores
+// UserExecutable (bit 3). `either_execute_bit` (PartitionConfig::vtl_execute_either_bit) reads
+// the mask as the Amazon KVM/QEMU VSM stack does instead: either bit grants execution.
+constexpr PageAccess page_access(std::uint32_t mask, bool either_execute_bit) {
+  const std::uint32_t exec =
+      either_execute_bit ? tlfs::map_gpa::kExecutable : tlfs::map_gpa::kKernelExecutable;
   return {(mask & tlfs::map_gpa::kReadable) != 0, (mask & tlfs::map_gpa::kWritable) != 0,
-          (mask & tlfs::map_gpa::kExecutable) != 0};
+          (mask & exec) != 0};
 }
 
 // Masks set by HvCallModifyVtlProtectionMask, per target VTL (0 .. kMaxVtl - 1) and page. A page

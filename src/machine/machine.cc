@@ -437,6 +437,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
     return true;
   }
   if (auto* mmio = std::get_if<Mmio>(&exit)) {
+    if (memory_.contains(mmio->addr, 1) && on_ram_mmio(slot, *mmio)) return true;
     // The IOAPIC; elsewhere reads of unbacked addresses see all ones, writes are dropped.
     if (platform_->mmio(mmio->addr, mmio->is_write, mmio->data)) return true;
     if (!mmio->is_write) std::fill(mmio->data.begin(), mmio->data.end(), std::uint8_t{0xFF});
@@ -760,6 +761,7 @@ void Machine::on_msr_write(Slot& slot, const kvm::exits::MsrWrite& msr) {
 }
 
 bool Machine::on_internal_error(Slot& slot, const kvm::exits::InternalError& e) {
+  if (e.suberror == KVM_INTERNAL_ERROR_EMULATION && on_denied_fetch(slot)) return true;
   // Some KVM hosts fail to emulate int3 and fwait (notes §9): finish them as the CPU would. int3
   // raises #BP after itself; fwait raises #MF when an unmasked x87 exception is pending (FSW.ES)
   // and does nothing otherwise.

@@ -20,6 +20,7 @@
 #include "hv/partition.h"
 #include "hv/synthetic_msrs.h"
 #include "hv/vtl_switch.h"
+#include "hvk/tlfs/vtl_protection.h"
 #include "kvm/exit.h"
 #include "kvm/kick.h"
 #include "machine/apic/lapic_gate.h"
@@ -35,6 +36,7 @@
 #include "machine/loader/result.h"
 #include "machine/synic/synic_delivery.h"
 #include "machine/tlb/tlb_shootdown.h"
+#include "machine/vtl/protected_ram.h"
 #include "machine/vtl/vtl_interrupt_watch.h"
 #include "machine/vtl/vtl_vm.h"
 
@@ -92,6 +94,8 @@ class Machine final : public hv::Backend {
                       std::uint64_t deadline) noexcept override;
   void flush_tlb(tlfs::VpIndex caller, const hv::VpSet& targets, tlfs::Vtl vtl) noexcept override;
   void tlb_locks_released() noexcept override;
+  bool vtl_protections_changed(tlfs::Vtl vtl,
+                               std::span<const std::uint64_t> pages) noexcept override;
 
  private:
   struct Slot {
@@ -112,6 +116,8 @@ class Machine final : public hv::Backend {
     // the context EnableVpVtl or StartVirtualProcessor recorded (the VP's own thread only).
     std::array<bool, tlfs::kMaxVtl + 1> entered{};
     std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // XMM fast-call scratch
+    // The FPU kept across the completion of a denied access (vtl/vtl_intercepts.cc).
+    std::unique_ptr<kvm_xsave> intercept_xsave = std::make_unique<kvm_xsave>();
     FpuImages fpu;  // the VTL switch's view of each vCPU's x87/SSE/AVX state
     // Set (with a kick) when hvk sent an interrupt into a VTL above the active one: the VP's
     // thread then looks at that VTL's APIC before its next KVM_RUN (take_vtl_interrupt).
@@ -192,6 +198,16 @@ class Machine final : public hv::Backend {
   // KVM_SIGNAL_MSI into VTL `vtl`'s VM (dropped if that VTL has none).
   void signal_msi(tlfs::Vtl vtl, std::uint64_t address, std::uint32_t data);
   bool on_internal_error(Slot& slot, const kvm::exits::InternalError& e);
+  // VTL memory protections (vtl/vtl_intercepts.cc). An MMIO exit inside RAM: an access the
+  // active VTL's KVM VM does not map as asked; completed if allowed, else denied. False when
+  // the address is not RAM after all.
+  bool on_ram_mmio(Slot& slot, const kvm::exits::Mmio& mmio);
+  // KVM could not fetch the instruction at RIP: true if that is a page the VTL may not execute
+  // (the fetch is then denied).
+  bool on_denied_fetch(Slot& slot);
+  // Stops the access (an MMIO exit's instruction is undone) and raises its GPA intercept.
+  void deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_t gpa,
+                   const kvm::exits::Mmio* mmio);
   // Ends the VM (root) or this partition (child) because of the VP in `slot`.
   void fail(Slot& slot, int status, const std::string& what);
   void end(int status, const std::string& message);
@@ -208,6 +224,9 @@ class Machine final : public hv::Backend {
   std::optional<std::int64_t> tsc_offset_;
   kvm::Mapping ram_;
   hv::MemoryMap memory_;
+  // Each lower VTL's RAM map under its protections, made at its first protection change.
+  std::array<std::unique_ptr<ProtectedRam>, tlfs::kMaxVtl> protected_ram_;
+  std::mutex protected_mu_;
   MachineConfig config_;
   BootSetup boot_{};
   Console::Stream console_;

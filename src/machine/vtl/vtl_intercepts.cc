@@ -1,0 +1,180 @@
+// The machine's half of VTL memory protections (conformance rows P; the engine's rules in
+// hv/vtl_protection.h): each lower VTL's KVM VM maps RAM as its protections allow
+// (vtl/protected_ram.h), and the accesses that then reach hvk are completed when allowed or
+// stopped and reported as GPA intercepts to the VTL above.
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "hv/vtl_protection.h"
+#include "machine/machine.h"
+#include "machine/vcpu_state.h"
+#include "machine/vtl/instruction.h"
+
+namespace hvk::machine {
+
+namespace {
+constexpr std::uint64_t kPageShift = 12;
+constexpr std::uint64_t kRflagsRf = 1ull << 16;
+constexpr std::uint64_t kCr0Am = 1ull << 18;
+
+// How KVM maps a page the VTL may use as `a`.
+ProtectedRam::Kind kind_of(const hv::PageAccess& a) {
+  if (a.full()) return ProtectedRam::Kind::kReadWrite;
+  if (a.read && a.execute && !a.write) return ProtectedRam::Kind::kReadOnly;
+  return ProtectedRam::Kind::kUnmapped;
+}
+
+CodeMode code_mode(const kvm_sregs& s) {
+  if ((s.efer & kEferLma) != 0 && s.cs.l != 0) return CodeMode::k64;
+  return s.cs.db != 0 ? CodeMode::k32 : CodeMode::k16;
+}
+}  // namespace
+
+bool Machine::vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64_t>) noexcept {
+  if (vtl >= tlfs::kMaxVtl) return true;
+  kvm::Vm* vm = vm_ptrs_[vtl].load(std::memory_order_acquire);
+  if (vm == nullptr) return true;  // the VTL has no VM yet: it maps RAM as it is created
+  ProtectedRam* ram = nullptr;
+  {
+    std::lock_guard lock(protected_mu_);
+    if (!protected_ram_[vtl]) {
+      // Leave a few slots for whatever else may one day be mapped.
+      const int slots = vm->extension(KVM_CAP_NR_MEMSLOTS);
+      const auto max_slots = static_cast<std::uint32_t>(slots > 8 ? slots - 4 : 1);
+      protected_ram_[vtl] = std::make_unique<ProtectedRam>(
+          *vm, reinterpret_cast<std::byte*>(ram_.data()), ram_.size(), max_slots,
+          vm->extension(KVM_CAP_READONLY_MEM) > 0);
+    }
+    ram = protected_ram_[vtl].get();
+  }
+  const std::uint32_t fallback = hv::default_protection_mask(partition_, vtl);
+  const ProtectedRam::Kind base = kind_of(partition_.page_access(fallback));
+  std::vector<std::pair<std::uint64_t, ProtectedRam::Kind>> pages;
+  partition_.protections().for_each(vtl, fallback, [&](std::uint64_t page, std::uint32_t mask) {
+    const ProtectedRam::Kind k = kind_of(partition_.page_access(mask));
+    if (k != base) pages.emplace_back(page, k);
+  });
+  auto r = ram->apply(base, std::move(pages));
+  if (!r) {
+    end(kExitVcpuFailure, fmt::format("partition {}: mapping VTL {}'s protected RAM failed: {}",
+                                      partition_.id(), vtl, r.error().message()));
+    return false;
+  }
+  return *r;
+}
+
+bool Machine::on_ram_mmio(Slot& slot, const kvm::exits::Mmio& mmio) {
+  const hv::PageAccess a = hv::lower_vtl_access(partition_, slot.active, mmio.addr >> kPageShift);
+  if (mmio.is_write ? a.write : a.read) {
+    // KVM splits accesses at page boundaries: this one lies in one page of RAM.
+    const std::span<std::byte> host = memory_.host_span(mmio.addr, mmio.data.size());
+    if (host.empty()) return false;
+    if (mmio.is_write) {
+      std::memcpy(host.data(), mmio.data.data(), host.size());
+    } else {
+      std::memcpy(mmio.data.data(), host.data(), host.size());
+    }
+    return true;
+  }
+  deny_access(slot, mmio.is_write ? tlfs::InterceptAccess::kWrite : tlfs::InterceptAccess::kRead,
+              mmio.addr, &mmio);
+  return true;
+}
+
+bool Machine::on_denied_fetch(Slot& slot) {
+  const std::uint64_t rip = slot.vcpu().synced_regs().rip;
+  const auto gpa = slot.vcpu().translate(rip);
+  if (!gpa || !*gpa || !memory_.contains(**gpa, 1)) return false;
+  if (hv::lower_vtl_access(partition_, slot.active, **gpa >> kPageShift).execute) return false;
+  deny_access(slot, tlfs::InterceptAccess::kExecute, **gpa, nullptr);
+  return true;
+}
+
+void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_t gpa,
+                          const kvm::exits::Mmio* mmio) {
+  kvm::Vcpu& v = slot.vcpu();
+  const kvm_regs regs = v.synced_regs();  // as before the instruction
+  const kvm_sregs& sregs = v.synced_sregs();
+  if (mmio != nullptr) {
+    // KVM completes an MMIO access only by running the vCPU again: complete it without running
+    // the guest (a read gets zeros), then put the registers back as they were before the
+    // instruction, so that it is issued again when the VTL runs next.
+    if (!mmio->is_write) std::fill(mmio->data.begin(), mmio->data.end(), std::uint8_t{0});
+    kvm_xsave& fpu = *slot.intercept_xsave;
+    const bool have_fpu = static_cast<bool>(v.xsave(fpu));
+    v.set_immediate_exit(true);
+    auto r = v.run();
+    v.set_immediate_exit(false);
+    if (!r) {
+      fail(slot, kExitVcpuFailure, "completing a denied access failed: " + r.error().message());
+      return;
+    }
+    v.edit_synced_regs() = regs;
+    if (have_fpu) (void)v.set_xsave(fpu);
+    slot.fpu.forget();
+  }
+
+  hv::DeniedAccess d;
+  d.vtl = slot.active;
+  tlfs::MemoryInterceptMessage& m = d.message;
+  m.header.access_type = access;
+  std::uint16_t state = static_cast<std::uint16_t>(sregs.ss.dpl & tlfs::exec_state::kCplMask);
+  if ((sregs.cr0 & kCr0Pe) != 0) state |= tlfs::exec_state::kCr0Pe;
+  if ((sregs.cr0 & kCr0Am) != 0) state |= tlfs::exec_state::kCr0Am;
+  if ((sregs.efer & kEferLma) != 0) state |= tlfs::exec_state::kEferLma;
+  const kvm_vcpu_events& ev = v.synced_events();
+  if (ev.exception.injected != 0 || ev.interrupt.injected != 0 || ev.nmi.injected != 0) {
+    state |= tlfs::exec_state::kInterruptionPending;
+  }
+  m.header.execution_state = state;
+  m.header.cs = from_kvm_segment(sregs.cs);
+  m.header.rip = regs.rip;
+  // The access faulted and will be restarted: RF is set, as in the RFLAGS image of a fault.
+  m.header.rflags = regs.rflags | kRflagsRf;
+  m.cache_type = tlfs::kCacheTypeWriteBack;
+  m.gpa = gpa;
+  if (access != tlfs::InterceptAccess::kExecute) {
+    // The instruction's bytes, as far as they are mapped RAM, and its decoded length.
+    std::uint8_t bytes[sizeof m.instruction_bytes] = {};
+    std::size_t have = 0;
+    while (have < sizeof bytes) {
+      const auto at = v.translate(regs.rip + have);
+      if (!at || !*at) break;
+      const std::uint64_t left_in_page = kPageSize - (**at & (kPageSize - 1));
+      const std::size_t n = std::min<std::size_t>(sizeof bytes - have, left_in_page);
+      const std::span<std::byte> host = memory_.host_span(**at, n);
+      if (host.empty()) break;
+      std::memcpy(bytes + have, host.data(), n);
+      have += n;
+    }
+    if (const auto len = instruction_length({bytes, have}, code_mode(sregs))) {
+      m.header.instruction_length = *len;
+      m.instruction_byte_count = *len;
+      std::memcpy(m.instruction_bytes, bytes, *len);
+    }
+  }
+  m.ds = from_kvm_segment(sregs.ds);
+  m.ss = from_kvm_segment(sregs.ss);
+  m.rax = regs.rax;
+  m.rcx = regs.rcx;
+  m.rdx = regs.rdx;
+  m.rbx = regs.rbx;
+  m.rsp = regs.rsp;
+  m.rbp = regs.rbp;
+  m.rsi = regs.rsi;
+  m.rdi = regs.rdi;
+  m.r8 = regs.r8;
+  m.r9 = regs.r9;
+  m.r10 = regs.r10;
+  m.r11 = regs.r11;
+  m.r12 = regs.r12;
+  m.r13 = regs.r13;
+  m.r14 = regs.r14;
+  m.r15 = regs.r15;
+  hv::Vp& vp = *partition_.vp(slot.id());
+  (void)hv::raise_gpa_intercept(partition_, vp, d);
+}
+
+}  // namespace hvk::machine
