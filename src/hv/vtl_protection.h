@@ -1,4 +1,4 @@
-// VTL memory protections (TLFS vsm "Memory Access Protections"; docs/conformance.md rows P): the
+// VTL memory protections (TLFS vsm "Memory Access Protections"; docs/conformance.md rows K): the
 // masks higher VTLs put on a lower VTL's pages, what they allow, and the GPA intercept message a
 // denied access becomes. The machine enforces them (a lower VTL's KVM VM maps a protected page
 // read-only or not at all) and reports every access it stopped through raise_gpa_intercept.
@@ -27,7 +27,7 @@ struct PageAccess {
   friend constexpr bool operator==(const PageAccess&, const PageAccess&) = default;
 };
 
-// The one reading of an HV_MAP_GPA_FLAGS mask (conformance P3). hvk offers no MBEC, and without
+// The one reading of an HV_MAP_GPA_FLAGS mask (conformance K2). hvk offers no MBEC, and without
 // it the TLFS has KernelExecutable (bit 2) decide execution in both modes and ignores
 // UserExecutable (bit 3). `either_execute_bit` (PartitionConfig::vtl_execute_either_bit) reads
 // the mask as the Amazon KVM/QEMU VSM stack does instead: either bit grants execution.
@@ -36,6 +36,14 @@ constexpr PageAccess page_access(std::uint32_t mask, bool either_execute_bit) {
       either_execute_bit ? tlfs::map_gpa::kExecutable : tlfs::map_gpa::kKernelExecutable;
   return {(mask & tlfs::map_gpa::kReadable) != 0, (mask & tlfs::map_gpa::kWritable) != 0,
           (mask & exec) != 0};
+}
+
+// The TLFS's protections: no access, read-only, read/write, each with or without execute. Write
+// or execute without read is none of them, and no other bit is defined (conformance K3).
+constexpr bool valid_protection_mask(std::uint32_t mask) {
+  if ((mask & ~tlfs::map_gpa::kAll) != 0) return false;
+  const std::uint32_t needs_read = tlfs::map_gpa::kWritable | tlfs::map_gpa::kExecutable;
+  return (mask & needs_read) == 0 || (mask & tlfs::map_gpa::kReadable) != 0;
 }
 
 // Masks set by HvCallModifyVtlProtectionMask, per target VTL (0 .. kMaxVtl - 1) and page. A page
@@ -68,7 +76,7 @@ class VtlProtections {
 };
 
 // The default protection mask of VTL `vtl`'s pages: DefaultVtlProtectionMask of the VTL just
-// above it once that VTL set EnableVtlProtection, else everything allowed (conformance P5).
+// above it once that VTL set EnableVtlProtection, else everything allowed (conformance K5).
 std::uint32_t default_protection_mask(const Partition& p, tlfs::Vtl vtl);
 
 // What VTL `vtl` may do with guest page `page` now.
@@ -84,7 +92,7 @@ struct DeniedAccess {
 };
 
 // Posts the GPA intercept message of `access` to SINT 0 of the VTL above it on `vp` (conformance
-// P8): the VP then enters that VTL as for any interrupt there. False when that VTL's SynIC cannot
+// K8): the VP then enters that VTL as for any interrupt there. False when that VTL's SynIC cannot
 // take it (disabled, SIM page off, queue full): the access is then retried as it is.
 bool raise_gpa_intercept(Partition& p, Vp& vp, const DeniedAccess& access);
 

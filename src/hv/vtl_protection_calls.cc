@@ -1,11 +1,12 @@
 // HvCallModifyVtlProtectionMask (0x000C) and the default protection mask a VTL's
-// HvRegisterVsmPartitionConfig sets. Rules in docs/conformance.md, rows P.
+// HvRegisterVsmPartitionConfig sets. Rules in docs/conformance.md, rows K.
 #include <array>
 
 #include "hv/calls.h"
 #include "hv/target.h"
 #include "hv/vtl_protection.h"
 #include "hvk/tlfs/privileges.h"
+#include "hvk/tlfs/registers.h"
 
 namespace hvk::hv {
 
@@ -27,13 +28,20 @@ RepResult modify_vtl_protection_mask(CallContext& ctx,
   const Target t = resolve_partition(ctx, h.partition_id);
   if (t.status != Status::kSuccess) return {t.status, 0};
   Partition& p = *t.partition;
-  const VtlTarget v = resolve_input_vtl(ctx, t.self, h.target_vtl);
-  if (v.status != Status::kSuccess) return {v.status, 0};
-  // A VTL protects only VTLs below it (the caller's own included in "not below").
+  const VtlTarget named = resolve_input_vtl(ctx, t.self, h.target_vtl);
+  if (named.status != Status::kSuccess) return {named.status, 0};
+  // The VTL whose pages change: one the caller names below itself, or (naming none, or itself,
+  // as Microsoft's own callers do) the VTL just below it. There is none below VTL 0.
   const tlfs::Vtl caller = t.self ? ctx.vtl : tlfs::kMaxVtl;
-  if (v.vtl >= caller) return {Status::kAccessDenied, 0};
-  if (!p.vtl_enabled(v.vtl)) return {Status::kInvalidVtlState, 0};
-  if ((h.map_flags & ~tlfs::map_gpa::kAll) != 0) return {Status::kInvalidParameter, 0};
+  if (caller == 0) return {Status::kAccessDenied, 0};
+  const tlfs::Vtl target = named.vtl < caller ? named.vtl : static_cast<tlfs::Vtl>(caller - 1);
+  // Protections must be switched on first (EnableVtlProtection in the caller's VsmPartitionConfig).
+  if ((p.vsm_config(caller) & tlfs::vsm_config::kEnableVtlProtection) == 0) {
+    return {Status::kAccessDenied, 0};
+  }
+  if (!p.vtl_enabled(target)) return {Status::kInvalidVtlState, 0};
+  if (!valid_protection_mask(h.map_flags)) return {Status::kInvalidParameter, 0};
+  const VtlTarget v{Status::kSuccess, target};
 
   GuestMemory* memory = p.memory();
   std::array<std::uint64_t, kBatch> batch{};

@@ -1,4 +1,4 @@
-// The machine's half of VTL memory protections (conformance rows P; the engine's rules in
+// The machine's half of VTL memory protections (conformance rows K; the engine's rules in
 // hv/vtl_protection.h): each lower VTL's KVM VM maps RAM as its protections allow
 // (vtl/protected_ram.h), and the accesses that then reach hvk are completed when allowed or
 // stopped and reported as GPA intercepts to the VTL above.
