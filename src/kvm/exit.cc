@@ -128,6 +128,10 @@ std::string describe(const Exit& exit) {
           },
           [](const exits::Intr&) { return std::string("interrupted"); },
           [](const exits::Again&) { return std::string("again (INIT/SIPI state change)"); },
+          [](const exits::MemoryFault& e) {
+            return e.gpa_known ? "memory fault gpa " + hex(e.gpa) + " size " + hex(e.size)
+                               : std::string("memory fault (EFAULT)");
+          },
           [](const exits::Unknown& e) {
             return "exit reason " + std::to_string(e.exit_reason) + " hardware reason " +
                    hex(e.hardware_exit_reason);

@@ -93,6 +93,15 @@ struct SystemEvent {
 // KVM_RUN was interrupted by a signal or immediate_exit (EINTR).
 struct Intr {};
 
+// KVM_RUN failed with EFAULT: the vCPU touched guest memory whose host page does not allow the
+// access (the instruction did nothing). KVM says which page only on kernels that report
+// KVM_EXIT_MEMORY_FAULT for it (`gpa_known`).
+struct MemoryFault {
+  bool gpa_known;
+  std::uint64_t gpa;
+  std::uint64_t size;
+};
+
 // KVM_RUN returned EAGAIN: a vCPU waiting for INIT/SIPI changed state without running.
 struct Again {};
 
@@ -106,7 +115,8 @@ struct Unknown {
 
 using Exit = std::variant<exits::Io, exits::Mmio, exits::MsrRead, exits::MsrWrite, exits::Hlt,
                           exits::Shutdown, exits::InternalError, exits::FailEntry,
-                          exits::SystemEvent, exits::Intr, exits::Again, exits::Unknown>;
+                          exits::SystemEvent, exits::Intr, exits::Again, exits::MemoryFault,
+                          exits::Unknown>;
 
 // Reads the exit KVM_RUN left in `run` (after a successful KVM_RUN).
 Exit decode_exit(kvm_run& run);

@@ -1,6 +1,7 @@
 #include "kvm/mapping.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 namespace hvk::kvm {
 
@@ -25,6 +26,18 @@ Result<Mapping> Mapping::map(std::size_t size, int prot, int flags, int fd, off_
 Result<Mapping> Mapping::anonymous(std::size_t size) {
   return map(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0,
              "mmap anonymous");
+}
+
+Result<SharedMemory> SharedMemory::create(std::size_t size, const char* name) {
+  Fd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd) return Error::from_errno("memfd_create");
+  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return Error::from_errno("ftruncate");
+  return SharedMemory(std::move(fd), size);
+}
+
+Result<Mapping> SharedMemory::map() const {
+  return Mapping::map(size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_.get(), 0,
+                      "mmap guest RAM");
 }
 
 void Mapping::reset() noexcept {

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <span>
+#include <utility>
 
+#include "kvm/fd.h"
 #include "kvm/result.h"
 
 namespace hvk::kvm {
@@ -44,6 +46,23 @@ class Mapping {
   Mapping(void* addr, std::size_t size) noexcept : addr_(addr), size_(size) {}
 
   void* addr_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// Memory that can be mapped more than once (a memfd, filled lazily like anonymous memory): guest
+// RAM, which hvk maps once for itself and once more for each VTL whose protections it enforces
+// with mprotect on that VTL's view.
+class SharedMemory {
+ public:
+  SharedMemory() = default;
+  static Result<SharedMemory> create(std::size_t size, const char* name);
+  // A new read-write view of all of it.
+  Result<Mapping> map() const;
+  std::size_t size() const { return size_; }
+
+ private:
+  SharedMemory(Fd fd, std::size_t size) : fd_(std::move(fd)), size_(size) {}
+  Fd fd_;
   std::size_t size_ = 0;
 };
 

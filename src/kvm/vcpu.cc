@@ -1,5 +1,6 @@
 #include "kvm/vcpu.h"
 
+#include <cstring>
 #include <sys/ioctl.h>
 
 #include <algorithm>
@@ -287,6 +288,18 @@ Result<Exit> Vcpu::run() {
     if (errno == EINTR) return Exit{exits::Intr{}};
     // An AP waiting for SIPI returns EAGAIN when INIT wakes it: nothing ran, run it again.
     if (errno == EAGAIN) return Exit{exits::Again{}};
+    if (errno == EFAULT) {
+      const kvm_run& r = run_struct();
+      constexpr std::uint32_t kExitMemoryFault = 39;  // KVM_EXIT_MEMORY_FAULT (Linux 6.8)
+      if (r.exit_reason == kExitMemoryFault) {
+        // struct { __u64 flags, gpa, size; } memory_fault, in the exit union (which Debian 12's
+        // headers do not declare yet).
+        std::uint64_t words[3] = {};
+        std::memcpy(words, &r.hw, sizeof words);
+        return Exit{exits::MemoryFault{true, words[1], words[2]}};
+      }
+      return Exit{exits::MemoryFault{false, 0, 0}};
+    }
     return Error::from_errno("KVM_RUN");
   }
   return decode_exit(run_struct());

@@ -57,11 +57,23 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
     return machine::fail(fmt::format("--mem: {} bytes is not a multiple of 4 KiB of at most 3 GiB",
                                      config.mem_bytes));
   }
-  auto ram = kvm::Mapping::anonymous(config.mem_bytes);
-  if (!ram) return kvm_error(ram);
-  auto vm = create_guest_vm(vmm.kvm(), *ram);  // VTL 0's
+  // Guest RAM: hvk's own view, and one view per VTL that can be protected by a VTL above it,
+  // which that VTL's KVM VM maps (vtl/protected_ram.h mprotects it).
+  auto memory = kvm::SharedMemory::create(config.mem_bytes, "hvk guest RAM");
+  if (!memory) return kvm_error(memory);
+  RamViews views;
+  auto own = memory->map();
+  if (!own) return kvm_error(own);
+  views.own = std::move(*own);
+  for (auto& v : views.vtl) {
+    auto view = memory->map();
+    if (!view) return kvm_error(view);
+    v = std::move(*view);
+  }
+  views.memory = std::move(*memory);
+  auto vm = create_guest_vm(vmm.kvm(), views.vtl[0]);  // VTL 0's
   if (!vm) return kvm_error(vm);
-  std::unique_ptr<Machine> m(new Machine(vmm, partition, std::move(*vm), std::move(*ram), config));
+  std::unique_ptr<Machine> m(new Machine(vmm, partition, std::move(*vm), std::move(views), config));
   // A device tree in setup_data tells a kernel without ACPI where its processors are.
   for (std::uint32_t i = 0; i < partition.vp_count(); ++i) {
     m->apic_ids_.push_back(partition.vp(i)->apic_id());
@@ -147,11 +159,13 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   return m;
 }
 
-Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
+Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, RamViews views,
                  const MachineConfig& config)
     : vmm_(vmm),
       partition_(partition),
-      ram_(std::move(ram)),
+      ram_memory_(std::move(views.memory)),
+      ram_(std::move(views.own)),
+      vtl_ram_(std::move(views.vtl)),
       config_(config),
       console_(vmm.console(), config.console_prefix),
       gate_(partition.vp_count()),
@@ -174,7 +188,7 @@ kvm::Vm* Machine::vtl_vm(tlfs::Vtl vtl) {
   if (vtl > tlfs::kMaxVtl) return nullptr;
   std::lock_guard lock(vms_mu_);
   if (!vms_[vtl]) {
-    auto vm = create_guest_vm(vmm_.kvm(), ram_);
+    auto vm = create_guest_vm(vmm_.kvm(), vtl < tlfs::kMaxVtl ? vtl_ram_[vtl] : ram_);
     if (!vm) return nullptr;
     vms_[vtl] = std::make_unique<kvm::Vm>(std::move(*vm));
     vm_ptrs_[vtl].store(vms_[vtl].get(), std::memory_order_release);
@@ -422,6 +436,9 @@ bool Machine::ran_guest(const Slot& slot, const kvm::Exit& exit) {
 
 bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
   using namespace kvm::exits;
+  // A hole opened for one read closes at the vCPU's next exit whatever it is (on_ram_mmio closes
+  // it after the read itself).
+  if (slot.hole && !std::holds_alternative<Mmio>(exit)) close_hole(slot, false);
   if (auto* io = std::get_if<Io>(&exit)) return on_io(slot, *io);
   if (auto* rd = std::get_if<MsrRead>(&exit)) {
     on_msr_read(slot, *rd);
@@ -459,6 +476,11 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
     return false;
   }
   if (auto* ie = std::get_if<InternalError>(&exit)) return on_internal_error(slot, *ie);
+  if (auto* mf = std::get_if<MemoryFault>(&exit)) {
+    if (on_memory_fault(slot, *mf)) return true;
+    fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + kvm::describe(exit));
+    return false;
+  }
   if (auto* ev = std::get_if<SystemEvent>(&exit)) {
     end(0, fmt::format("partition {}: system event {} from VP {}", partition_.id(), ev->type,
                        slot.id()));

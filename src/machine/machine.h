@@ -118,6 +118,11 @@ class Machine final : public hv::Backend {
     std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // XMM fast-call scratch
     // The FPU kept across the completion of a denied access (vtl/vtl_intercepts.cc).
     std::unique_ptr<kvm_xsave> intercept_xsave = std::make_unique<kvm_xsave>();
+    // A protected page taken out of the map so that KVM emulates an allowed read of it
+    // (vtl/vtl_intercepts.cc), and EFAULTs in a row hvk could not attribute. Own thread only.
+    std::optional<std::uint64_t> hole;
+    tlfs::Vtl hole_vtl = 0;
+    int unattributed_faults = 0;
     FpuImages fpu;  // the VTL switch's view of each vCPU's x87/SSE/AVX state
     // Set (with a kick) when hvk sent an interrupt into a VTL above the active one: the VP's
     // thread then looks at that VTL's APIC before its next KVM_RUN (take_vtl_interrupt).
@@ -153,7 +158,13 @@ class Machine final : public hv::Backend {
     Slot& slot_;
   };
 
-  Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, kvm::Mapping ram,
+  // Guest RAM and its views (Machine::create).
+  struct RamViews {
+    kvm::SharedMemory memory;
+    kvm::Mapping own;                                   // hvk's, and the top VTL's VM's
+    std::array<kvm::Mapping, tlfs::kMaxVtl> vtl;  // VTL n's VM's, n below the top
+  };
+  Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, RamViews views,
           const MachineConfig& config);
   // VTL `vtl`'s VM, created if needed (prepare_vtl); nullptr if KVM refused.
   kvm::Vm* vtl_vm(tlfs::Vtl vtl);
@@ -205,6 +216,13 @@ class Machine final : public hv::Backend {
   // KVM could not fetch the instruction at RIP: true if that is a page the VTL may not execute
   // (the fetch is then denied).
   bool on_denied_fetch(Slot& slot);
+  // KVM_RUN failed with EFAULT: an access the VTL's view of RAM refused. Finds which access of the
+  // instruction it was and denies it, or lets an allowed read through a hole. False: not a
+  // protection (the VP fails).
+  bool on_memory_fault(Slot& slot, const kvm::exits::MemoryFault& fault);
+  // Maps the slot's hole page again (after completing the read it was opened for).
+  void close_hole(Slot& slot, bool complete_first);
+  ProtectedRam* protected_ram(tlfs::Vtl vtl);
   // Stops the access (an MMIO exit's instruction is undone) and raises its GPA intercept.
   void deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_t gpa,
                    const kvm::exits::Mmio* mmio);
@@ -222,7 +240,11 @@ class Machine final : public hv::Backend {
   std::mutex vms_mu_;
   // VTL 0's TSC offset, read from VP 0's vCPU before any vCPU ran (vtl/vtl_vm.h share_tsc).
   std::optional<std::int64_t> tsc_offset_;
+  kvm::SharedMemory ram_memory_;
   kvm::Mapping ram_;
+  // The view of RAM each VTL below the top maps in its KVM VM: its protections are mprotects of
+  // this view, which leave hvk's own (ram_) and the other VTLs' untouched.
+  std::array<kvm::Mapping, tlfs::kMaxVtl> vtl_ram_;
   hv::MemoryMap memory_;
   // Each lower VTL's RAM map under its protections, made at its first protection change.
   std::array<std::unique_ptr<ProtectedRam>, tlfs::kMaxVtl> protected_ram_;

@@ -69,6 +69,18 @@ class RecordingBackend final : public hv::Backend {
     std::lock_guard lock(mu);
     ++unlocks;
   }
+  bool vtl_protections_changed(tlfs::Vtl vtl,
+                               std::span<const std::uint64_t> pages) noexcept override {
+    std::lock_guard lock(mu);
+    protection_changes.push_back({vtl, {pages.begin(), pages.end()}});
+    return !refuse_protections;
+  }
+  struct ProtectionChange {
+    tlfs::Vtl vtl;
+    std::vector<std::uint64_t> pages;  // empty: the default mask changed
+  };
+  std::vector<ProtectionChange> protection_changes;
+  bool refuse_protections = false;
   struct Flush {
     tlfs::VpIndex caller;
     hv::VpSet targets;

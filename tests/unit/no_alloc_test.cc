@@ -5,6 +5,8 @@
 
 #include "engine_fixture.h"
 #include "hv/synthetic_msrs.h"
+#include "hvk/tlfs/flush.h"
+#include "hvk/tlfs/vp_set.h"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -63,6 +65,38 @@ TEST_F(NoAllocation, SuccessfulAndRejectedCallsAndTracing) {
   memory_.write(kIn, tlfs::as_bytes(start_input(2)));
   EXPECT_EQ(count([&] { raw_call(start_ctl, kIn, kOut); }), 0);
   EXPECT_EQ(root_->vp(2)->run_state(), hv::VpRunState::kRunning);
+}
+
+TEST_F(NoAllocation, ExCallsTracedOrNot) {
+  // HvCallSendSyntheticClusterIpiEx to VPs 1 and 3 (one bank word), and
+  // HvCallFlushVirtualAddressListEx of two ranges on VP 0: their HV_VP_SET banks in the variable
+  // header, traced too (the trace text shows the banks).
+  struct IpiEx {
+    tlfs::SendSyntheticClusterIpiExInput fixed;
+    std::uint64_t bank;
+  } ipi{{0x40, tlfs::InputVtl::current(), {}, {tlfs::vp_set_format::kSparse4k, 0b1}}, 0b1010};
+  struct ListEx {
+    tlfs::FlushVirtualAddressExInput fixed;
+    std::uint64_t bank;
+    std::uint64_t ranges[2];
+  } list{{0x1000, 0, {tlfs::vp_set_format::kSparse4k, 0b1}}, 0b1, {0x5000, 0x6000}};
+  memory_.write(kIn, tlfs::as_bytes(ipi));
+  memory_.write(kIn + 0x100, tlfs::as_bytes(list));
+  backend_.ipis.reserve(16);
+  backend_.flushes.reserve(16);
+  const auto ipi_ctl = HypercallControl::make(CallCode::kSendSyntheticClusterIpiEx, false, 0, 0, 1);
+  const auto list_ctl =
+      HypercallControl::make(CallCode::kFlushVirtualAddressListEx, false, 2, 0, 1);
+  EXPECT_EQ(count([&] { raw_call(ipi_ctl, kIn, kOut); }), 0);
+  EXPECT_EQ(count([&] { raw_call(list_ctl, kIn + 0x100, kOut); }), 0);
+  class NullTrace final : public hv::TraceSink {
+    void on_call(const hv::TraceRecord&) noexcept override {}
+  } trace;
+  dispatcher_->set_trace(&trace);
+  EXPECT_EQ(count([&] { raw_call(ipi_ctl, kIn, kOut); }), 0);
+  EXPECT_EQ(count([&] { raw_call(list_ctl, kIn + 0x100, kOut); }), 0);
+  EXPECT_EQ(backend_.ipis.size(), 4u);
+  EXPECT_EQ(backend_.flushes.size(), 2u);
 }
 
 TEST_F(NoAllocation, PostMessageAndSignalEvent) {

@@ -1,63 +1,134 @@
 #include "machine/vtl/protected_ram.h"
 
-#include <algorithm>
+#include <sys/mman.h>
 
-#include "kvm/linux_kvm.h"
+#include <algorithm>
 
 namespace hvk::machine {
 
-std::vector<ProtectedRam::Run> ProtectedRam::layout(
-    Kind base, std::vector<std::pair<std::uint64_t, Kind>>& pages) const {
-  std::sort(pages.begin(), pages.end());
+namespace {
+int prot_of(ProtectedRam::Kind k) {
+  switch (k) {
+    case ProtectedRam::Kind::kReadOnly:
+      return PROT_READ;
+    case ProtectedRam::Kind::kNoAccess:
+      return PROT_NONE;
+    case ProtectedRam::Kind::kReadWrite:
+    case ProtectedRam::Kind::kUnmapped:  // nothing maps it: hvk's own view serves it
+      break;
+  }
+  return PROT_READ | PROT_WRITE;
+}
+}  // namespace
+
+ProtectedRam::Kind ProtectedRam::kind_locked(std::uint64_t page) const {
+  const auto it = pages_.find(page);
+  return it == pages_.end() ? base_ : it->second;
+}
+
+ProtectedRam::Kind ProtectedRam::kind(std::uint64_t page) const {
+  std::lock_guard lock(mu_);
+  if (holes_.count(page) != 0) return Kind::kUnmapped;
+  return kind_locked(page);
+}
+
+std::vector<ProtectedRam::Run> ProtectedRam::layout() const {
   std::vector<Run> runs;
   const std::uint64_t total = size_ >> kPageShift;
-  auto add = [&](std::uint64_t first, std::uint64_t count, Kind kind) {
-    kind = effective(kind);
-    if (count == 0 || kind == Kind::kUnmapped) return;
-    if (!runs.empty() && runs.back().kind == kind && runs.back().first + runs.back().count == first) {
+  auto add = [&](std::uint64_t first, std::uint64_t count) {
+    if (count == 0) return;
+    if (!runs.empty() && runs.back().first + runs.back().count == first) {
       runs.back().count += count;
     } else {
-      runs.push_back({first, count, kind, 0});
+      runs.push_back({first, count, 0});
     }
   };
-  std::uint64_t next = 0;  // the first page not yet placed
-  for (const auto& [page, kind] : pages) {
-    if (page >= total || page < next) continue;  // outside RAM, or a duplicate
-    add(next, page - next, base);
-    add(page, 1, kind);
+  // The pages out of the map, in order.
+  std::set<std::uint64_t> out(holes_.begin(), holes_.end());
+  if (base_ == Kind::kUnmapped) {
+    for (std::uint64_t p = 0; p < total; ++p) {
+      if (kind_locked(p) == Kind::kUnmapped) out.insert(p);
+    }
+  } else {
+    for (const auto& [page, k] : pages_) {
+      if (k == Kind::kUnmapped) out.insert(page);
+    }
+  }
+  std::uint64_t next = 0;
+  for (std::uint64_t page : out) {
+    if (page >= total) break;
+    add(next, page - next);
     next = page + 1;
   }
-  add(next, total - next, base);
+  add(next, total - next);
   return runs;
 }
 
-kvm::Result<bool> ProtectedRam::apply(Kind base,
-                                      std::vector<std::pair<std::uint64_t, Kind>> pages) {
-  std::lock_guard lock(mu_);
-  std::vector<Run> next = layout(base, pages);
+kvm::Result<void> ProtectedRam::protect(std::uint64_t first, std::uint64_t count, Kind kind) {
+  if (count == 0) return {};
+  if (::mprotect(view_ + (first << kPageShift), count << kPageShift, prot_of(kind)) != 0) {
+    return kvm::Error::from_errno("mprotect guest RAM view");
+  }
+  return {};
+}
+
+kvm::Result<bool> ProtectedRam::apply_locked() {
+  std::vector<Run> next = layout();
   if (next.size() > max_slots_) return false;
-  // Runs mapped identically keep their slot; the others go first (so that nothing overlaps),
-  // then the new ones take the free slot numbers.
+
+  // The view's protections first: a page about to be mapped is protected before KVM can map it.
+  const std::uint64_t total = size_ >> kPageShift;
+  if (base_ != protected_base_) {
+    if (auto r = protect(0, total, base_); !r) return r.error();
+    protected_base_ = base_;
+    protected_.clear();
+  }
+  // Pages whose protection differs from what the view has: put each right, merging neighbours.
+  std::map<std::uint64_t, Kind> want;
+  for (const auto& [page, k] : pages_) {
+    if (page < total && prot_of(k) != prot_of(base_)) want.emplace(page, k);
+  }
+  std::vector<std::pair<std::uint64_t, Kind>> changes;
+  for (const auto& [page, k] : protected_) {
+    if (want.count(page) == 0) changes.emplace_back(page, base_);
+  }
+  for (const auto& [page, k] : want) {
+    const auto it = protected_.find(page);
+    if (it == protected_.end() || prot_of(it->second) != prot_of(k)) changes.emplace_back(page, k);
+  }
+  std::sort(changes.begin(), changes.end());
+  for (std::size_t i = 0; i < changes.size();) {
+    std::size_t j = i + 1;
+    while (j < changes.size() && changes[j].first == changes[j - 1].first + 1 &&
+           prot_of(changes[j].second) == prot_of(changes[i].second)) {
+      ++j;
+    }
+    if (auto r = protect(changes[i].first, j - i, changes[i].second); !r) return r.error();
+    i = j;
+  }
+  protected_ = std::move(want);
+
+  // Then the memslots: runs mapped as before keep their slot; the others go first (so that
+  // nothing overlaps), and the new ones take free slot numbers.
   std::vector<bool> used(max_slots_, false);
   std::vector<bool> kept(next.size(), false);
   std::vector<bool> keep(runs_.size(), false);
   for (std::size_t n = 0; n < next.size(); ++n) {
-    Run& r = next[n];
-    const auto it = std::lower_bound(runs_.begin(), runs_.end(), r.first,
+    const auto it = std::lower_bound(runs_.begin(), runs_.end(), next[n].first,
                                      [](const Run& o, std::uint64_t f) { return o.first < f; });
-    if (it != runs_.end() && it->same_mapping(r)) {
-      r.slot = it->slot;
-      used[r.slot] = true;
+    if (it != runs_.end() && it->same_range(next[n])) {
+      next[n].slot = it->slot;
+      used[next[n].slot] = true;
       kept[n] = true;
       keep[static_cast<std::size_t>(it - runs_.begin())] = true;
     }
   }
   for (std::size_t i = 0; i < runs_.size(); ++i) {
     if (keep[i]) continue;
-    if (auto res = vm_.set_user_memory_region(runs_[i].slot, runs_[i].first << kPageShift, 0,
-                                              nullptr);
-        !res) {
-      return res.error();
+    if (auto r = vm_.set_user_memory_region(runs_[i].slot, runs_[i].first << kPageShift, 0,
+                                            nullptr);
+        !r) {
+      return r.error();
     }
   }
   std::uint32_t free_slot = 0;
@@ -67,16 +138,46 @@ kvm::Result<bool> ProtectedRam::apply(Kind base,
     while (used[free_slot]) ++free_slot;
     r.slot = free_slot;
     used[free_slot] = true;
-    const std::uint32_t flags = r.kind == Kind::kReadOnly ? KVM_MEM_READONLY : 0u;
     if (auto res = vm_.set_user_memory_region(r.slot, r.first << kPageShift,
-                                              r.count << kPageShift,
-                                              host_ + (r.first << kPageShift), flags);
+                                              r.count << kPageShift, view_ + (r.first << kPageShift));
         !res) {
       return res.error();
     }
   }
   runs_ = std::move(next);
   return true;
+}
+
+kvm::Result<bool> ProtectedRam::apply(Kind base,
+                                      std::vector<std::pair<std::uint64_t, Kind>> pages) {
+  std::lock_guard lock(mu_);
+  const Kind old_base = base_;
+  std::map<std::uint64_t, Kind> old_pages = std::move(pages_);
+  base_ = base;
+  pages_.clear();
+  for (const auto& [page, k] : pages) {
+    if (k != base) pages_[page] = k;
+  }
+  if (layout().size() > max_slots_) {
+    base_ = old_base;
+    pages_ = std::move(old_pages);
+    return false;
+  }
+  return apply_locked();
+}
+
+kvm::Result<bool> ProtectedRam::open_hole(std::uint64_t page) {
+  std::lock_guard lock(mu_);
+  if (!holes_.insert(page).second) return true;
+  auto r = apply_locked();
+  if (!r || !*r) holes_.erase(page);
+  return r;
+}
+
+kvm::Result<bool> ProtectedRam::close_hole(std::uint64_t page) {
+  std::lock_guard lock(mu_);
+  if (holes_.erase(page) == 0) return true;
+  return apply_locked();
 }
 
 std::size_t ProtectedRam::slots_in_use() const {

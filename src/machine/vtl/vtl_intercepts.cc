@@ -19,11 +19,16 @@ constexpr std::uint64_t kPageShift = 12;
 constexpr std::uint64_t kRflagsRf = 1ull << 16;
 constexpr std::uint64_t kCr0Am = 1ull << 18;
 
-// How KVM maps a page the VTL may use as `a`.
+// How the VTL's KVM VM maps a page it may use as `a`: with every right, read-write; read and
+// execute, read-only (a write fails before it happens); read and write without execute, out of the
+// map (its data accesses are completed by hvk, its fetches fail); read-only or nothing,
+// inaccessible (every access fails before it happens; an allowed read is completed through a
+// short-lived hole, open_hole).
 ProtectedRam::Kind kind_of(const hv::PageAccess& a) {
   if (a.full()) return ProtectedRam::Kind::kReadWrite;
   if (a.read && a.execute && !a.write) return ProtectedRam::Kind::kReadOnly;
-  return ProtectedRam::Kind::kUnmapped;
+  if (a.read && a.write) return ProtectedRam::Kind::kUnmapped;
+  return ProtectedRam::Kind::kNoAccess;
 }
 
 CodeMode code_mode(const kvm_sregs& s) {
@@ -43,9 +48,8 @@ bool Machine::vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64
       // Leave a few slots for whatever else may one day be mapped.
       const int slots = vm->extension(KVM_CAP_NR_MEMSLOTS);
       const auto max_slots = static_cast<std::uint32_t>(slots > 8 ? slots - 4 : 1);
-      protected_ram_[vtl] = std::make_unique<ProtectedRam>(
-          *vm, reinterpret_cast<std::byte*>(ram_.data()), ram_.size(), max_slots,
-          vm->extension(KVM_CAP_READONLY_MEM) > 0);
+      protected_ram_[vtl] =
+          std::make_unique<ProtectedRam>(*vm, vtl_ram_[vtl].bytes(), vtl_ram_[vtl].size(), max_slots);
     }
     ram = protected_ram_[vtl].get();
   }
@@ -76,10 +80,172 @@ bool Machine::on_ram_mmio(Slot& slot, const kvm::exits::Mmio& mmio) {
     } else {
       std::memcpy(mmio.data.data(), host.data(), host.size());
     }
+    if (slot.hole && *slot.hole == mmio.addr >> kPageShift) close_hole(slot, true);
     return true;
   }
   deny_access(slot, mmio.is_write ? tlfs::InterceptAccess::kWrite : tlfs::InterceptAccess::kRead,
               mmio.addr, &mmio);
+  return true;
+}
+
+ProtectedRam* Machine::protected_ram(tlfs::Vtl vtl) {
+  if (vtl >= tlfs::kMaxVtl) return nullptr;
+  std::lock_guard lock(protected_mu_);
+  return protected_ram_[vtl].get();
+}
+
+void Machine::close_hole(Slot& slot, bool complete_first) {
+  if (!slot.hole) return;
+  if (complete_first) {
+    // The read the hole was opened for is complete only once KVM runs the vCPU again.
+    kvm::Vcpu& v = slot.vcpu();
+    v.set_immediate_exit(true);
+    auto r = v.run();
+    v.set_immediate_exit(false);
+    if (!r) fail(slot, kExitVcpuFailure, "completing a read failed: " + r.error().message());
+  }
+  if (ProtectedRam* ram = protected_ram(slot.hole_vtl)) {
+    if (auto r = ram->close_hole(*slot.hole); !r) {
+      end(kExitVcpuFailure, "mapping a protected page again failed: " + r.error().message());
+    }
+  }
+  slot.hole.reset();
+}
+
+namespace {
+// The bytes of the instruction at `rip` as far as they are RAM (hvk's view: protections do not
+// apply to it).
+std::size_t instruction_bytes(const kvm::Vcpu& v, const hv::MemoryMap& memory, std::uint64_t rip,
+                              std::span<std::uint8_t, 16> out) {
+  std::size_t have = 0;
+  while (have < out.size()) {
+    const auto at = v.translate(rip + have);
+    if (!at || !*at) break;
+    const std::uint64_t left_in_page = (1ull << kPageShift) - (**at & ((1ull << kPageShift) - 1));
+    const std::size_t n = std::min<std::size_t>(out.size() - have, left_in_page);
+    const std::span<std::byte> host = memory.host_span(**at, n);
+    if (host.empty()) break;
+    std::memcpy(out.data() + have, host.data(), n);
+    have += n;
+  }
+  return have;
+}
+}  // namespace
+
+namespace {
+std::optional<std::uint64_t> store_start(const kvm::Vcpu& v, const hv::MemoryMap& memory,
+                                         const kvm_regs& after, const kvm_sregs& sregs,
+                                         std::uint64_t gpa, std::size_t length) {
+  AddressRegisters ar;
+  ar.gpr = {after.rax, after.rcx, after.rdx, after.rbx, after.rsp, after.rbp, after.rsi, after.rdi,
+            after.r8,  after.r9,  after.r10, after.r11, after.r12, after.r13, after.r14, after.r15};
+  ar.fs_base = sregs.fs.base;
+  ar.gs_base = sregs.gs.base;
+  constexpr std::uint64_t kMaxLength = 15;
+  // The shortest decoding that ends at RIP wins: a longer one differs only by prefixes taken
+  // from the instruction before, which a store that decodes the same either way ignores.
+  for (std::uint64_t len = 1; len <= kMaxLength && len <= after.rip; ++len) {
+    const std::uint64_t start = after.rip - len;
+    std::uint8_t bytes[16] = {};
+    if (instruction_bytes(v, memory, start, bytes) < len) continue;
+    ar.rip = start;
+    const auto d = decode_instruction({bytes, static_cast<std::size_t>(len)}, code_mode(sregs), ar);
+    if (!d || d->length != len || !d->only_stores) continue;
+    for (std::size_t i = 0; i < d->access_count; ++i) {
+      const MemoryAccess& a = d->accesses[i];
+      if (!a.write) continue;
+      for (std::uint64_t at : {a.gva, a.gva + a.size - 1}) {
+        const auto g = v.translate(at);
+        if (!g || !*g) continue;
+        // The MMIO write is the operand's, or the part of it in one page (KVM splits a write
+        // that crosses a page).
+        const std::uint64_t first = **g - (at - a.gva);
+        const bool whole = gpa == first && length == a.size;
+        const bool part = ((a.gva ^ (a.gva + a.size - 1)) >> kPageShift) != 0 && gpa >= first &&
+                          gpa - first < a.size && length < a.size;
+        if (whole || part) return start;
+      }
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
+  ProtectedRam* ram = protected_ram(slot.active);
+  if (ram == nullptr) return false;
+  kvm::Vcpu& v = slot.vcpu();
+  const kvm_regs& regs = v.synced_regs();
+  const kvm_sregs& sregs = v.synced_sregs();
+  const tlfs::Vtl vtl = slot.active;
+  using Kind = ProtectedRam::Kind;
+
+  // The fetch: a page of the instruction itself that may not be executed.
+  std::uint8_t bytes[16] = {};
+  const std::size_t have = instruction_bytes(v, memory_, regs.rip, bytes);
+  const auto len = instruction_length({bytes, have}, code_mode(sregs));
+  for (std::uint64_t at : {regs.rip, regs.rip + (len ? *len : 1u) - 1}) {
+    const auto gpa = v.translate(at);
+    if (!gpa || !*gpa) continue;
+    if (ram->kind(**gpa >> kPageShift) == Kind::kNoAccess &&
+        !hv::lower_vtl_access(partition_, vtl, **gpa >> kPageShift).execute) {
+      slot.unattributed_faults = 0;
+      deny_access(slot, tlfs::InterceptAccess::kExecute, **gpa, nullptr);
+      return true;
+    }
+  }
+
+  // The data accesses, in operand order; a read of a read-write operand comes first.
+  AddressRegisters ar;
+  ar.rip = regs.rip;
+  ar.gpr = {regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp, regs.rsi, regs.rdi,
+            regs.r8,  regs.r9,  regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15};
+  ar.fs_base = sregs.fs.base;
+  ar.gs_base = sregs.gs.base;
+  const auto insn = decode_instruction({bytes, have}, code_mode(sregs), ar);
+  if (insn) {
+    for (std::size_t i = 0; i < insn->access_count; ++i) {
+      const MemoryAccess& a = insn->accesses[i];
+      for (std::uint64_t at : {a.gva, a.gva + a.size - 1}) {
+        const auto gpa = v.translate(at);
+        if (!gpa || !*gpa || !memory_.contains(**gpa, 1)) continue;
+        const std::uint64_t page = **gpa >> kPageShift;
+        const Kind k = ram->kind(page);
+        const hv::PageAccess allowed = hv::lower_vtl_access(partition_, vtl, page);
+        if (k == Kind::kNoAccess && a.read) {
+          slot.unattributed_faults = 0;
+          if (!allowed.read) {
+            deny_access(slot, tlfs::InterceptAccess::kRead, **gpa, nullptr);
+            return true;
+          }
+          if (!a.write || allowed.write) {
+            // An allowed read of a page KVM may not map: let KVM emulate it through a hole.
+            if (auto r = ram->open_hole(page); r && *r) {
+              slot.hole = page;
+              slot.hole_vtl = vtl;
+            }
+            return true;
+          }
+        }
+        if ((k == Kind::kNoAccess || k == Kind::kReadOnly) && a.write && !allowed.write) {
+          slot.unattributed_faults = 0;
+          deny_access(slot, tlfs::InterceptAccess::kWrite, **gpa, nullptr);
+          return true;
+        }
+      }
+    }
+  }
+  // Nothing the instruction does is refused now: the protections changed since the fault, so
+  // run it again. A fault hvk cannot pin on the instruction (the processor's own accesses, page
+  // walks and descriptor reads, to a protected page) ends the VM rather than spin.
+  constexpr int kUnattributedLimit = 10000;
+  if (++slot.unattributed_faults > kUnattributedLimit) {
+    fail(slot, kExitVcpuFailure,
+         fmt::format("VTL {} keeps faulting on protected memory at RIP {:#x} in an access hvk "
+                     "cannot attribute to the instruction (conformance K10)",
+                     vtl, regs.rip));
+    return false;
+  }
   return true;
 }
 
@@ -95,8 +261,13 @@ bool Machine::on_denied_fetch(Slot& slot) {
 void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_t gpa,
                           const kvm::exits::Mmio* mmio) {
   kvm::Vcpu& v = slot.vcpu();
-  const kvm_regs regs = v.synced_regs();  // as before the instruction
+  kvm_regs regs = v.synced_regs();  // as before the instruction, but see below for a write
   const kvm_sregs& sregs = v.synced_sregs();
+  if (mmio != nullptr && mmio->is_write) {
+    // KVM exits for an MMIO write only after it emulated the whole instruction: RIP is past it.
+    // A plain store changed nothing else, so putting RIP back at its start undoes it.
+    if (const auto start = store_start(v, memory_, regs, sregs, mmio->addr, mmio->data.size())) regs.rip = *start;
+  }
   if (mmio != nullptr) {
     // KVM completes an MMIO access only by running the vCPU again: complete it without running
     // the guest (a read gets zeros), then put the registers back as they were before the
