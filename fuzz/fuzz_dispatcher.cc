@@ -105,7 +105,7 @@ constexpr int kMaxRetries = 64;  // re-executions of one paused rep call
 constexpr std::uint16_t kCodes[] = {0x000D, 0x000F, 0x0041, 0x0042, 0x0043, 0x0046,
                                     0x0047, 0x0050, 0x0051, 0x0099, 0x009A, 0x0011,
                                     0x0012, 0x0002, 0x0003, 0x005C, 0x005D, 0x000B, 0x0052,
-                                    0x0013, 0x0014, 0x0015};
+                                    0x0013, 0x0014, 0x0015, 0x000C};
 constexpr std::uint16_t kPostMessageCode = 0x005C;
 constexpr std::uint16_t kSignalEventCode = 0x005D;
 

@@ -9,7 +9,7 @@ using tlfs::HypercallControl;
 
 std::uint16_t pick_code(Rng& r) {
   static constexpr std::uint16_t kUnknown[] = {
-      0x0000, 0x0001, 0x000A, 0x000C, 0x0011, 0x0012,
+      0x0000, 0x0001, 0x000A, 0x0010, 0x0011, 0x0012,
       0x0044, 0x0045, 0x0048, 0x004E, 0x0053, 0x0098, 0x009B, 0x00AF, 0x8001, 0xFFFF};
   // StartVp, VpIndex, Init, Finalize, Delete, PartitionId, NextChild, EnablePartitionVtl,
   // EnableVpVtl, GetRegs, SetRegs, then unknown codes from the list and any code at all.
@@ -22,7 +22,8 @@ std::uint16_t pick_code(Rng& r) {
   // vectors would land on this guest's own VPs (rows I1-I4 are checked by unit tests), and
   // HvCallTranslateVirtualAddress and the flush calls, whose results this model does not
   // predict (rows X1-X7, L1-L7: unit tests and the dispatcher fuzz target), and the Ex forms of
-  // the flush and IPI calls (rows V1-V4, the same).
+  // the flush and IPI calls (rows V1-V4, the same), and HvCallModifyVtlProtectionMask, which
+  // would take this guest's own memory from it (rows K1-K10: unit tests and hyperv_vsm).
   for (;;) {
     const auto code = static_cast<std::uint16_t>(r.next());
     if (code == static_cast<std::uint16_t>(tlfs::CallCode::kPostMessage) ||
@@ -33,7 +34,8 @@ std::uint16_t pick_code(Rng& r) {
         code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressList) ||
         code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressSpaceEx) ||
         code == static_cast<std::uint16_t>(tlfs::CallCode::kFlushVirtualAddressListEx) ||
-        code == static_cast<std::uint16_t>(tlfs::CallCode::kSendSyntheticClusterIpiEx)) {
+        code == static_cast<std::uint16_t>(tlfs::CallCode::kSendSyntheticClusterIpiEx) ||
+        code == static_cast<std::uint16_t>(tlfs::CallCode::kModifyVtlProtectionMask)) {
       continue;
     }
     if (shape_of(code) == nullptr) return code;

@@ -1,7 +1,6 @@
 #include "kvm/mapping.h"
 
 #include <sys/mman.h>
-#include <unistd.h>
 
 namespace hvk::kvm {
 
@@ -28,16 +27,18 @@ Result<Mapping> Mapping::anonymous(std::size_t size) {
              "mmap anonymous");
 }
 
-Result<SharedMemory> SharedMemory::create(std::size_t size, const char* name) {
-  Fd fd(::memfd_create(name, MFD_CLOEXEC));
-  if (!fd) return Error::from_errno("memfd_create");
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return Error::from_errno("ftruncate");
-  return SharedMemory(std::move(fd), size);
+Result<SharedMemory> SharedMemory::create(std::size_t size) {
+  auto m = Mapping::map(size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0, "mmap guest RAM");
+  if (!m) return m.error();
+  return SharedMemory(std::move(*m));
 }
 
 Result<Mapping> SharedMemory::map() const {
-  return Mapping::map(size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd_.get(), 0,
-                      "mmap guest RAM");
+  // mremap of a shared mapping with old size 0 maps the same pages once more.
+  void* addr = ::mremap(first_.data(), 0, first_.size(), MREMAP_MAYMOVE);
+  if (addr == MAP_FAILED) return Error::from_errno("mremap guest RAM view");
+  return Mapping(addr, first_.size());
 }
 
 void Mapping::reset() noexcept {

@@ -6,7 +6,6 @@
 #include <span>
 #include <utility>
 
-#include "kvm/fd.h"
 #include "kvm/result.h"
 
 namespace hvk::kvm {
@@ -43,27 +42,28 @@ class Mapping {
   void reset() noexcept;
 
  private:
+  friend class SharedMemory;
   Mapping(void* addr, std::size_t size) noexcept : addr_(addr), size_(size) {}
 
   void* addr_ = nullptr;
   std::size_t size_ = 0;
 };
 
-// Memory that can be mapped more than once (a memfd, filled lazily like anonymous memory): guest
-// RAM, which hvk maps once for itself and once more for each VTL whose protections it enforces
-// with mprotect on that VTL's view.
+// Memory that can be mapped more than once (shared anonymous memory, filled lazily; a view is
+// mremap'd from it, so no file and no RLIMIT_FSIZE is involved): guest RAM, which hvk maps once
+// for itself and once more for each VTL whose protections it enforces with mprotect on that
+// VTL's view.
 class SharedMemory {
  public:
   SharedMemory() = default;
-  static Result<SharedMemory> create(std::size_t size, const char* name);
+  static Result<SharedMemory> create(std::size_t size);
   // A new read-write view of all of it.
   Result<Mapping> map() const;
-  std::size_t size() const { return size_; }
+  std::size_t size() const { return first_.size(); }
 
  private:
-  SharedMemory(Fd fd, std::size_t size) : fd_(std::move(fd)), size_(size) {}
-  Fd fd_;
-  std::size_t size_ = 0;
+  explicit SharedMemory(Mapping first) : first_(std::move(first)) {}
+  Mapping first_;  // never handed out: mprotect on a view leaves it as it is
 };
 
 }  // namespace hvk::kvm

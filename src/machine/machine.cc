@@ -59,7 +59,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   }
   // Guest RAM: hvk's own view, and one view per VTL that can be protected by a VTL above it,
   // which that VTL's KVM VM maps (vtl/protected_ram.h mprotects it).
-  auto memory = kvm::SharedMemory::create(config.mem_bytes, "hvk guest RAM");
+  auto memory = kvm::SharedMemory::create(config.mem_bytes);
   if (!memory) return kvm_error(memory);
   RamViews views;
   auto own = memory->map();
