@@ -33,12 +33,14 @@ struct Row {
 };
 
 // The guest writes mark k + 1 after operation k of a round (mark 0 opens the round).
-constexpr std::array<Row, 5> kRows = {{
+constexpr std::array<Row, 6> kRows = {{
     {"floor", "port-I/O exit and back, same call sequence, no work (the floor)"},
     {"hypercall_rejected", "hypercall, unknown call code (rejected)"},
     {"get_vp_index_from_apic_id", "HvCallGetVpIndexFromApicId, 1 rep"},
     {"vtl_round_trip", "VtlCall + VtlReturn round trip"},
     {"get_vp_index_from_apic_id_prepared", "HvCallGetVpIndexFromApicId, input written once"},
+    {"vtl1_interrupt",
+     "interrupt into VTL 1 (IPI from VTL 0), handled, VtlReturn"},
 }};
 constexpr std::uint64_t kRounds = 10;
 

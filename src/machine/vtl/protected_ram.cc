@@ -149,7 +149,7 @@ kvm::Result<bool> ProtectedRam::apply_locked() {
 }
 
 kvm::Result<bool> ProtectedRam::apply(Kind base,
-                                      std::vector<std::pair<std::uint64_t, Kind>> pages) {
+                                      const std::vector<std::pair<std::uint64_t, Kind>>& pages) {
   std::lock_guard lock(mu_);
   const Kind old_base = base_;
   std::map<std::uint64_t, Kind> old_pages = std::move(pages_);

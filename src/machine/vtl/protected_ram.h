@@ -39,7 +39,7 @@ class ProtectedRam {
   // Maps RAM anew: every page `base`, but those in `pages` (page number, kind; any order, pages
   // outside RAM ignored). False, with nothing changed, when that needs more memslots than KVM
   // allows. Serialized; each call's `pages` must be the full picture.
-  kvm::Result<bool> apply(Kind base, std::vector<std::pair<std::uint64_t, Kind>> pages);
+  kvm::Result<bool> apply(Kind base, const std::vector<std::pair<std::uint64_t, Kind>>& pages);
 
   // Takes `page` out of the map for a while whatever its kind (to let KVM emulate an access to it
   // that hvk then completes), and puts it back.

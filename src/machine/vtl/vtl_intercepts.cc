@@ -60,7 +60,7 @@ bool Machine::vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64
     const ProtectedRam::Kind k = kind_of(partition_.page_access(mask));
     if (k != base) pages.emplace_back(page, k);
   });
-  auto r = ram->apply(base, std::move(pages));
+  auto r = ram->apply(base, pages);
   if (!r) {
     end(kExitVcpuFailure, fmt::format("partition {}: mapping VTL {}'s protected RAM failed: {}",
                                       partition_.id(), vtl, r.error().message()));
