@@ -30,6 +30,7 @@
 #include "msrs.h"
 #include "storm.h"
 #include "synic_storm.h"
+#include "vtl_storm.h"
 
 namespace hostile {
 
@@ -220,6 +221,15 @@ int run() {
 }  // namespace hostile
 
 extern "C" int guest_main(const void*) {
+  // vtl=1: the VTL storm instead (vtl_storm.h).
+  if (const char* v = guest::cmdline_value("vtl")) {
+    std::uint64_t on = 0;
+    if (!guest::parse_u64(v, &on) || on > 1) {
+      guest::puts("hostile: bad vtl= (want 0 or 1)");
+      return 1;
+    }
+    if (on != 0) return hostile::vtl_storm::run();
+  }
   // synic=1: the SynIC storm instead (synic_storm.h).
   if (const char* v = guest::cmdline_value("synic")) {
     std::uint64_t on = 0;

@@ -65,10 +65,10 @@ PageAccess lower_vtl_access(const Partition& p, tlfs::Vtl vtl, std::uint64_t pag
   return p.page_access(p.protections().mask(vtl, page, fallback));
 }
 
-bool raise_gpa_intercept(Partition& p, Vp& vp, const DeniedAccess& access) {
-  if (access.vtl >= tlfs::kMaxVtl) return false;
+InterceptDelivery raise_gpa_intercept(Partition& p, Vp& vp, const DeniedAccess& access) {
+  if (access.vtl >= tlfs::kMaxVtl) return InterceptDelivery::kFailed;
   const auto higher = static_cast<tlfs::Vtl>(access.vtl + 1);
-  if (!vp.vtl_enabled(higher)) return false;
+  if (!vp.vtl_enabled(higher)) return InterceptDelivery::kFailed;
   tlfs::Message m{};
   m.header.message_type = static_cast<std::uint32_t>(tlfs::MessageType::kGpaIntercept);
   m.header.payload_size = sizeof(tlfs::MemoryInterceptMessage);
@@ -77,11 +77,15 @@ bool raise_gpa_intercept(Partition& p, Vp& vp, const DeniedAccess& access) {
   std::memcpy(m.payload, &body, sizeof body);
   Synic& synic = vp.synic(higher).synic;
   constexpr unsigned kInterceptSint = 0;
-  if (!synic.reserve_queue(kInterceptSint)) return false;
+  if (!synic.reserve_queue(kInterceptSint)) return InterceptDelivery::kFailed;
   IrqBatch irqs;
   const tlfs::Status s = synic.post(kInterceptSint, m, p.memory(), irqs);
+  // Only this VP's own thread posts intercepts to its SINT 0 (the VP is stopped in the lower VTL
+  // meanwhile), so an empty queue and a raised interrupt mean this message is in the slot.
+  const bool raised = irqs.size() != 0 && synic.queued(kInterceptSint) == 0;
   irqs.flush(p.backend());
-  return s == tlfs::Status::kSuccess;
+  if (s != tlfs::Status::kSuccess) return InterceptDelivery::kFailed;
+  return raised ? InterceptDelivery::kDelivered : InterceptDelivery::kQueued;
 }
 
 }  // namespace hvk::hv

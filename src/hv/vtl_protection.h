@@ -92,8 +92,11 @@ struct DeniedAccess {
 };
 
 // Posts the GPA intercept message of `access` to SINT 0 of the VTL above it on `vp` (conformance
-// K8): the VP then enters that VTL as for any interrupt there. False when that VTL's SynIC cannot
-// take it (disabled, SIM page off, queue full): the access is then retried as it is.
-bool raise_gpa_intercept(Partition& p, Vp& vp, const DeniedAccess& access);
+// K8). kDelivered: the message is in the SINT's slot and its interrupt was raised, so the VP must
+// enter that VTL before the lower one runs again (the machine switches it at once). kQueued: the
+// slot was busy or the SINT masked. kFailed: that VTL's SynIC cannot take it (disabled, SIM page
+// off, queue full). In the last two cases the access is simply retried.
+enum class InterceptDelivery : std::uint8_t { kFailed, kQueued, kDelivered };
+InterceptDelivery raise_gpa_intercept(Partition& p, Vp& vp, const DeniedAccess& access);
 
 }  // namespace hvk::hv

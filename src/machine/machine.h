@@ -220,6 +220,8 @@ class Machine final : public hv::Backend {
   // instruction it was and denies it, or lets an allowed read through a hole. False: not a
   // protection (the VP fails).
   bool on_memory_fault(Slot& slot, const kvm::exits::MemoryFault& fault);
+  // Completes the MMIO access KVM left pending on the active vCPU without running the guest.
+  bool complete_mmio(Slot& slot, bool serve_reads);
   // Maps the slot's hole page again (after completing the read it was opened for).
   void close_hole(Slot& slot, bool complete_first);
   ProtectedRam* protected_ram(tlfs::Vtl vtl);

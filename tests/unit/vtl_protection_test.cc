@@ -187,7 +187,7 @@ TEST_F(VtlProtection, AnInterceptIsAGpaInterceptMessageInTheVtlAboveSint0) {
   d.message.header.instruction_length = 3;
   d.message.gpa = 0x5008;
   d.message.rax = 0x1234;
-  ASSERT_TRUE(hv::raise_gpa_intercept(*root_, *root_->vp(0), d));
+  ASSERT_EQ(hv::raise_gpa_intercept(*root_, *root_->vp(0), d), hv::InterceptDelivery::kDelivered);
   const tlfs::Message m = slot(0, 0);
   EXPECT_EQ(m.header.message_type, static_cast<std::uint32_t>(tlfs::MessageType::kGpaIntercept));
   EXPECT_EQ(m.header.payload_size, sizeof(tlfs::MemoryInterceptMessage));
@@ -201,11 +201,14 @@ TEST_F(VtlProtection, AnInterceptIsAGpaInterceptMessageInTheVtlAboveSint0) {
   ASSERT_EQ(raised.size(), 1u);
   EXPECT_EQ(raised[0].vtl, 1);
   EXPECT_EQ(raised[0].vector, 0x23);
+  // The slot is full now: the next one waits in the queue, with no interrupt.
+  EXPECT_EQ(hv::raise_gpa_intercept(*root_, *root_->vp(0), d), hv::InterceptDelivery::kQueued);
+  EXPECT_EQ(sints().size(), 1u);
   // A VTL with nothing above it, or a VP without the VTL above, takes no intercept.
   d.vtl = 1;
-  EXPECT_FALSE(hv::raise_gpa_intercept(*root_, *root_->vp(0), d));
+  EXPECT_EQ(hv::raise_gpa_intercept(*root_, *root_->vp(0), d), hv::InterceptDelivery::kFailed);
   d.vtl = 0;
-  EXPECT_FALSE(hv::raise_gpa_intercept(*root_, *root_->vp(1), d));
+  EXPECT_EQ(hv::raise_gpa_intercept(*root_, *root_->vp(1), d), hv::InterceptDelivery::kFailed);
 }
 
 }  // namespace

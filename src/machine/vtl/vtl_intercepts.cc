@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "hv/vtl_control.h"
 #include "hv/vtl_protection.h"
+#include "hv/vtl_switch.h"
 #include "machine/machine.h"
 #include "machine/vcpu_state.h"
 #include "machine/vtl/instruction.h"
@@ -88,6 +90,42 @@ bool Machine::on_ram_mmio(Slot& slot, const kvm::exits::Mmio& mmio) {
   return true;
 }
 
+bool Machine::complete_mmio(Slot& slot, bool serve_reads) {
+  // KVM finishes an MMIO access only inside KVM_RUN: run with immediate_exit until it returns
+  // without running the guest. An instruction with more fragments (an access across a page, a
+  // string instruction) exits for each; those reads get hvk's view of RAM when `serve_reads` (an
+  // access allowed), zeros otherwise (an access denied, whose registers are put back after).
+  kvm::Vcpu& v = slot.vcpu();
+  constexpr int kMaxFragments = 64;
+  v.set_immediate_exit(true);
+  for (int i = 0; i < kMaxFragments; ++i) {
+    auto r = v.run();
+    if (!r) {
+      v.set_immediate_exit(false);
+      fail(slot, kExitVcpuFailure, "completing an MMIO access failed: " + r.error().message());
+      return false;
+    }
+    auto* more = std::get_if<kvm::exits::Mmio>(&*r);
+    if (more == nullptr) {
+      v.set_immediate_exit(false);
+      return true;
+    }
+    std::span<std::byte> host;
+    if (serve_reads && !more->is_write &&
+        hv::lower_vtl_access(partition_, slot.active, more->addr >> kPageShift).read) {
+      host = memory_.host_span(more->addr, more->data.size());
+    }
+    if (host.empty()) {
+      if (!more->is_write) std::fill(more->data.begin(), more->data.end(), std::uint8_t{0});
+    } else {
+      std::memcpy(more->data.data(), host.data(), host.size());
+    }
+  }
+  v.set_immediate_exit(false);
+  fail(slot, kExitVcpuFailure, "an MMIO access did not complete");
+  return false;
+}
+
 ProtectedRam* Machine::protected_ram(tlfs::Vtl vtl) {
   if (vtl >= tlfs::kMaxVtl) return nullptr;
   std::lock_guard lock(protected_mu_);
@@ -96,14 +134,8 @@ ProtectedRam* Machine::protected_ram(tlfs::Vtl vtl) {
 
 void Machine::close_hole(Slot& slot, bool complete_first) {
   if (!slot.hole) return;
-  if (complete_first) {
-    // The read the hole was opened for is complete only once KVM runs the vCPU again.
-    kvm::Vcpu& v = slot.vcpu();
-    v.set_immediate_exit(true);
-    auto r = v.run();
-    v.set_immediate_exit(false);
-    if (!r) fail(slot, kExitVcpuFailure, "completing a read failed: " + r.error().message());
-  }
+  // The read the hole was opened for is complete only once KVM runs the vCPU again.
+  if (complete_first && !complete_mmio(slot, true)) return;
   if (ProtectedRam* ram = protected_ram(slot.hole_vtl)) {
     if (auto r = ram->close_hole(*slot.hole); !r) {
       end(kExitVcpuFailure, "mapping a protected page again failed: " + r.error().message());
@@ -253,7 +285,14 @@ bool Machine::on_denied_fetch(Slot& slot) {
   const std::uint64_t rip = slot.vcpu().synced_regs().rip;
   const auto gpa = slot.vcpu().translate(rip);
   if (!gpa || !*gpa || !memory_.contains(**gpa, 1)) return false;
-  if (hv::lower_vtl_access(partition_, slot.active, **gpa >> kPageShift).execute) return false;
+  if (protected_ram(slot.active) == nullptr) return false;
+  if (hv::lower_vtl_access(partition_, slot.active, **gpa >> kPageShift).execute) {
+    // The page may be executed now: its protection changed since KVM tried (another VP's higher
+    // VTL at work). Fetch again, within a bound for a fetch that keeps failing.
+    constexpr int kRetryLimit = 10000;
+    return ++slot.unattributed_faults <= kRetryLimit;
+  }
+  slot.unattributed_faults = 0;
   deny_access(slot, tlfs::InterceptAccess::kExecute, **gpa, nullptr);
   return true;
 }
@@ -275,13 +314,7 @@ void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_
     if (!mmio->is_write) std::fill(mmio->data.begin(), mmio->data.end(), std::uint8_t{0});
     kvm_xsave& fpu = *slot.intercept_xsave;
     const bool have_fpu = static_cast<bool>(v.xsave(fpu));
-    v.set_immediate_exit(true);
-    auto r = v.run();
-    v.set_immediate_exit(false);
-    if (!r) {
-      fail(slot, kExitVcpuFailure, "completing a denied access failed: " + r.error().message());
-      return;
-    }
+    if (!complete_mmio(slot, false)) return;
     v.edit_synced_regs() = regs;
     if (have_fpu) (void)v.set_xsave(fpu);
     slot.fpu.forget();
@@ -345,7 +378,13 @@ void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_
   m.r14 = regs.r14;
   m.r15 = regs.r15;
   hv::Vp& vp = *partition_.vp(slot.id());
-  (void)hv::raise_gpa_intercept(partition_, vp, d);
+  if (hv::raise_gpa_intercept(partition_, vp, d) != hv::InterceptDelivery::kDelivered) return;
+  // The VTL above takes the intercept before this one runs again: enter it now, as for any
+  // interrupt there (conformance K8, T12), rather than wait to see the vector in its APIC.
+  const auto higher = static_cast<tlfs::Vtl>(d.vtl + 1);
+  const hv::VtlTransfer t = hv::interrupt_vtl_entry(vp, higher);
+  if (t.ud || !enter_vtl_vcpu(slot, t)) return;
+  hv::note_vtl_entry(partition_, vp, higher, tlfs::VtlEntryReason::kInterrupt);
 }
 
 }  // namespace hvk::machine
