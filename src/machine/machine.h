@@ -123,6 +123,7 @@ class Machine final : public hv::Backend {
     std::optional<std::uint64_t> hole;
     tlfs::Vtl hole_vtl = 0;
     int unattributed_faults = 0;
+    std::uint64_t fault_rip = 0;  // the instruction they were counted for
     FpuImages fpu;  // the VTL switch's view of each vCPU's x87/SSE/AVX state
     // Set (with a kick) when hvk sent an interrupt into a VTL above the active one: the VP's
     // thread then looks at that VTL's APIC before its next KVM_RUN (take_vtl_interrupt).
@@ -225,6 +226,9 @@ class Machine final : public hv::Backend {
   // Maps the slot's hole page again (after completing the read it was opened for).
   void close_hole(Slot& slot, bool complete_first);
   ProtectedRam* protected_ram(tlfs::Vtl vtl);
+  // A fault on protected memory that nothing explains now (the protections changed meanwhile):
+  // true to run the instruction at `rip` again, false once it has failed too often.
+  bool retry_fault(Slot& slot, std::uint64_t rip);
   // Stops the access (an MMIO exit's instruction is undone) and raises its GPA intercept.
   void deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_t gpa,
                    const kvm::exits::Mmio* mmio);

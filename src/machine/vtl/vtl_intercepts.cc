@@ -126,6 +126,16 @@ bool Machine::complete_mmio(Slot& slot, bool serve_reads) {
   return false;
 }
 
+bool Machine::retry_fault(Slot& slot, std::uint64_t rip) {
+  // Counted per instruction: a VP that moved on starts again from zero.
+  if (slot.fault_rip != rip) {
+    slot.fault_rip = rip;
+    slot.unattributed_faults = 0;
+  }
+  constexpr int kRetryLimit = 100000;
+  return ++slot.unattributed_faults <= kRetryLimit;
+}
+
 ProtectedRam* Machine::protected_ram(tlfs::Vtl vtl) {
   if (vtl >= tlfs::kMaxVtl) return nullptr;
   std::lock_guard lock(protected_mu_);
@@ -270,8 +280,7 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
   // Nothing the instruction does is refused now: the protections changed since the fault, so
   // run it again. A fault hvk cannot pin on the instruction (the processor's own accesses, page
   // walks and descriptor reads, to a protected page) ends the VM rather than spin.
-  constexpr int kUnattributedLimit = 10000;
-  if (++slot.unattributed_faults > kUnattributedLimit) {
+  if (!retry_fault(slot, regs.rip)) {
     fail(slot, kExitVcpuFailure,
          fmt::format("VTL {} keeps faulting on protected memory at RIP {:#x} in an access hvk "
                      "cannot attribute to the instruction (conformance K10)",
@@ -289,8 +298,7 @@ bool Machine::on_denied_fetch(Slot& slot) {
   if (hv::lower_vtl_access(partition_, slot.active, **gpa >> kPageShift).execute) {
     // The page may be executed now: its protection changed since KVM tried (another VP's higher
     // VTL at work). Fetch again, within a bound for a fetch that keeps failing.
-    constexpr int kRetryLimit = 10000;
-    return ++slot.unattributed_faults <= kRetryLimit;
+    return retry_fault(slot, rip);
   }
   slot.unattributed_faults = 0;
   deny_access(slot, tlfs::InterceptAccess::kExecute, **gpa, nullptr);
