@@ -33,6 +33,16 @@ ProtectedRam::Kind kind_of(const hv::PageAccess& a) {
   return ProtectedRam::Kind::kNoAccess;
 }
 
+AddressRegisters address_registers(const kvm_regs& r, const kvm_sregs& s) {
+  AddressRegisters a;
+  a.rip = r.rip;
+  a.gpr = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
+           r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+  a.fs_base = s.fs.base;
+  a.gs_base = s.gs.base;
+  return a;
+}
+
 CodeMode code_mode(const kvm_sregs& s) {
   if ((s.efer & kEferLma) != 0 && s.cs.l != 0) return CodeMode::k64;
   return s.cs.db != 0 ? CodeMode::k32 : CodeMode::k16;
@@ -178,11 +188,7 @@ namespace {
 std::optional<std::uint64_t> store_start(const kvm::Vcpu& v, const hv::MemoryMap& memory,
                                          const kvm_regs& after, const kvm_sregs& sregs,
                                          std::uint64_t gpa, std::size_t length) {
-  AddressRegisters ar;
-  ar.gpr = {after.rax, after.rcx, after.rdx, after.rbx, after.rsp, after.rbp, after.rsi, after.rdi,
-            after.r8,  after.r9,  after.r10, after.r11, after.r12, after.r13, after.r14, after.r15};
-  ar.fs_base = sregs.fs.base;
-  ar.gs_base = sregs.gs.base;
+  AddressRegisters ar = address_registers(after, sregs);
   constexpr std::uint64_t kMaxLength = 15;
   // The shortest decoding that ends at RIP wins: a longer one differs only by prefixes taken
   // from the instruction before, which a store that decodes the same either way ignores.
@@ -238,12 +244,7 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
   }
 
   // The data accesses, in operand order; a read of a read-write operand comes first.
-  AddressRegisters ar;
-  ar.rip = regs.rip;
-  ar.gpr = {regs.rax, regs.rcx, regs.rdx, regs.rbx, regs.rsp, regs.rbp, regs.rsi, regs.rdi,
-            regs.r8,  regs.r9,  regs.r10, regs.r11, regs.r12, regs.r13, regs.r14, regs.r15};
-  ar.fs_base = sregs.fs.base;
-  ar.gs_base = sregs.gs.base;
+  const AddressRegisters ar = address_registers(regs, sregs);
   const auto insn = decode_instruction({bytes, have}, code_mode(sregs), ar);
   if (insn) {
     for (std::size_t i = 0; i < insn->access_count; ++i) {
