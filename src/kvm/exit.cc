@@ -75,6 +75,8 @@ Exit decode_exit(kvm_run& run) {
       return exits::MsrWrite(run.msr);
     case KVM_EXIT_HLT:
       return exits::Hlt{};
+    case KVM_EXIT_DEBUG:
+      return exits::Debug{run.debug.arch.exception, run.debug.arch.pc};
     case KVM_EXIT_SHUTDOWN:
       return exits::Shutdown{};
     case KVM_EXIT_INTERNAL_ERROR:
@@ -128,6 +130,9 @@ std::string describe(const Exit& exit) {
           },
           [](const exits::Intr&) { return std::string("interrupted"); },
           [](const exits::Again&) { return std::string("again (INIT/SIPI state change)"); },
+          [](const exits::Debug& e) {
+            return "debug exception " + std::to_string(e.exception) + " at " + hex(e.pc);
+          },
           [](const exits::MemoryFault& e) {
             return e.gpa_known ? "memory fault gpa " + hex(e.gpa) + " size " + hex(e.size)
                                : std::string("memory fault (EFAULT)");

@@ -102,6 +102,12 @@ struct MemoryFault {
   std::uint64_t size;
 };
 
+// A guest debug event user space asked for (KVM_EXIT_DEBUG): `exception` 1 after a single step.
+struct Debug {
+  std::uint32_t exception;
+  std::uint64_t pc;
+};
+
 // KVM_RUN returned EAGAIN: a vCPU waiting for INIT/SIPI changed state without running.
 struct Again {};
 
@@ -116,7 +122,7 @@ struct Unknown {
 using Exit = std::variant<exits::Io, exits::Mmio, exits::MsrRead, exits::MsrWrite, exits::Hlt,
                           exits::Shutdown, exits::InternalError, exits::FailEntry,
                           exits::SystemEvent, exits::Intr, exits::Again, exits::MemoryFault,
-                          exits::Unknown>;
+                          exits::Debug, exits::Unknown>;
 
 // Reads the exit KVM_RUN left in `run` (after a successful KVM_RUN).
 Exit decode_exit(kvm_run& run);

@@ -175,6 +175,12 @@ Result<void> Vcpu::set_mp_state(std::uint32_t state) {
   return HVK_KVM_IOCTL(fd_.get(), KVM_SET_MP_STATE, &mp).status();
 }
 
+Result<void> Vcpu::set_single_step(bool on) {
+  kvm_guest_debug d{};
+  if (on) d.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_GUEST_DEBUG, &d).status();
+}
+
 Result<void> Vcpu::get_msrs(std::span<MsrValue> msrs) const {
   static_assert(offsetof(kvm_msrs, entries) == sizeof(kvm_msrs));
   MsrBuffer buf(msrs.size());

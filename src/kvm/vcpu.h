@@ -57,6 +57,8 @@ class Vcpu {
   // KVM_SET_LAPIC: replaces the whole page (IRR included: see machine/apic/lapic_gate.h).
   Result<void> set_lapic(const kvm_lapic_state& state);
   Result<void> set_mp_state(std::uint32_t state);  // KVM_MP_STATE_*
+  // KVM_SET_GUEST_DEBUG: with `on`, KVM_RUN ends (exits::Debug) after each guest instruction.
+  Result<void> set_single_step(bool on);
 
   // Reads each msrs[i].value; fails naming the first MSR KVM refuses.
   Result<void> get_msrs(std::span<MsrValue> msrs) const;

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -123,7 +124,9 @@ class Machine final : public hv::Backend {
     std::optional<std::uint64_t> hole;
     tlfs::Vtl hole_vtl = 0;
     int unattributed_faults = 0;
-    std::uint64_t fault_rip = 0;  // the instruction they were counted for
+    std::uint64_t fault_rip = 0;  // the instruction they were counted for, since when
+    std::chrono::steady_clock::time_point fault_since{};
+    bool hole_stepping = false;  // the hole's vCPU single-steps until the hole closes
     FpuImages fpu;  // the VTL switch's view of each vCPU's x87/SSE/AVX state
     // Set (with a kick) when hvk sent an interrupt into a VTL above the active one: the VP's
     // thread then looks at that VTL's APIC before its next KVM_RUN (take_vtl_interrupt).
@@ -255,6 +258,7 @@ class Machine final : public hv::Backend {
   // Each lower VTL's RAM map under its protections, made at its first protection change.
   std::array<std::unique_ptr<ProtectedRam>, tlfs::kMaxVtl> protected_ram_;
   std::mutex protected_mu_;
+  std::array<std::mutex, tlfs::kMaxVtl> protected_apply_mu_;  // vtl_protections_changed
   MachineConfig config_;
   BootSetup boot_{};
   Console::Stream console_;

@@ -3,6 +3,7 @@
 // (vtl/protected_ram.h), and the accesses that then reach hvk are completed when allowed or
 // stopped and reported as GPA intercepts to the VTL above.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -65,6 +66,9 @@ bool Machine::vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64
     }
     ram = protected_ram_[vtl].get();
   }
+  // The engine's masks are read and mapped under one lock: two VPs changing protections at once
+  // must not map an older picture after a newer one.
+  std::lock_guard apply_lock(protected_apply_mu_[vtl]);
   const std::uint32_t fallback = hv::default_protection_mask(partition_, vtl);
   const ProtectedRam::Kind base = kind_of(partition_.page_access(fallback));
   std::vector<std::pair<std::uint64_t, ProtectedRam::Kind>> pages;
@@ -137,13 +141,16 @@ bool Machine::complete_mmio(Slot& slot, bool serve_reads) {
 }
 
 bool Machine::retry_fault(Slot& slot, std::uint64_t rip) {
-  // Counted per instruction: a VP that moved on starts again from zero.
-  if (slot.fault_rip != rip) {
+  // Timed per instruction: a VP that moved on starts again. Another VP's protection change takes
+  // microseconds; seconds of the same fault are a fault nothing will fix.
+  const auto now = std::chrono::steady_clock::now();
+  if (slot.fault_rip != rip || slot.unattributed_faults == 0) {
     slot.fault_rip = rip;
-    slot.unattributed_faults = 0;
+    slot.fault_since = now;
   }
-  constexpr int kRetryLimit = 100000;
-  return ++slot.unattributed_faults <= kRetryLimit;
+  ++slot.unattributed_faults;
+  constexpr auto kRetryFor = std::chrono::seconds(5);
+  return now - slot.fault_since < kRetryFor;
 }
 
 ProtectedRam* Machine::protected_ram(tlfs::Vtl vtl) {
@@ -156,6 +163,10 @@ void Machine::close_hole(Slot& slot, bool complete_first) {
   if (!slot.hole) return;
   // The read the hole was opened for is complete only once KVM runs the vCPU again.
   if (complete_first && !complete_mmio(slot, true)) return;
+  if (slot.hole_stepping && slot.vcpus[slot.hole_vtl]) {
+    (void)slot.vcpus[slot.hole_vtl]->set_single_step(false);
+  }
+  slot.hole_stepping = false;
   if (ProtectedRam* ram = protected_ram(slot.hole_vtl)) {
     if (auto r = ram->close_hole(*slot.hole); !r) {
       end(kExitVcpuFailure, "mapping a protected page again failed: " + r.error().message());
@@ -263,9 +274,11 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
           }
           if (!a.write || allowed.write) {
             // An allowed read of a page KVM may not map: let KVM emulate it through a hole.
+            // Single-stepped, so that the hole lasts one instruction whatever it does.
             if (auto r = ram->open_hole(page); r && *r) {
               slot.hole = page;
               slot.hole_vtl = vtl;
+              slot.hole_stepping = static_cast<bool>(v.set_single_step(true));
             }
             return true;
           }
