@@ -3,7 +3,8 @@
  * area of VTL 1's VP assist page, bench_vtl1_assist + 8) takes it (sti; hlt; cli: the handler
  * keeps every register), hands VTL 0's RAX and RCX back through the control area (+0x10, +0x18)
  * and returns non-fast. The other general registers are VTL 0's and left alone: nothing here uses
- * one but RAX and RCX. */
+ * one but RAX and RCX, except a VtlCall's request (g_vtl1_request), a C++ call: VTL 0's VtlCall
+ * wrapper keeps its callee-saved registers. */
         .text
         .globl  bench_vtl1_loop
         .type   bench_vtl1_loop, @function
@@ -19,7 +20,12 @@ bench_vtl1_loop:
         cli
         xorl    %ecx, %ecx              /* non-fast: RAX and RCX come back from the control area */
         jmp     2f
-3:      movl    $1, %ecx
+3:      cmpl    $0, g_vtl1_request(%rip)  /* a VtlCall with a request (main.cc) */
+        je      4f
+        subq    $8, %rsp                /* 16-byte aligned at the call */
+        call    bench_vtl1_request
+        addq    $8, %rsp
+4:      movl    $1, %ecx
 2:      leaq    guest_hypercall_page(%rip), %rax
         addq    bench_vtl1_return_offset(%rip), %rax
         call    *%rax
