@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine_fixture.h"
+#include "xmm_state.h"
 #include "hv/calls.h"
 #include "hvk/tlfs/flush.h"
 #include "hvk/tlfs/vp_set.h"
@@ -67,25 +68,6 @@ std::vector<tlfs::VpIndex> members(const hv::VpSet& s, tlfs::VpIndex count) {
   }
   return out;
 }
-
-// The caller's XMM0-5, kept in memory.
-class XmmState final : public hv::VpState {
- public:
-  tlfs::InitialVpContext context(tlfs::Vtl) override { return good_context(); }
-  void set_context(tlfs::Vtl, const tlfs::InitialVpContext&) override {}
-  bool xmm(std::span<std::byte, kXmmBytes> out) override {
-    ++reads;
-    std::memcpy(out.data(), regs.data(), out.size());
-    return true;
-  }
-  bool set_xmm(std::span<const std::byte, kXmmBytes> in) override {
-    ++writes;
-    std::memcpy(regs.data(), in.data(), in.size());
-    return true;
-  }
-  std::array<std::byte, kXmmBytes> regs{};
-  int reads = 0, writes = 0;
-};
 
 class ExCalls : public Engine {
  protected:

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine_fixture.h"
+#include "xmm_state.h"
 #include "hvk/tlfs/registers.h"
 
 namespace hvk::test {
@@ -11,35 +12,6 @@ namespace {
 using hv::Action;
 using hv::ExecMode;
 using tlfs::RegisterName;
-
-// The caller's XMM0-5, kept in memory; counts the machine's register reads and writes.
-class XmmState final : public hv::VpState {
- public:
-  tlfs::InitialVpContext context(tlfs::Vtl) override { return good_context(); }
-  void set_context(tlfs::Vtl, const tlfs::InitialVpContext&) override {}
-  bool xmm(std::span<std::byte, kXmmBytes> out) override {
-    ++reads;
-    std::memcpy(out.data(), regs.data(), out.size());
-    return true;
-  }
-  bool set_xmm(std::span<const std::byte, kXmmBytes> in) override {
-    ++writes;
-    std::memcpy(regs.data(), in.data(), in.size());
-    return true;
-  }
-  template <typename T>
-  void put(std::size_t offset, const T& v) {
-    std::memcpy(regs.data() + offset, &v, sizeof v);
-  }
-  template <typename T>
-  T get(std::size_t offset) const {
-    T v;
-    std::memcpy(&v, regs.data() + offset, sizeof v);
-    return v;
-  }
-  std::array<std::byte, kXmmBytes> regs{};
-  int reads = 0, writes = 0;
-};
 
 class XmmFast : public Engine {
  protected:
