@@ -1,6 +1,8 @@
 #include "machine/vtl/vtl_interrupt_watch.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <system_error>
 
 namespace hvk::machine {
 
@@ -23,7 +25,17 @@ void VtlInterruptWatch::stop() {
 }
 
 void VtlInterruptWatch::start_locked() {
-  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { loop(); });
+  if (thread_.joinable() || stopping_ || start_failed_) return;
+  // Called from noexcept paths (a VTL switch): a thread the system refuses leaves the machine
+  // without the watch (interrupts KVM delivers into an inactive VTL then wait for its next entry)
+  // instead of ending the process, and says so once.
+  try {
+    thread_ = std::thread([this] { loop(); });
+  } catch (const std::system_error& e) {
+    start_failed_ = true;
+    std::fprintf(stderr, "hvk: the VTL interrupt watch could not start (%s): interrupts KVM "
+                         "delivers into an inactive VTL wait for that VTL's next entry\n", e.what());
+  }
 }
 
 void VtlInterruptWatch::switched(tlfs::VpIndex vp, tlfs::Vtl to) noexcept {

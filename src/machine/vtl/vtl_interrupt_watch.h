@@ -72,6 +72,7 @@ class VtlInterruptWatch {
   std::vector<Clock::time_point> timers_;  // by key(); time_point::max(): none
   bool stopping_ = false;
   std::thread thread_;  // started by start_locked()
+  bool start_failed_ = false;  // the system refused the thread (guarded by mu_)
 };
 
 }  // namespace hvk::machine
