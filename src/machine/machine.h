@@ -198,6 +198,8 @@ class Machine final : public hv::Backend {
   // would deliver, switch the VP to it (entry reason interrupt); else watch the timers of those
   // it read. Conformance T12; vtl/vtl_interrupts.cc.
   void take_vtl_interrupt(Slot& slot);
+  // Switches the VP to VTL `vtl` (above the active one) with entry reason interrupt.
+  void enter_vtl_for_interrupt(Slot& slot, tlfs::Vtl vtl);
   // The watch's poke (vtl/vtl_interrupt_watch.h): VP `vp` should look at its VTL `vtl` APIC.
   void poke_vtl(tlfs::VpIndex vp, tlfs::Vtl vtl, bool timer_due);
   // slot.active changed (the VP's own thread): tells the watch; the entered VTL's timer is KVM's.

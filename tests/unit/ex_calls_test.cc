@@ -103,19 +103,7 @@ class ExCalls : public Engine {
     std::memcpy(&rdx, block.data(), 8);
     std::memcpy(&r8, block.data() + 8, 8);
     std::memcpy(xmm_.regs.data(), block.data() + 16, xmm_.regs.size());
-    st_ = hv::VpCallState{mode, 0, {}};
-    if (mode == ExecMode::k64Bit) {
-      st_.regs.rcx = control.raw;
-      st_.regs.rdx = rdx;
-      st_.regs.r8 = r8;
-    } else {
-      st_.regs.rax = control.raw & 0xFFFF'FFFF;
-      st_.regs.rdx = control.raw >> 32;
-      st_.regs.rcx = rdx & 0xFFFF'FFFF;
-      st_.regs.rbx = rdx >> 32;
-      st_.regs.rsi = r8 & 0xFFFF'FFFF;
-      st_.regs.rdi = r8 >> 32;
-    }
+    st_ = fast_call_state(control, rdx, r8, mode);
     return dispatcher_->dispatch(*root_, *root_->vp(0), st_, &xmm_);
   }
   static HypercallControl fast_control(CallCode code, std::uint16_t var, std::uint16_t reps = 0,

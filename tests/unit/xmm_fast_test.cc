@@ -17,19 +17,7 @@ class XmmFast : public Engine {
  protected:
   hv::Outcome fast(HypercallControl control, std::uint64_t rdx, std::uint64_t r8,
                    ExecMode mode = ExecMode::k64Bit, hv::VpState* state = nullptr) {
-    st_ = hv::VpCallState{mode, 0, {}};
-    if (mode == ExecMode::k64Bit) {
-      st_.regs.rcx = control.raw;
-      st_.regs.rdx = rdx;
-      st_.regs.r8 = r8;
-    } else {
-      st_.regs.rax = control.raw & 0xFFFF'FFFF;
-      st_.regs.rdx = control.raw >> 32;
-      st_.regs.rcx = rdx & 0xFFFF'FFFF;
-      st_.regs.rbx = rdx >> 32;
-      st_.regs.rsi = r8 & 0xFFFF'FFFF;
-      st_.regs.rdi = r8 >> 32;
-    }
+    st_ = fast_call_state(control, rdx, r8, mode);
     return dispatcher_->dispatch(*root_, *root_->vp(0), st_, state == nullptr ? &xmm_ : state);
   }
   static HypercallControl fast_control(CallCode code, std::uint16_t reps = 0,

@@ -37,4 +37,24 @@ class XmmState final : public hv::VpState {
   int reads = 0, writes = 0;
 };
 
+// The registers of a fast call: RDX and R8 carry the first 16 bytes in 64-bit mode; a 32-bit
+// caller splits the control into EDX:EAX, and them into EBX:ECX and EDI:ESI.
+inline hv::VpCallState fast_call_state(HypercallControl control, std::uint64_t rdx,
+                                       std::uint64_t r8, hv::ExecMode mode) {
+  hv::VpCallState st{mode, 0, {}};
+  if (mode == hv::ExecMode::k64Bit) {
+    st.regs.rcx = control.raw;
+    st.regs.rdx = rdx;
+    st.regs.r8 = r8;
+  } else {
+    st.regs.rax = control.raw & 0xFFFF'FFFF;
+    st.regs.rdx = control.raw >> 32;
+    st.regs.rcx = rdx & 0xFFFF'FFFF;
+    st.regs.rbx = rdx >> 32;
+    st.regs.rsi = r8 & 0xFFFF'FFFF;
+    st.regs.rdi = r8 >> 32;
+  }
+  return st;
+}
+
 }  // namespace hvk::test

@@ -193,9 +193,9 @@ std::size_t instruction_bytes(const kvm::Vcpu& v, const hv::MemoryMap& memory, s
   }
   return have;
 }
-}  // namespace
 
-namespace {
+// Where the plain store that ended at `after.rip` and wrote `length` bytes at `gpa` began
+// (decoded backwards), if there is one.
 std::optional<std::uint64_t> store_start(const kvm::Vcpu& v, const hv::MemoryMap& memory,
                                          const kvm_regs& after, const kvm_sregs& sregs,
                                          std::uint64_t gpa, std::size_t length) {
@@ -248,7 +248,6 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
     if (!gpa || !*gpa) continue;
     if (ram->kind(**gpa >> kPageShift) == Kind::kNoAccess &&
         !hv::lower_vtl_access(partition_, vtl, **gpa >> kPageShift).execute) {
-      slot.unattributed_faults = 0;
       deny_access(slot, tlfs::InterceptAccess::kExecute, **gpa, nullptr);
       return true;
     }
@@ -267,7 +266,6 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
         const Kind k = ram->kind(page);
         const hv::PageAccess allowed = hv::lower_vtl_access(partition_, vtl, page);
         if (k == Kind::kNoAccess && a.read) {
-          slot.unattributed_faults = 0;
           if (!allowed.read) {
             deny_access(slot, tlfs::InterceptAccess::kRead, **gpa, nullptr);
             return true;
@@ -275,6 +273,7 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
           if (!a.write || allowed.write) {
             // An allowed read of a page KVM may not map: let KVM emulate it through a hole.
             // Single-stepped, so that the hole lasts one instruction whatever it does.
+            slot.unattributed_faults = 0;
             if (auto r = ram->open_hole(page); r && *r) {
               slot.hole = page;
               slot.hole_vtl = vtl;
@@ -284,7 +283,6 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
           }
         }
         if ((k == Kind::kNoAccess || k == Kind::kReadOnly) && a.write && !allowed.write) {
-          slot.unattributed_faults = 0;
           deny_access(slot, tlfs::InterceptAccess::kWrite, **gpa, nullptr);
           return true;
         }
@@ -314,13 +312,13 @@ bool Machine::on_denied_fetch(Slot& slot) {
     // VTL at work). Fetch again, within a bound for a fetch that keeps failing.
     return retry_fault(slot, rip);
   }
-  slot.unattributed_faults = 0;
   deny_access(slot, tlfs::InterceptAccess::kExecute, **gpa, nullptr);
   return true;
 }
 
 void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_t gpa,
                           const kvm::exits::Mmio* mmio) {
+  slot.unattributed_faults = 0;  // the fault is explained: a later one is a new one
   kvm::Vcpu& v = slot.vcpu();
   kvm_regs regs = v.synced_regs();  // as before the instruction, but see below for a write
   const kvm_sregs& sregs = v.synced_sregs();
@@ -364,17 +362,7 @@ void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_
   if (access != tlfs::InterceptAccess::kExecute) {
     // The instruction's bytes, as far as they are mapped RAM, and its decoded length.
     std::uint8_t bytes[sizeof m.instruction_bytes] = {};
-    std::size_t have = 0;
-    while (have < sizeof bytes) {
-      const auto at = v.translate(regs.rip + have);
-      if (!at || !*at) break;
-      const std::uint64_t left_in_page = kPageSize - (**at & (kPageSize - 1));
-      const std::size_t n = std::min<std::size_t>(sizeof bytes - have, left_in_page);
-      const std::span<std::byte> host = memory_.host_span(**at, n);
-      if (host.empty()) break;
-      std::memcpy(bytes + have, host.data(), n);
-      have += n;
-    }
+    const std::size_t have = instruction_bytes(v, memory_, regs.rip, bytes);
     if (const auto len = instruction_length({bytes, have}, code_mode(sregs))) {
       m.header.instruction_length = *len;
       m.instruction_byte_count = *len;
@@ -403,10 +391,7 @@ void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_
   if (hv::raise_gpa_intercept(partition_, vp, d) != hv::InterceptDelivery::kDelivered) return;
   // The VTL above takes the intercept before this one runs again: enter it now, as for any
   // interrupt there (conformance K8, T12), rather than wait to see the vector in its APIC.
-  const auto higher = static_cast<tlfs::Vtl>(d.vtl + 1);
-  const hv::VtlTransfer t = hv::interrupt_vtl_entry(vp, higher);
-  if (t.ud || !enter_vtl_vcpu(slot, t)) return;
-  hv::note_vtl_entry(partition_, vp, higher, tlfs::VtlEntryReason::kInterrupt);
+  enter_vtl_for_interrupt(slot, static_cast<tlfs::Vtl>(d.vtl + 1));
 }
 
 }  // namespace hvk::machine

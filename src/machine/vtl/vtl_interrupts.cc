@@ -59,6 +59,13 @@ void Machine::watch_vtl_timer(Slot& slot, tlfs::Vtl n, const LapicTimer& timer) 
   slot.timer_armed[n] = true;
 }
 
+void Machine::enter_vtl_for_interrupt(Slot& slot, tlfs::Vtl vtl) {
+  hv::Vp& vp = *partition_.vp(slot.id());
+  const hv::VtlTransfer t = hv::interrupt_vtl_entry(vp, vtl);
+  if (t.ud || !enter_vtl_vcpu(slot, t)) return;
+  hv::note_vtl_entry(partition_, vp, vtl, tlfs::VtlEntryReason::kInterrupt);
+}
+
 void Machine::take_vtl_interrupt(Slot& slot) {
   hv::Vp& vp = *partition_.vp(slot.id());
   for (tlfs::Vtl n = tlfs::kMaxVtl; n > slot.active; --n) {
@@ -85,9 +92,7 @@ void Machine::take_vtl_interrupt(Slot& slot) {
       if (!timer_due) watch_vtl_timer(slot, n, timer);
       continue;
     }
-    const hv::VtlTransfer t = hv::interrupt_vtl_entry(vp, n);
-    if (t.ud || !enter_vtl_vcpu(slot, t)) return;
-    hv::note_vtl_entry(partition_, vp, n, tlfs::VtlEntryReason::kInterrupt);
+    enter_vtl_for_interrupt(slot, n);
     return;
   }
 }
