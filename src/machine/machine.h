@@ -227,7 +227,9 @@ class Machine final : public hv::Backend {
   // protection (the VP fails).
   bool on_memory_fault(Slot& slot, const kvm::exits::MemoryFault& fault);
   // Completes the MMIO access KVM left pending on the active vCPU without running the guest.
-  bool complete_mmio(Slot& slot, bool serve_reads);
+  bool complete_mmio(Slot& slot, bool serve);
+  // Does an MMIO access on hvk's view of RAM; false when it is not all RAM.
+  bool copy_ram_mmio(const kvm::exits::Mmio& mmio);
   // Maps the slot's hole page again (after completing the read it was opened for).
   void close_hole(Slot& slot, bool complete_first);
   ProtectedRam* protected_ram(tlfs::Vtl vtl);

@@ -88,14 +88,7 @@ bool Machine::vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64
 bool Machine::on_ram_mmio(Slot& slot, const kvm::exits::Mmio& mmio) {
   const hv::PageAccess a = hv::lower_vtl_access(partition_, slot.active, mmio.addr >> kPageShift);
   if (mmio.is_write ? a.write : a.read) {
-    // KVM splits accesses at page boundaries: this one lies in one page of RAM.
-    const std::span<std::byte> host = memory_.host_span(mmio.addr, mmio.data.size());
-    if (host.empty()) return false;
-    if (mmio.is_write) {
-      std::memcpy(host.data(), mmio.data.data(), host.size());
-    } else {
-      std::memcpy(mmio.data.data(), host.data(), host.size());
-    }
+    if (!copy_ram_mmio(mmio)) return false;
     if (slot.hole && *slot.hole == mmio.addr >> kPageShift) close_hole(slot, true);
     return true;
   }
@@ -104,11 +97,24 @@ bool Machine::on_ram_mmio(Slot& slot, const kvm::exits::Mmio& mmio) {
   return true;
 }
 
-bool Machine::complete_mmio(Slot& slot, bool serve_reads) {
+bool Machine::copy_ram_mmio(const kvm::exits::Mmio& mmio) {
+  // KVM splits accesses at page boundaries: this one lies in one page.
+  const std::span<std::byte> host = memory_.host_span(mmio.addr, mmio.data.size());
+  if (host.empty()) return false;
+  if (mmio.is_write) {
+    std::memcpy(host.data(), mmio.data.data(), host.size());
+  } else {
+    std::memcpy(mmio.data.data(), host.data(), host.size());
+  }
+  return true;
+}
+
+bool Machine::complete_mmio(Slot& slot, bool serve) {
   // KVM finishes an MMIO access only inside KVM_RUN: run with immediate_exit until it returns
   // without running the guest. An instruction with more fragments (an access across a page, a
-  // string instruction) exits for each; those reads get hvk's view of RAM when `serve_reads` (an
-  // access allowed), zeros otherwise (an access denied, whose registers are put back after).
+  // string instruction) exits for each. With `serve` (the instruction is allowed to go on) each
+  // fragment its VTL may make is done on hvk's view of RAM, reads and writes alike; otherwise (an
+  // access denied, whose registers are put back after) reads get zeros and writes are dropped.
   kvm::Vcpu& v = slot.vcpu();
   constexpr int kMaxFragments = 64;
   v.set_immediate_exit(true);
@@ -124,15 +130,11 @@ bool Machine::complete_mmio(Slot& slot, bool serve_reads) {
       v.set_immediate_exit(false);
       return true;
     }
-    std::span<std::byte> host;
-    if (serve_reads && !more->is_write &&
-        hv::lower_vtl_access(partition_, slot.active, more->addr >> kPageShift).read) {
-      host = memory_.host_span(more->addr, more->data.size());
-    }
-    if (host.empty()) {
-      if (!more->is_write) std::fill(more->data.begin(), more->data.end(), std::uint8_t{0});
-    } else {
-      std::memcpy(more->data.data(), host.data(), host.size());
+    const hv::PageAccess a =
+        hv::lower_vtl_access(partition_, slot.active, more->addr >> kPageShift);
+    const bool allowed = serve && (more->is_write ? a.write : a.read);
+    if (!(allowed && copy_ram_mmio(*more)) && !more->is_write) {
+      std::fill(more->data.begin(), more->data.end(), std::uint8_t{0});
     }
   }
   v.set_immediate_exit(false);
