@@ -47,7 +47,10 @@ VtlTransfer transfer_vtl(Vp& vp, VtlDirection direction, ExecMode mode, std::uin
   t.ud = false;
   t.to = *to;
   t.first_entry = vp.vtl_context(*to);
-  if (direction == VtlDirection::kReturn) t.released_tlb_locks = vp.release_tlb_locks(from);
+  if (direction == VtlDirection::kReturn) {
+    t.released_tlb_locks = vp.release_tlb_locks(from);
+    t.drop_init_sipi = true;  // `from` is above `to` and enabled
+  }
   vp.set_current_vtl(*to);
   return t;
 }

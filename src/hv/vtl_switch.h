@@ -22,6 +22,9 @@ struct VtlTransfer {
   // A return let go of TLB locks `from` held on the VP (TLFS vsm TlbLocked): VPs suspended in a
   // flush may go on.
   bool released_tlb_locks = false;
+  // `to` lies below an enabled VTL of the VP: an INIT or SIPI that reached it while it did not
+  // run is dropped (TLFS vsm; conformance T8).
+  bool drop_init_sipi = false;
 };
 
 // An interrupt is pending for VTL `vtl` of `vp`, above the VTL it runs (TLFS vsm "VTL Entry":

@@ -633,6 +633,7 @@ bool Machine::enter_vtl_vcpu(Slot& slot, const hv::VtlTransfer& t) {
     }
     slot.entered[t.to] = true;
   }
+  if (t.drop_init_sipi) drop_latched_init(to);
   if (auto r = move_shared_state(slot.vcpu(), t.from, to, t.to, slot.fpu); !r) {
     fail(slot, kExitVcpuFailure,
          "moving the shared registers between VTLs: " + r.error().message());

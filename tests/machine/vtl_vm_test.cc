@@ -131,5 +131,70 @@ TEST_F(VtlVm, ASwitchMovesTheSharedRegistersAndKeepsThePrivateOnes) {
   EXPECT_EQ(moved->xmm[3][0], 0x5A);
 }
 
+// Conformance T8: an INIT that reached an inactive lower VTL's vCPU is dropped before it runs.
+// The INIT comes as an MSI with delivery mode INIT, as another vCPU's ICR write would deliver it.
+class LatchedInit : public VtlVm {
+ protected:
+  static constexpr std::uint64_t kMsiToApic1 = 0xFEE0'0000u | (1u << 12);
+  static constexpr std::uint32_t kDeliveryInit = 5u << 8;
+  // An AP's vCPU that has run (RUNNABLE, RIP 0x1234), with an INIT latched in its APIC.
+  void SetUp() override {
+    VtlVm::SetUp();
+    if (IsSkipped()) return;
+    auto vm = create_guest_vm(*kvm_, *ram_);
+    ASSERT_TRUE(vm) << vm.error().message();
+    vm_.emplace(std::move(*vm));
+    ap_.emplace(vcpu_in(*vm_, 1));
+    ASSERT_TRUE(ap_->set_mp_state(KVM_MP_STATE_RUNNABLE));
+    ap_->edit_synced_regs().rip = 0x1234;
+    // KVM_SET_LAPIC also makes KVM rebuild its APIC map, which a vCPU created last is missing
+    // from until something does (a guest's own APIC set-up, in a real VM).
+    ASSERT_TRUE(software_enable_apic(*ap_));
+    auto sent = vm_->signal_msi(kMsiToApic1, kDeliveryInit);
+    ASSERT_TRUE(sent) << sent.error().message();
+    ASSERT_TRUE(*sent) << "the INIT reached no APIC";
+    auto ev = ap_->events();
+    ASSERT_TRUE(ev);
+    ASSERT_EQ(ev->smi.latched_init, 1) << "KVM did not latch the INIT";
+  }
+  // Enters the vCPU (immediate_exit: KVM loads the edited state, then returns) and reads its
+  // run state, which makes KVM take whatever INIT is still latched.
+  std::uint32_t run_once_and_read_state() {
+    ap_->set_immediate_exit(true);
+    auto exit = ap_->run();
+    ap_->set_immediate_exit(false);
+    EXPECT_TRUE(exit) << (exit ? "" : exit.error().message());
+    auto mp = ap_->mp_state();
+    EXPECT_TRUE(mp);
+    return mp ? mp->mp_state : ~0u;
+  }
+  std::optional<kvm::Vm> vm_;
+  std::optional<kvm::Vcpu> ap_;
+};
+
+TEST_F(LatchedInit, KvmTakesItWhenNotDropped) {
+  EXPECT_EQ(run_once_and_read_state(), std::uint32_t{KVM_MP_STATE_INIT_RECEIVED});
+}
+
+TEST_F(LatchedInit, DroppedBeforeTheVcpuRuns) {
+  drop_latched_init(*ap_);
+  EXPECT_EQ(run_once_and_read_state(), std::uint32_t{KVM_MP_STATE_RUNNABLE});
+  EXPECT_EQ(ap_->synced_events().smi.latched_init, 0);
+  auto regs = ap_->regs();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rip, 0x1234u);  // not reset
+}
+
+TEST_F(LatchedInit, ASipiAfterItIsDroppedToo) {
+  // INIT, then SIPI (vector 0x10: CS:IP 1000:0 were it taken).
+  constexpr std::uint32_t kDeliveryStartup = 6u << 8;
+  ASSERT_TRUE(vm_->signal_msi(kMsiToApic1, kDeliveryStartup | 0x10));
+  drop_latched_init(*ap_);
+  EXPECT_EQ(run_once_and_read_state(), std::uint32_t{KVM_MP_STATE_RUNNABLE});
+  auto regs = ap_->regs();
+  ASSERT_TRUE(regs);
+  EXPECT_EQ(regs->rip, 0x1234u);
+}
+
 }  // namespace
 }  // namespace hvk::machine

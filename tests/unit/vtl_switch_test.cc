@@ -46,6 +46,16 @@ TEST_F(VtlSwitch, CallGoesToTheNextHigherEnabledVtlAndReturnComesBack) {
   EXPECT_EQ(vp.current_vtl(), 0);
 }
 
+// Conformance T8: the VTL a return enters lies below an enabled one, so INIT and SIPI that reached
+// it meanwhile are dropped; a call's target is the VP's higher VTL, which keeps its own.
+TEST_F(VtlSwitch, AReturnDropsInitAndSipiOfTheLowerVtlACallDoesNot) {
+  Vp& vp = *p_->vp(0);
+  ASSERT_TRUE(vp.enable_vtl(1, ctx1_));
+  EXPECT_FALSE(call(vp).drop_init_sipi);
+  EXPECT_TRUE(ret(vp).drop_init_sipi);
+  EXPECT_FALSE(ret(vp).drop_init_sipi);  // #UD from VTL 0: nothing entered
+}
+
 TEST_F(VtlSwitch, CallSkipsVtlsNotEnabledOnTheVp) {
   Vp& vp = *p_->vp(0);
   ASSERT_TRUE(vp.enable_vtl(2, ctx1_));

@@ -71,6 +71,12 @@ kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vc
   return {};
 }
 
+void drop_latched_init(kvm::Vcpu& vcpu) {
+  kvm_vcpu_events& e = vcpu.edit_synced_events();
+  e.flags = (e.flags & KVM_VCPUEVENT_VALID_SHADOW) | KVM_VCPUEVENT_VALID_SMM;
+  e.smi.latched_init = 0;
+}
+
 kvm::Result<void> software_enable_apic(kvm::Vcpu& vcpu) {
   constexpr std::uint32_t kSvrValue = 0x1FF;  // APIC software enable, spurious vector 0xFF
   auto apic = vcpu.lapic();

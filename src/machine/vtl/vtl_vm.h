@@ -59,4 +59,11 @@ struct FpuImages {
 kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vcpu& to,
                                     tlfs::Vtl to_vtl, FpuImages& images);
 
+// Drops an INIT that KVM latched in `vcpu`'s local APIC while the vCPU was not running (a VTL
+// below the VP's active one; conformance T8), at the vCPU's next KVM_RUN through the sync-regs
+// events: KVM reports and takes a latched INIT in the events' SMM block. A SIPI left without its
+// INIT is then discarded by KVM itself, the vCPU not waiting for one. Only the SMM and interrupt
+// shadow flags are kept: an NMI another vCPU queued meanwhile stays queued.
+void drop_latched_init(kvm::Vcpu& vcpu);
+
 }  // namespace hvk::machine
