@@ -404,6 +404,7 @@ void Machine::run_vp(Slot& slot) {
       wait_unsuspended(slot);
     }
     serve_tlb_flushes(slot);
+    if (slot.describe_requested.load(std::memory_order_acquire)) answer_describe(slot);
     if (slot.vtl_check.exchange(false, std::memory_order_acq_rel)) take_vtl_interrupt(slot);
     if (synic_ && synic_->pending(slot.id(), slot.active)) {
       synic_->before_run(slot.id(), slot.active, slot.vcpu());
@@ -418,6 +419,8 @@ void Machine::run_vp(Slot& slot) {
       fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
       return;
     }
+    ++slot.exits;
+    if (!std::holds_alternative<kvm::exits::Intr>(*exit)) slot.last_exit = exit->index();
     // An AP brought up by INIT-SIPI runs without the engine having started it. A kick (the
     // LAPIC gate, the SynIC, a start request) also ends KVM_RUN of an AP that KVM still holds
     // for its SIPI: that one has run nothing yet.

@@ -82,6 +82,9 @@ class Machine final : public hv::Backend {
   // Feeds `fd` (the host's stdin) to the guest's COM1 until the machine stops.
   void attach_input(int fd) { platform_->start_input(fd); }
   void stop();  // asks every VP thread to leave; returns at once
+  // One line per VP saying what it is doing (report/vp_report.h), each filled in by the VP's own
+  // thread within `wait`; for a timeout's report, while the guest still runs.
+  std::vector<std::string> describe_vps(std::chrono::milliseconds wait);
   void join();
 
   void start_vp(const hv::StartRequest& request) noexcept override;
@@ -146,6 +149,11 @@ class Machine final : public hv::Backend {
     std::optional<hv::StartRequest> pending;
     bool refresh_requested = false;  // guarded by mu; see refresh_vp_state()
     bool refresh_done = false;
+    // describe_vps(): asked (with a kick), and the VP thread's answer (guarded by mu).
+    std::atomic<bool> describe_requested{false};
+    std::optional<std::string> description;
+    std::size_t last_exit = SIZE_MAX;  // kvm::Exit index of the last exit but kicks (own thread)
+    std::uint64_t exits = 0;           // how many exits (own thread)
   };
 
   // The calling VP's registers per VTL, for Get/SetVpRegisters during one hypercall.
@@ -181,6 +189,8 @@ class Machine final : public hv::Backend {
   // Handles one exit; false when the VP's thread should stop.
   bool handle_exit(Slot& slot, kvm::Exit& exit);
   void answer_refresh(Slot& slot);
+  // On the VP's own thread, out of KVM_RUN: its line for describe_vps() (report/).
+  void answer_describe(Slot& slot);
   // TLB flushes (tlb/machine_flush.cc): on the slot's own thread, flush the VTLs other VPs asked
   // of it; and the wait of a suspended VP, which serves them too.
   void serve_tlb_flushes(Slot& slot);

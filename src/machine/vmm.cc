@@ -11,6 +11,11 @@
 
 namespace hvk::machine {
 
+namespace {
+// How long a timeout's report waits for each machine's VP threads to describe themselves.
+constexpr std::chrono::milliseconds kDescribeWait{500};
+}  // namespace
+
 Vmm::Vmm(kvm::Kvm kvm, bool trace) : kvm_(std::move(kvm)), dispatcher_(hv_) {
   if (trace) dispatcher_.set_trace(&trace_);
   // A console nobody can read is a failed run (status 1), not a silent one.
@@ -52,7 +57,15 @@ int Vmm::wait(double timeout_seconds) {
     const auto limit = std::chrono::duration<double>(timeout_seconds);
     if (!cv_.wait_for(lock, limit, done)) {
       lock.unlock();
-      end(kExitTimeout, fmt::format("timeout: the guest did not end within {} s", timeout_seconds));
+      // What each VP was doing, asked while the guest still runs: a hang leaves a trace.
+      std::string message =
+          fmt::format("timeout: the guest did not end within {} s; its VPs:", timeout_seconds);
+      for (auto& m : machines_) {
+        for (const std::string& line : m->describe_vps(kDescribeWait)) {
+          message += fmt::format("\nhvk:   partition {} {}", m->partition().id(), line);
+        }
+      }
+      end(kExitTimeout, message);
       lock.lock();
     }
   } else {

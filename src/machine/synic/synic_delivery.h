@@ -56,6 +56,11 @@ class SynicDelivery {
   bool pending(tlfs::VpIndex vp, tlfs::Vtl vtl) const {
     return vp < vp_count_ && vtl <= tlfs::kMaxVtl && !auto_eoi_[timer_key(vp, vtl)]->empty();
   }
+  // The highest auto-EOI vector waiting for VTL `vtl` of VP `vp` (reports).
+  std::optional<std::uint8_t> waiting(tlfs::VpIndex vp, tlfs::Vtl vtl) const {
+    if (vp >= vp_count_ || vtl > tlfs::kMaxVtl) return std::nullopt;
+    return auto_eoi_[timer_key(vp, vtl)]->highest();
+  }
   // On VP `vp`'s own thread, with the vCPU of its active VTL `vtl` out of KVM_RUN: injects the
   // highest waiting auto-EOI vector if the APIC would deliver it now, else asks for a kick a
   // little later.
