@@ -10,6 +10,8 @@
 // intact. The boot VP does the same round trip from VTL 0 (VtlCall first). Each VTL keeps a
 // VTL-specific value in KERNEL_GS_BASE, a per-VTL MSR, and checks the other VTL did not change it;
 // the boot VP's VTL 1 switches its own local APIC to x2APIC mode, and VTL 0's must stay in xAPIC.
+// While VP 1 runs VTL 1, the boot VP's VTL 0 sends INIT and SIPI to VP 1: they reach VP 1's VTL 0,
+// below an enabled VTL, and must be dropped (VP 1's VTL 0 still starts from its start context).
 //
 // Output: "vtl-demo: VP <i> in VTL <v>" lines, then "vtl-demo: all <N> VPs ran in VTL 1 and
 // VTL 0" and exit 0; otherwise a line saying what went wrong and exit 1 (a call failed), 2
@@ -50,6 +52,10 @@ volatile std::uint64_t g_vtl1_apic_base = 0;  // the boot VP's VTL 1 APIC base, 
 constexpr std::uint8_t kVtl1Vector = 0x50;
 volatile std::uint32_t g_vtl1_irqs = 0;
 volatile std::uint32_t g_vtl1_reason = 0;
+// Conformance T8: the boot VP's VTL 0 sends INIT and SIPI to VP 1 while VP 1 runs VTL 1 (VP 1's
+// VTL 1 waits for this flag before it returns to its VTL 0, which must then run from the context
+// its start gave it, not from the SIPI's real-mode vector).
+volatile std::uint32_t g_init_sent = 0;
 
 std::uint64_t rdtsc() {
   std::uint32_t lo, hi;
@@ -141,6 +147,11 @@ void ap_main() {
     if (hv_status(r) != 0) {
       bad("HvCallStartVirtualProcessor of its own VTL 0 failed", vp, r);
       return;
+    }
+    if (vp == 1) {
+      const std::uint64_t t0 = rdtsc();
+      while (g_init_sent == 0 && rdtsc() - t0 < 20'000'000'000ull) pause();
+      if (g_init_sent == 0) bad("the boot VP never sent its INIT and SIPI", vp, 0);
     }
     vtl_return(g_return_offset, 0);
     // Back from VTL 0's VtlCall.
@@ -251,6 +262,13 @@ extern "C" int guest_main(const void*) {
              base0);
     }
   }
+  if (n > 1 && g_start_failure == 0) {
+    // T8: INIT and SIPI from VTL 0 to VP 1, whose VTL 1 runs and waits for them to arrive.
+    apic_sw_enable();
+    const bool sent = apic_send_ipi(kIcrInit, 1) && apic_send_ipi(kIcrSipi | 0x08, 1);
+    if (!sent) bad("the INIT or SIPI to VP 1 was not delivered (ICR busy)", 0, 0);
+    g_init_sent = 1;
+  }
   if (g_start_failure != 0) {
     printf("vtl-demo: HvCallEnableVpVtl or HvCallStartVirtualProcessor into VTL 1 (VP %u) from "
            "VTL 1 failed: %s\n",
@@ -269,6 +287,9 @@ extern "C" int guest_main(const void*) {
   }
   for (std::uint32_t vp = 0; vp < n; ++vp) {
     if (g_seen[vp][0] != 1 || g_seen[vp][1] != 2) bad("did not run in both VTLs", vp, 0);
+  }
+  if (n > 1 && g_seen[1][0] == 1) {
+    puts("vtl-demo: INIT and SIPI sent to VP 1's VTL 0 while VP 1 ran VTL 1 were dropped");
   }
   // An interrupt for VTL 1 of this VP, sent from VTL 0 (HvCallSendSyntheticClusterIpi naming
   // VTL 1, fast): the VP enters VTL 1 at once, which takes it and returns.
