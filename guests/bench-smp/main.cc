@@ -140,8 +140,9 @@ int latency(std::uint32_t n, bool have_hv) {
       printf("bench-smp: VP %u's TSC is behind the caller's: the TSCs are not in sync\n", slot);
       return 1;
     }
-    printf("bench-smp: latency method=%s vp=%u cycles=%lu call_cycles=%lu tsc_hz=%lu\n",
-           svp ? "svp" : "sipi", slot, at - t0, returned - t0, g_tsc_hz);
+    printf("bench-smp: latency method=%s vp=%u cycles=%lu call_cycles=%lu tsc_hz=%lu issue_tsc=%lu "
+           "first_tsc=%lu\n",
+           svp ? "svp" : "sipi", slot, at - t0, returned - t0, g_tsc_hz, t0, at);
   }
   return 0;
 }

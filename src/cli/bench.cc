@@ -45,7 +45,9 @@ bool measure_vmm(const Launcher& l, const BenchOptions& o, double tsc_hz,
     r.speed.push_back(speed);
   }
   if (o.wants("latency") && !(o.quick && l.name == "qemu")) {
-    if (!measure_latency(l, o.quick ? 5 : 17, tsc_hz, r.latency, why)) return false;
+    StartBreakdown b;
+    if (!measure_latency(l, o.quick ? 5 : 17, tsc_hz, r.latency, b, why)) return false;
+    if (b.samples != 0) r.start_breakdown = b;
   }
   if (o.wants("startup")) {
     Startup s;

@@ -212,6 +212,20 @@ void print_latency(const Report& r) {
     fmt::print("{:<8} {:<30} {:>8} {:>10.0f} {:>8.0f} {:>8.0f} {:>11.0f}\n", l.runner,
                method_name(l.method), l.samples, l.median_us, l.min_us, l.max_us, l.call_us);
   }
+  if (r.start_breakdown) {
+    const StartBreakdown& b = *r.start_breakdown;
+    section(fmt::format(
+        "Where a StartVirtualProcessor start's time goes (hvk run --trace-starts: host TSC at "
+        "each step, the guest's at both ends; median of {} starts)",
+        b.samples));
+    fmt::print("{:<64} {:>9}\n", "step", "median us");
+    double total = 0;
+    for (std::size_t i = 0; i < StartBreakdown::kSteps; ++i) {
+      fmt::print("{:<64} {:>9.1f}\n", StartBreakdown::kNames[i], b.median_us[i]);
+      total += b.median_us[i];
+    }
+    fmt::print("{:<64} {:>9.1f}\n", "sum of the medians", total);
+  }
   std::fflush(stdout);
 }
 
@@ -359,6 +373,13 @@ std::string to_json(const Report& r) {
                                      {"min_us", l.min_us},
                                      {"max_us", l.max_us},
                                      {"issuing_us", l.call_us}});
+  }
+  if (r.start_breakdown) {
+    nlohmann::json steps = nlohmann::json::object();
+    for (std::size_t i = 0; i < StartBreakdown::kSteps; ++i) {
+      steps[StartBreakdown::kNames[i]] = r.start_breakdown->median_us[i];
+    }
+    j["vp_start_breakdown"] = {{"samples", r.start_breakdown->samples}, {"median_us", steps}};
   }
   for (const Bringup& b : r.bringup) {
     nlohmann::json p = {{"runner", b.runner},

@@ -2,6 +2,7 @@
 // issue 6 targets judged against them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct Report {
   std::vector<RoundTrip> round_trips;
   std::vector<Speed> speed;
   std::vector<Latency> latency;
+  std::optional<StartBreakdown> start_breakdown;  // hvk's StartVirtualProcessor starts
   std::vector<Bringup> bringup;
   std::vector<Startup> startup;
   std::vector<SynicRow> synic;

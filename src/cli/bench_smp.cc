@@ -15,18 +15,56 @@ constexpr double kHoldSeconds = 0.2;  // a bring-up run holds this long for the 
 }
 
 bool measure_latency(const Launcher& l, std::uint32_t vps, double tsc_hz, std::vector<Latency>& out,
-                     std::string& why) {
-  const GuestRun g = run_guest(l, vps, "mode=latency", "latency");
+                     StartBreakdown& breakdown, std::string& why) {
+  Launcher traced = l;
+  if (l.name == "hvk") {
+    traced.argv = [base = l.argv](std::uint32_t n, const std::string& cmdline) {
+      auto argv = base(n, cmdline);
+      argv.emplace_back("--trace-starts");
+      return argv;
+    };
+  }
+  const GuestRun g = run_guest(traced, vps, "mode=latency", "latency");
   if (!g.ok) {
     why = g.why;
     return false;
   }
+  // hvk's start traces, by target VP (stderr lines "hvk: start-trace vp=N ...").
+  std::map<std::string, std::map<std::string, std::string>> traces;
+  std::size_t from = 0;
+  while (from < g.process.err.size()) {
+    std::size_t end = g.process.err.find('\n', from);
+    if (end == std::string::npos) end = g.process.err.size();
+    if (auto f = guest_fields(g.process.err.substr(from, end - from), "hvk", "start-trace")) {
+      traces[(*f)["vp"]] = *f;
+    }
+    from = end + 1;
+  }
   std::map<std::string, std::vector<double>> us, call_us;
+  std::array<std::vector<double>, StartBreakdown::kSteps> steps;
   for (const auto& r : g.reports) {
     const auto it = r.find("method");
     if (it == r.end()) continue;
     us[it->second].push_back(number(r, "cycles") / tsc_hz * 1e6);
     call_us[it->second].push_back(number(r, "call_cycles") / tsc_hz * 1e6);
+    const auto vp = r.find("vp");
+    if (it->second != "svp" || vp == r.end()) continue;
+    const auto t = traces.find(vp->second);
+    if (t == traces.end() || t->second["tsc_offset"] == "unknown") continue;
+    // The guest's TSCs on the host's line.
+    const double offset = number(t->second, "tsc_offset");
+    const std::array<double, StartBreakdown::kSteps + 1> points = {
+        number(r, "issue_tsc") - offset, number(t->second, "exit"),
+        number(t->second, "request"),    number(t->second, "woke"),
+        number(t->second, "loaded"),     number(t->second, "run"),
+        number(r, "first_tsc") - offset};
+    for (std::size_t i = 0; i < StartBreakdown::kSteps; ++i) {
+      steps[i].push_back((points[i + 1] - points[i]) / tsc_hz * 1e6);
+    }
+  }
+  breakdown.samples = steps[0].size();
+  for (std::size_t i = 0; i < StartBreakdown::kSteps && breakdown.samples != 0; ++i) {
+    breakdown.median_us[i] = median(steps[i]);
   }
   for (const std::string method : {"svp", "sipi"}) {
     if (us[method].empty()) continue;

@@ -2,6 +2,7 @@
 // resident memory of those runs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,9 +19,25 @@ struct Latency {
   double median_us = 0, min_us = 0, max_us = 0;
   double call_us = 0;  // median time the issuing VP spent issuing (the call; the three IPIs)
 };
-// Boots `vps` VPs (odd: as many starts by each method, alternating) and measures each start.
+// Where a StartVirtualProcessor start's time goes (hvk run --trace-starts, whose host TSCs the
+// guest's TSC follows at KVM's TSC offset): median microseconds of each step, issue to the
+// target's first instruction (machine/report/start_trace.h names the points).
+struct StartBreakdown {
+  static constexpr std::size_t kSteps = 6;
+  static constexpr std::array<const char*, kSteps> kNames = {
+      "the issuing hypercall's exit reaches hvk",
+      "dispatcher and engine decide, the start is handed over",
+      "the target's thread is out of KVM_RUN (kick, host scheduler)",
+      "the start context is loaded (PAT MSR, MP state ioctls)",
+      "to the target's KVM_RUN",
+      "KVM_RUN to the target's first instruction (KVM's entry)"};
+  std::size_t samples = 0;
+  std::array<double, kSteps> median_us{};
+};
+// Boots `vps` VPs (odd: as many starts by each method, alternating) and measures each start; for
+// hvk, also the breakdown of its StartVirtualProcessor starts (`breakdown`, samples 0 if none).
 bool measure_latency(const Launcher& l, std::uint32_t vps, double tsc_hz, std::vector<Latency>& out,
-                     std::string& why);
+                     StartBreakdown& breakdown, std::string& why);
 
 // The boot VP starts every other VP and waits until all are online (each ran the 64-bit entry).
 struct Bringup {

@@ -46,6 +46,9 @@ int run_main(int argc, char** argv) {
                   "bit 2; the default) or either (bit 2 or 3, as the Amazon KVM/QEMU VSM stack "
                   "and kvm-unit-tests' hyperv_vsm read them)")
       ->check(CLI::IsMember({"tlfs", "either"}));
+  run->add_flag("--trace-starts", run_opts.trace_starts,
+                "for each VP start, print the host TSC at each step of hvk's start path "
+                "(hvk bench's VP start breakdown)");
   run->add_flag("--hyperv-testdev", run_opts.hyperv_testdev,
                 "QEMU's hyperv-testdev on port 0x3000 (kvm-unit-tests' Hyper-V tests)");
   run->add_option("--child-mem", run_opts.child_mem, "RAM of each child partition");

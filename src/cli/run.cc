@@ -188,6 +188,7 @@ int run(const RunOptions& o) {
   mc.initrd_name = o.initrd;
   mc.image_name = o.image;
   mc.hyperv_testdev = o.hyperv_testdev;
+  mc.trace_starts = o.trace_starts;
   mc.bzimage = o.bzimage == "unpack" ? machine::BzImageMode::kUnpack : machine::BzImageMode::kBoot;
   auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", o.image, m.error()));

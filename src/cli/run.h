@@ -27,6 +27,7 @@ struct RunOptions {
   std::string bzimage = "boot";  // a bzImage: "boot" (its decompressor runs) or "unpack" (hvk's)
   std::string vtl_exec_bits = "tlfs";  // tlfs | either (hv::PartitionConfig)
   bool synic = false;           // the SynIC, synthetic timers, PostMessage and SignalEvent
+  bool trace_starts = false;  // where each VP start's time goes (machine/report/start_trace.h)
   bool hyperv_testdev = false;  // QEMU's hyperv-testdev (port 0x3000), for kvm-unit-tests
   bool sandbox = true;  // the seccomp filter once set up (cli/sandbox.h); --no-sandbox: off
 };

@@ -273,11 +273,19 @@ void Machine::join() {
   console_.flush();
 }
 
+namespace {
+// --trace-starts: when this VP thread's last KVM_RUN returned (host TSC).
+thread_local std::uint64_t t_last_exit_tsc = 0;
+}  // namespace
+
 void Machine::start_vp(const hv::StartRequest& request) noexcept {
   Slot& slot = *slots_[request.vp_index];
   {
     std::lock_guard lock(slot.mu);
     slot.pending = request;
+    if (config_.trace_starts) {
+      slot.pending_trace = StartTrace{.exit = t_last_exit_tsc, .request = host_tsc()};
+    }
   }
   kick(slot);
 }
@@ -307,6 +315,7 @@ void Machine::answer_refresh(Slot& slot) {
   // its way, and reading that as an INIT would let a second caller win the start race.
   if (auto mp = slot.vcpu().mp_state(); mp && mp->mp_state == KVM_MP_STATE_INIT_RECEIVED) {
     partition_.vp(slot.id())->reset_to_wait_for_sipi();
+    slot.pat_in_vcpu = {};  // it ran (INIT keeps the PAT the guest left)
   }
   lock.lock();
   slot.refresh_done = true;
@@ -385,6 +394,10 @@ void Machine::run_vp(Slot& slot) {
     {
       std::lock_guard lock(slot.mu);
       start.swap(slot.pending);
+      if (start && config_.trace_starts) {
+        slot.start_trace = slot.pending_trace;
+        slot.start_trace->woke = t_last_exit_tsc;
+      }
     }
     if (start) {
       // A started VP begins afresh in every VTL: the run VTL from the request's context, the
@@ -394,10 +407,12 @@ void Machine::run_vp(Slot& slot) {
       slot.active = start->run_vtl;
       vtl_switched(slot);
       slot.entered[slot.active] = true;
-      if (auto r = load_context(slot.vcpu(), start->context); !r) {
+      if (auto r = load_context(slot.vcpu(), start->context, {}, &slot.pat_in_vcpu[slot.active]);
+          !r) {
         fail(slot, kExitVcpuFailure, "loading the start context failed: " + r.error().message());
         return;
       }
+      if (slot.start_trace) slot.start_trace->loaded = host_tsc();
     }
     if (slot.suspended) {
       slot.suspended = false;
@@ -413,8 +428,16 @@ void Machine::run_vp(Slot& slot) {
       gate_.wait_open();
       continue;
     }
+    if (slot.start_trace && slot.start_trace->run == 0) slot.start_trace->run = host_tsc();
     auto exit = slot.vcpu().run();
+    if (config_.trace_starts) t_last_exit_tsc = host_tsc();
     gate_.leave_run(slot.id());
+    if (slot.start_trace && slot.start_trace->run != 0) {
+      // Printed after the started VP's first exit, so that it costs the start nothing.
+      std::fprintf(stderr, "%s\n",
+                   format_start_trace(slot.id(), *slot.start_trace, tsc_offset_).c_str());
+      slot.start_trace.reset();
+    }
     if (!exit) {
       fail(slot, kExitVcpuFailure, "KVM_RUN failed: " + exit.error().message());
       return;
@@ -426,6 +449,7 @@ void Machine::run_vp(Slot& slot) {
     // for its SIPI: that one has run nothing yet.
     if (vp.run_state() != hv::VpRunState::kRunning && ran_guest(slot, *exit)) {
       vp.mark_running_in(vp.current_vtl());
+      slot.pat_in_vcpu[slot.active].reset();  // INIT-SIPI started it: guest code ran
     }
     if (!handle_exit(slot, *exit)) return;
   }
@@ -630,7 +654,7 @@ void Machine::SlotState::set_context(tlfs::Vtl vtl, const tlfs::InitialVpContext
 bool Machine::enter_vtl_vcpu(Slot& slot, const hv::VtlTransfer& t) {
   kvm::Vcpu& to = *slot.vcpus[t.to];
   if (!slot.entered[t.to]) {
-    if (auto r = load_context(to, *t.first_entry); !r) {
+    if (auto r = load_context(to, *t.first_entry, {}, &slot.pat_in_vcpu[t.to]); !r) {
       fail(slot, kExitVcpuFailure, "entering VTL: " + r.error().message());
       return false;
     }

@@ -35,7 +35,9 @@
 #include "machine/guest_tsc_clock.h"
 #include "machine/loader/boot.h"
 #include "machine/loader/result.h"
+#include "machine/report/start_trace.h"
 #include "machine/synic/synic_delivery.h"
+#include "machine/vcpu_state.h"
 #include "machine/tlb/tlb_shootdown.h"
 #include "machine/vtl/protected_ram.h"
 #include "machine/vtl/vtl_interrupt_watch.h"
@@ -60,6 +62,8 @@ struct MachineConfig {
   std::string image_name;  // the image's file name (first on a Multiboot command line)
   BzImageMode bzimage = BzImageMode::kBoot;
   bool hyperv_testdev = false;  // QEMU's hyperv-testdev on port 0x3000 (kvm-unit-tests)
+  // Print where each VP start's time goes inside hvk (report/start_trace.h; `hvk bench`).
+  bool trace_starts = false;
 };
 
 // Exit statuses hvk itself gives a VM that ends abnormally (docs/guest-abi.md).
@@ -119,6 +123,11 @@ class Machine final : public hv::Backend {
     // Whether each VTL has run since the VP was (re)started: a VTL not yet entered starts from
     // the context EnableVpVtl or StartVirtualProcessor recorded (the VP's own thread only).
     std::array<bool, tlfs::kMaxVtl + 1> entered{};
+    // Per VTL, the PAT its vCPU holds while hvk knows it: KVM's power-on value from the vCPU's
+    // creation until its first context load, or until hvk sees that INIT-SIPI ran guest code on
+    // it (load_context; own thread).
+    std::array<std::optional<std::uint64_t>, tlfs::kMaxVtl + 1> pat_in_vcpu{
+        kPatPowerOn, kPatPowerOn, kPatPowerOn};
     std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // XMM fast-call scratch
     // The FPU kept across the completion of a denied access (vtl/vtl_intercepts.cc).
     std::unique_ptr<kvm_xsave> intercept_xsave = std::make_unique<kvm_xsave>();
@@ -147,6 +156,8 @@ class Machine final : public hv::Backend {
     std::mutex mu;  // guards pending and the creation of vcpus[1..]
     std::condition_variable cv;
     std::optional<hv::StartRequest> pending;
+    StartTrace pending_trace;  // with pending, under trace_starts (guarded by mu)
+    std::optional<StartTrace> start_trace;  // the start being traced (own thread)
     bool refresh_requested = false;  // guarded by mu; see refresh_vp_state()
     bool refresh_done = false;
     // describe_vps(): asked (with a kick), and the VP thread's answer (guarded by mu).

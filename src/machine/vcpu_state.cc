@@ -129,7 +129,8 @@ EntryRegisters entry_registers(const BootState& b) {
 }
 
 kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
-                               const EntryRegisters& gprs) {
+                               const EntryRegisters& gprs,
+                               std::optional<std::uint64_t>* pat_in_vcpu) {
   auto fill = [&](kvm_regs& regs, kvm_sregs& sregs) {
     regs = kvm_regs{};
     regs.rax = gprs.rax;
@@ -153,7 +154,12 @@ kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
     if (auto r = vcpu.set_sregs(*sregs); !r) return r;
     if (auto r = vcpu.set_regs(regs); !r) return r;
   }
-  if (auto r = vcpu.set_msr(kMsrPat, c.msr_cr_pat); !r) return r;
+  const bool pat_in_place = pat_in_vcpu != nullptr && *pat_in_vcpu == c.msr_cr_pat;
+  // From here on the guest runs on the vCPU and may write its PAT: hvk no longer knows it.
+  if (pat_in_vcpu != nullptr) pat_in_vcpu->reset();
+  if (!pat_in_place) {
+    if (auto r = vcpu.set_msr(kMsrPat, c.msr_cr_pat); !r) return r;
+  }
   return vcpu.set_mp_state(KVM_MP_STATE_RUNNABLE);
 }
 

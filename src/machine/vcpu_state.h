@@ -15,6 +15,8 @@ class Vcpu;
 namespace hvk::machine {
 
 inline constexpr std::uint32_t kMsrPat = 0x277;
+// IA32_PAT's power-on value (SDM), which KVM gives every new vCPU.
+inline constexpr std::uint64_t kPatPowerOn = 0x0007'0406'0007'0406ull;
 
 // Bit for bit: Type 3:0, S 4, DPL 6:5, P 7, AVL 12, L 13, D/B 14, G 15. A segment that is not
 // present is marked unusable, as VMX and SVM expect of a null segment.
@@ -48,9 +50,13 @@ EntryRegisters entry_registers(const BootState& b);
 // registers but those in `gprs`, and makes the vCPU runnable. With sync regs on, the registers are
 // written into the synced copies and reach KVM with the vCPU's next KVM_RUN (only the PAT and the
 // MP state are ioctls), so call it where nothing else edits the vCPU before that run: on its own
-// thread, or before its thread starts.
+// thread, or before its thread starts. `pat_in_vcpu`, if given, is the PAT hvk knows the vCPU
+// holds (KVM's power-on value on a vCPU no guest code ran on yet): a context with the same PAT
+// skips the MSR write, the dearer of the two ioctls (docs/performance.md). The knowledge is used
+// up (reset): the guest runs next.
 kvm::Result<void> load_context(kvm::Vcpu& vcpu, const tlfs::InitialVpContext& c,
-                               const EntryRegisters& gprs = {});
+                               const EntryRegisters& gprs = {},
+                               std::optional<std::uint64_t>* pat_in_vcpu = nullptr);
 
 // The dispatcher's view of a vCPU stopped at a hypercall.
 hv::VpCallState call_state(const kvm_regs& r, const kvm_sregs& s);
