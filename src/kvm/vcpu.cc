@@ -181,6 +181,11 @@ Result<void> Vcpu::set_single_step(bool on) {
   return HVK_KVM_IOCTL(fd_.get(), KVM_SET_GUEST_DEBUG, &d).status();
 }
 
+Result<void> Vcpu::set_guest_debug(const kvm_guest_debug& debug) {
+  kvm_guest_debug d = debug;
+  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_GUEST_DEBUG, &d).status();
+}
+
 Result<void> Vcpu::get_msrs(std::span<MsrValue> msrs) const {
   static_assert(offsetof(kvm_msrs, entries) == sizeof(kvm_msrs));
   MsrBuffer buf(msrs.size());

@@ -59,6 +59,8 @@ class Vcpu {
   Result<void> set_mp_state(std::uint32_t state);  // KVM_MP_STATE_*
   // KVM_SET_GUEST_DEBUG: with `on`, KVM_RUN ends (exits::Debug) after each guest instruction.
   Result<void> set_single_step(bool on);
+  // KVM_SET_GUEST_DEBUG as given (hardware breakpoints; all zero turns guest debugging off).
+  Result<void> set_guest_debug(const kvm_guest_debug& debug);
 
   // Reads each msrs[i].value; fails naming the first MSR KVM refuses.
   Result<void> get_msrs(std::span<MsrValue> msrs) const;

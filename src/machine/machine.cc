@@ -19,6 +19,7 @@
 #include "machine/msi.h"
 #include "machine/loader/guest_ram.h"
 #include "machine/vcpu_state.h"
+#include "machine/vcpu_warmup.h"
 #include "machine/vmm.h"
 #include "machine/vtl/vtl_vm.h"
 
@@ -376,6 +377,7 @@ void Machine::run_vp(Slot& slot) {
     ~Retire() { target.retire(); }
   } retire{slot.kick_target};
   hv::Vp& vp = *partition_.vp(slot.id());
+  if (slot.id() != 0 && !warm_up(slot)) return;
   // A VP that only HvCallStartVirtualProcessor may start does not enter KVM_RUN before it is
   // started (APs do: KVM's LAPIC holds them until INIT-SIPI).
   if (slot.id() == 0 && !config_.boot) {
@@ -453,6 +455,22 @@ void Machine::run_vp(Slot& slot) {
     }
     if (!handle_exit(slot, *exit)) return;
   }
+}
+
+bool Machine::warm_up(Slot& slot) {
+  while (!gate_.enter_run(slot.id())) gate_.wait_open();
+  auto w = warm_up_ap(slot.vcpu());
+  gate_.leave_run(slot.id());
+  if (!w) {
+    fail(slot, kExitVcpuFailure, "warming up the AP's vCPU: " + w.error().message());
+    return false;
+  }
+  if (!*w) return true;
+  // The guest's INIT-SIPI started the AP during the warm-up: its exit is the first of many.
+  hv::Vp& vp = *partition_.vp(slot.id());
+  if (vp.run_state() != hv::VpRunState::kRunning) vp.mark_running_in(vp.current_vtl());
+  slot.pat_in_vcpu[slot.active].reset();
+  return handle_exit(slot, **w);
 }
 
 bool Machine::ran_guest(const Slot& slot, const kvm::Exit& exit) {

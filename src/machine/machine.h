@@ -194,6 +194,9 @@ class Machine final : public hv::Backend {
   // Creates VP `vp`'s vCPU in VTL `vtl`'s VM (prepare_vp_vtl, and at boot).
   bool add_vtl_vcpu(tlfs::VpIndex vp, tlfs::Vtl vtl);
   void run_vp(Slot& slot);
+  // An AP's thread first: pays its vCPU's first-entry cost before the guest starts it
+  // (vcpu_warmup.h). False when the VP's thread should stop.
+  bool warm_up(Slot& slot);
   // Whether the KVM_RUN that ended with `exit` ran the guest: false for a kick of a vCPU that KVM
   // still holds for INIT or SIPI.
   static bool ran_guest(const Slot& slot, const kvm::Exit& exit);

@@ -1,0 +1,92 @@
+// The warm-up of an AP's vCPU (machine/vcpu_warmup.h), against the real /dev/kvm where it opens:
+// it leaves the AP as KVM keeps it until INIT-SIPI, and an INIT-SIPI racing it still starts it.
+#include "machine/vcpu_warmup.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <optional>
+#include <variant>
+
+#include "hv/hypervisor.h"
+#include "kvm/linux_kvm.h"
+#include "machine/vtl/vtl_vm.h"
+
+namespace hvk::machine {
+namespace {
+
+class VcpuWarmup : public ::testing::Test {
+ protected:
+  static constexpr std::uint64_t kMsiToApic1 = 0xFEE0'0000u | (1u << 12);
+  static constexpr std::uint32_t kInit = 5u << 8;
+  static constexpr std::uint32_t kStartupAt0x8000 = (6u << 8) | 0x08;
+  static constexpr std::uint16_t kPort = 0xF8;
+
+  void SetUp() override {
+    auto kvm = kvm::Kvm::open();
+    if (!kvm) GTEST_SKIP() << "no KVM: " << kvm.error().message();
+    kvm_.emplace(std::move(*kvm));
+    auto ram = kvm::Mapping::anonymous(1 << 20);
+    ASSERT_TRUE(ram) << ram.error().message();
+    ram_.emplace(std::move(*ram));
+    // The SIPI page: `out 0xF8, al` at 0x8000.
+    const unsigned char code[] = {0xE6, kPort & 0xFF};
+    std::memcpy(ram_->bytes() + 0x8000, code, sizeof code);
+    hv::PartitionConfig cfg;
+    cfg.vp_count = 2;
+    cfg.privileges = hv::default_privileges();
+    partition_ = &hv_.create_root(cfg);
+    auto vm = create_guest_vm(*kvm_, *ram_);
+    ASSERT_TRUE(vm) << vm.error().message();
+    vm_.emplace(std::move(*vm));
+    auto ap = create_vp_vcpu(*kvm_, *vm_, *partition_, 1);
+    ASSERT_TRUE(ap) << ap.error().message();
+    ap_.emplace(std::move(*ap));
+    ASSERT_TRUE(software_enable_apic(*ap_));  // also puts the AP in KVM's APIC map
+  }
+  void init_sipi() {
+    ASSERT_TRUE(vm_->signal_msi(kMsiToApic1, kInit));
+    ASSERT_TRUE(vm_->signal_msi(kMsiToApic1, kStartupAt0x8000));
+  }
+  static bool is_out_to_port(const kvm::Exit& e) {
+    const auto* io = std::get_if<kvm::exits::Io>(&e);
+    return io != nullptr && io->is_out() && io->port == kPort;
+  }
+  std::optional<kvm::Kvm> kvm_;
+  std::optional<kvm::Mapping> ram_;
+  hv::Hypervisor hv_;
+  hv::Partition* partition_ = nullptr;
+  std::optional<kvm::Vm> vm_;
+  std::optional<kvm::Vcpu> ap_;
+};
+
+TEST_F(VcpuWarmup, LeavesTheApWaitingAsKvmKeepsIt) {
+  auto w = warm_up_ap(*ap_);
+  ASSERT_TRUE(w) << w.error().message();
+  EXPECT_FALSE(w->has_value());
+  auto mp = ap_->mp_state();
+  ASSERT_TRUE(mp);
+  EXPECT_EQ(mp->mp_state, std::uint32_t{KVM_MP_STATE_UNINITIALIZED});
+  auto regs = ap_->regs();
+  auto sregs = ap_->sregs();
+  ASSERT_TRUE(regs && sregs);
+  EXPECT_EQ(regs->rip, 0xFFF0u);
+  EXPECT_EQ(sregs->cs.base, 0xFFFF'0000u);
+  // INIT-SIPI afterwards starts it as ever.
+  init_sipi();
+  auto exit = ap_->run();
+  while (exit && std::holds_alternative<kvm::exits::Again>(*exit)) exit = ap_->run();
+  ASSERT_TRUE(exit) << exit.error().message();
+  EXPECT_TRUE(is_out_to_port(*exit)) << kvm::describe(*exit);
+}
+
+TEST_F(VcpuWarmup, AnInitSipiThatCameFirstStartsTheApAndItsExitIsHandedBack) {
+  init_sipi();
+  auto w = warm_up_ap(*ap_);
+  ASSERT_TRUE(w) << w.error().message();
+  ASSERT_TRUE(w->has_value());
+  EXPECT_TRUE(is_out_to_port(**w)) << kvm::describe(**w);
+}
+
+}  // namespace
+}  // namespace hvk::machine
