@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -46,6 +47,12 @@ class Vcpu {
   Result<void> set_fpu(const kvm_fpu& fpu);
   // KVM_GET/SET_XSAVE: the x87, SSE and AVX state (4 KiB, the legacy XSAVE layout).
   Result<void> xsave(kvm_xsave& out) const;
+  // A 4 KiB kvm_xsave buffer allocated at its first use (a zeroed one is resident memory, and
+  // most VPs never need theirs).
+  static kvm_xsave& xsave_buffer(std::unique_ptr<kvm_xsave>& buffer) {
+    if (!buffer) buffer = std::make_unique<kvm_xsave>();
+    return *buffer;
+  }
   Result<void> set_xsave(const kvm_xsave& in);
   // The vCPU's TSC offset (KVM_VCPU_TSC_CTRL / KVM_VCPU_TSC_OFFSET device attribute, Linux 5.16+):
   // guest TSC = host TSC + offset. Two vCPUs with the same offset read the same TSC.

@@ -639,7 +639,7 @@ constexpr std::uint64_t kXstateSse = 1u << 1;
 }  // namespace
 
 bool Machine::SlotState::xmm(std::span<std::byte, kXmmBytes> out) {
-  kvm_xsave& x = *slot_.xsave;
+  kvm_xsave& x = kvm::Vcpu::xsave_buffer(slot_.xsave);
   if (!slot_.vcpu().xsave(x)) return false;
   std::memcpy(out.data(), reinterpret_cast<const std::byte*>(x.region) + kXsaveXmmOffset,
               out.size());
@@ -647,7 +647,7 @@ bool Machine::SlotState::xmm(std::span<std::byte, kXmmBytes> out) {
 }
 
 bool Machine::SlotState::set_xmm(std::span<const std::byte, kXmmBytes> in) {
-  kvm_xsave& x = *slot_.xsave;
+  kvm_xsave& x = kvm::Vcpu::xsave_buffer(slot_.xsave);
   if (!slot_.vcpu().xsave(x)) return false;
   auto* bytes = reinterpret_cast<std::byte*>(x.region);
   std::memcpy(bytes + kXsaveXmmOffset, in.data(), in.size());

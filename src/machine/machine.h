@@ -128,9 +128,9 @@ class Machine final : public hv::Backend {
     // it (load_context; own thread).
     std::array<std::optional<std::uint64_t>, tlfs::kMaxVtl + 1> pat_in_vcpu{
         kPatPowerOn, kPatPowerOn, kPatPowerOn};
-    std::unique_ptr<kvm_xsave> xsave = std::make_unique<kvm_xsave>();  // XMM fast-call scratch
+    std::unique_ptr<kvm_xsave> xsave;  // XMM fast-call scratch, allocated when first needed
     // The FPU kept across the completion of a denied access (vtl/vtl_intercepts.cc).
-    std::unique_ptr<kvm_xsave> intercept_xsave = std::make_unique<kvm_xsave>();
+    std::unique_ptr<kvm_xsave> intercept_xsave;  // allocated when first needed
     // A protected page taken out of the map so that KVM emulates an allowed read of it
     // (vtl/vtl_intercepts.cc), and EFAULTs in a row hvk could not attribute. Own thread only.
     std::optional<std::uint64_t> hole;

@@ -334,7 +334,7 @@ void Machine::deny_access(Slot& slot, tlfs::InterceptAccess access, std::uint64_
     // the guest (a read gets zeros), then put the registers back as they were before the
     // instruction, so that it is issued again when the VTL runs next.
     if (!mmio->is_write) std::fill(mmio->data.begin(), mmio->data.end(), std::uint8_t{0});
-    kvm_xsave& fpu = *slot.intercept_xsave;
+    kvm_xsave& fpu = kvm::Vcpu::xsave_buffer(slot.intercept_xsave);
     const bool have_fpu = static_cast<bool>(v.xsave(fpu));
     if (!complete_mmio(slot, false)) return;
     v.edit_synced_regs() = regs;

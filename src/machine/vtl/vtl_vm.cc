@@ -56,7 +56,7 @@ kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vc
   if (to.synced_sregs().cr2 != from.synced_sregs().cr2) {
     to.edit_synced_sregs().cr2 = from.synced_sregs().cr2;
   }
-  kvm_xsave& moving = *images.image[from_vtl];
+  kvm_xsave& moving = kvm::Vcpu::xsave_buffer(images.image[from_vtl]);
   if (auto r = from.xsave(moving); !r) return r;
   images.known[from_vtl] = true;
   if (images.known[to_vtl] && std::memcmp(images.image[to_vtl].get(), &moving, sizeof moving) == 0) {
@@ -66,7 +66,7 @@ kvm::Result<void> move_shared_state(kvm::Vcpu& from, tlfs::Vtl from_vtl, kvm::Vc
     images.known[to_vtl] = false;
     return r;
   }
-  std::memcpy(images.image[to_vtl].get(), &moving, sizeof moving);
+  std::memcpy(&kvm::Vcpu::xsave_buffer(images.image[to_vtl]), &moving, sizeof moving);
   images.known[to_vtl] = true;
   return {};
 }

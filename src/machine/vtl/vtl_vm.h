@@ -46,8 +46,7 @@ kvm::Result<void> share_tsc(kvm::Vcpu& vcpu, std::optional<std::int64_t> vtl0_of
 // one being moved skips KVM_SET_XSAVE: a VTL that did not touch the FPU returns to one that still
 // holds the same state. Forget it whenever something else may change a vCPU's FPU (a start).
 struct FpuImages {
-  std::array<std::unique_ptr<kvm_xsave>, tlfs::kMaxVtl + 1> image{
-      std::make_unique<kvm_xsave>(), std::make_unique<kvm_xsave>(), std::make_unique<kvm_xsave>()};
+  std::array<std::unique_ptr<kvm_xsave>, tlfs::kMaxVtl + 1> image{};  // allocated when first used
   std::array<bool, tlfs::kMaxVtl + 1> known{};
   void forget() { known = {}; }
 };
