@@ -35,7 +35,7 @@ kvm::Result<std::optional<kvm::Exit>> warm_up_ap(kvm::Vcpu& v) {
     return std::optional<kvm::Exit>{};
   }
   if (at_reset) return std::optional<kvm::Exit>{};  // INIT_RECEIVED: waits for its SIPI
-  return std::optional<kvm::Exit>{std::move(*exit)};
+  return std::optional<kvm::Exit>{*exit};
 }
 
 }  // namespace hvk::machine
