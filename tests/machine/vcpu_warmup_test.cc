@@ -8,14 +8,14 @@
 #include <optional>
 #include <variant>
 
-#include "hv/hypervisor.h"
 #include "kvm/linux_kvm.h"
 #include "machine/vtl/vtl_vm.h"
+#include "guest_vm_fixture.h"
 
 namespace hvk::machine {
 namespace {
 
-class VcpuWarmup : public ::testing::Test {
+class VcpuWarmup : public GuestVmTest {
  protected:
   static constexpr std::uint64_t kMsiToApic1 = 0xFEE0'0000u | (1u << 12);
   static constexpr std::uint32_t kInit = 5u << 8;
@@ -23,25 +23,15 @@ class VcpuWarmup : public ::testing::Test {
   static constexpr std::uint16_t kPort = 0xF8;
 
   void SetUp() override {
-    auto kvm = kvm::Kvm::open();
-    if (!kvm) GTEST_SKIP() << "no KVM: " << kvm.error().message();
-    kvm_.emplace(std::move(*kvm));
-    auto ram = kvm::Mapping::anonymous(1 << 20);
-    ASSERT_TRUE(ram) << ram.error().message();
-    ram_.emplace(std::move(*ram));
+    GuestVmTest::SetUp();
+    if (IsSkipped()) return;
     // The SIPI page: `out 0xF8, al` at 0x8000.
     const unsigned char code[] = {0xE6, kPort & 0xFF};
     std::memcpy(ram_->bytes() + 0x8000, code, sizeof code);
-    hv::PartitionConfig cfg;
-    cfg.vp_count = 2;
-    cfg.privileges = hv::default_privileges();
-    partition_ = &hv_.create_root(cfg);
     auto vm = create_guest_vm(*kvm_, *ram_);
     ASSERT_TRUE(vm) << vm.error().message();
     vm_.emplace(std::move(*vm));
-    auto ap = create_vp_vcpu(*kvm_, *vm_, *partition_, 1);
-    ASSERT_TRUE(ap) << ap.error().message();
-    ap_.emplace(std::move(*ap));
+    ap_.emplace(vcpu_in(*vm_, 1));
     ASSERT_TRUE(software_enable_apic(*ap_));  // also puts the AP in KVM's APIC map
   }
   void init_sipi() {
@@ -52,10 +42,6 @@ class VcpuWarmup : public ::testing::Test {
     const auto* io = std::get_if<kvm::exits::Io>(&e);
     return io != nullptr && io->is_out() && io->port == kPort;
   }
-  std::optional<kvm::Kvm> kvm_;
-  std::optional<kvm::Mapping> ram_;
-  hv::Hypervisor hv_;
-  hv::Partition* partition_ = nullptr;
   std::optional<kvm::Vm> vm_;
   std::optional<kvm::Vcpu> ap_;
 };

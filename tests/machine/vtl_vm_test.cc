@@ -7,35 +7,12 @@
 #include <cstring>
 #include <memory>
 
-#include "hv/hypervisor.h"
+#include "guest_vm_fixture.h"
 
 namespace hvk::machine {
 namespace {
 
-class VtlVm : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto kvm = kvm::Kvm::open();
-    if (!kvm) GTEST_SKIP() << "no KVM: " << kvm.error().message();
-    kvm_.emplace(std::move(*kvm));
-    auto ram = kvm::Mapping::anonymous(1 << 20);
-    ASSERT_TRUE(ram) << ram.error().message();
-    ram_.emplace(std::move(*ram));
-    hv::PartitionConfig cfg;
-    cfg.vp_count = 2;
-    cfg.privileges = hv::default_privileges();
-    partition_ = &hv_.create_root(cfg);
-  }
-  kvm::Vcpu vcpu_in(kvm::Vm& vm, tlfs::VpIndex vp) {
-    auto v = create_vp_vcpu(*kvm_, vm, *partition_, vp);
-    EXPECT_TRUE(v) << v.error().message();
-    return std::move(*v);
-  }
-  std::optional<kvm::Kvm> kvm_;
-  std::optional<kvm::Mapping> ram_;
-  hv::Hypervisor hv_;
-  hv::Partition* partition_ = nullptr;
-};
+class VtlVm : public GuestVmTest {};
 
 TEST_F(VtlVm, TwoVmsMapTheSameRam) {
   auto vm0 = create_guest_vm(*kvm_, *ram_);
@@ -137,7 +114,7 @@ class LatchedInit : public VtlVm {
  protected:
   static constexpr std::uint64_t kMsiToApic1 = 0xFEE0'0000u | (1u << 12);
   static constexpr std::uint32_t kDeliveryInit = 5u << 8;
-  // An AP's vCPU that has run (RUNNABLE, RIP 0x1234), with an INIT latched in its APIC.
+  // An AP's vCPU made runnable at RIP 0x1234, with an INIT latched in its APIC.
   void SetUp() override {
     VtlVm::SetUp();
     if (IsSkipped()) return;
