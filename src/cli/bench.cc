@@ -47,7 +47,7 @@ bool measure_vmm(const Launcher& l, const BenchOptions& o, double tsc_hz,
   if (o.wants("latency") && !(o.quick && l.name == "qemu")) {
     StartBreakdown b;
     if (!measure_latency(l, o.quick ? 5 : 17, tsc_hz, r.latency, b, why)) return false;
-    if (b.samples != 0) r.start_breakdown = b;
+    if (l.name == "hvk") r.start_breakdown = b;
   }
   if (o.wants("startup")) {
     Startup s;

@@ -218,6 +218,10 @@ void print_latency(const Report& r) {
         "Where a StartVirtualProcessor start's time goes (hvk run --trace-starts: host TSC at "
         "each step, the guest's at both ends; median of {} starts)",
         b.samples));
+    if (b.samples == 0) {
+      fmt::print(
+          "(no samples: hvk printed no start traces, or KVM did not give the guest's TSC offset)\n");
+    }
     fmt::print("{:<64} {:>9}\n", "step", "median us");
     double total = 0;
     for (std::size_t i = 0; i < StartBreakdown::kSteps; ++i) {
@@ -374,7 +378,7 @@ std::string to_json(const Report& r) {
                                      {"max_us", l.max_us},
                                      {"issuing_us", l.call_us}});
   }
-  if (r.start_breakdown) {
+  if (r.start_breakdown && r.start_breakdown->samples != 0) {
     nlohmann::json steps = nlohmann::json::object();
     for (std::size_t i = 0; i < StartBreakdown::kSteps; ++i) {
       steps[StartBreakdown::kNames[i]] = r.start_breakdown->median_us[i];
