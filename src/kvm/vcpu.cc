@@ -178,7 +178,7 @@ Result<void> Vcpu::set_mp_state(std::uint32_t state) {
 Result<void> Vcpu::set_single_step(bool on) {
   kvm_guest_debug d{};
   if (on) d.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
-  return HVK_KVM_IOCTL(fd_.get(), KVM_SET_GUEST_DEBUG, &d).status();
+  return set_guest_debug(d);
 }
 
 Result<void> Vcpu::set_guest_debug(const kvm_guest_debug& debug) {

@@ -1,5 +1,6 @@
 // A test fixture for machine code against the real /dev/kvm (skipped where it does not open): KVM,
-// 1 MiB of guest RAM, and a root partition of two VPs whose vCPUs tests create in guest VMs.
+// 1 MiB of guest RAM, and a root partition of two VPs whose vCPUs tests create in guest VMs; on
+// request, a guest VM with VP 1's vCPU as an AP that interrupts reach as MSIs.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include "hv/hypervisor.h"
 #include "kvm/kvm.h"
 #include "kvm/mapping.h"
+#include "machine/msi.h"
 #include "machine/vtl/vtl_vm.h"
 
 namespace hvk::machine {
@@ -33,10 +35,29 @@ class GuestVmTest : public ::testing::Test {
     EXPECT_TRUE(v) << v.error().message();
     return std::move(*v);
   }
+  // vm_: a guest VM over ram_; ap_: VP 1's vCPU in it, its APIC software-enabled, which also
+  // makes KVM rebuild its APIC map (a vCPU created last is missing from it until something
+  // does: a guest's own APIC set-up, in a real VM).
+  void add_ap() {
+    auto vm = create_guest_vm(*kvm_, *ram_);
+    ASSERT_TRUE(vm) << vm.error().message();
+    vm_.emplace(std::move(*vm));
+    ap_.emplace(vcpu_in(*vm_, 1));
+    ASSERT_TRUE(software_enable_apic(*ap_));
+  }
+  // MSI data for the two deliveries another vCPU's ICR write would make.
+  static constexpr std::uint32_t kMsiInit = 5u << 8;
+  static constexpr std::uint32_t kMsiStartup = 6u << 8;  // | the SIPI vector
+  // An MSI with `data` to the AP's APIC (ID 1, physical): whether it reached an APIC.
+  kvm::Result<bool> signal_ap(std::uint32_t data) {
+    return vm_->signal_msi(msi_address(1, false), data);
+  }
   std::optional<kvm::Kvm> kvm_;
   std::optional<kvm::Mapping> ram_;
   hv::Hypervisor hv_;
   hv::Partition* partition_ = nullptr;
+  std::optional<kvm::Vm> vm_;
+  std::optional<kvm::Vcpu> ap_;
 };
 
 }  // namespace hvk::machine

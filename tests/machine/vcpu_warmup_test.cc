@@ -17,9 +17,6 @@ namespace {
 
 class VcpuWarmup : public GuestVmTest {
  protected:
-  static constexpr std::uint64_t kMsiToApic1 = 0xFEE0'0000u | (1u << 12);
-  static constexpr std::uint32_t kInit = 5u << 8;
-  static constexpr std::uint32_t kStartupAt0x8000 = (6u << 8) | 0x08;
   static constexpr std::uint16_t kPort = 0xF8;
 
   void SetUp() override {
@@ -28,22 +25,16 @@ class VcpuWarmup : public GuestVmTest {
     // The SIPI page: `out 0xF8, al` at 0x8000.
     const unsigned char code[] = {0xE6, kPort & 0xFF};
     std::memcpy(ram_->bytes() + 0x8000, code, sizeof code);
-    auto vm = create_guest_vm(*kvm_, *ram_);
-    ASSERT_TRUE(vm) << vm.error().message();
-    vm_.emplace(std::move(*vm));
-    ap_.emplace(vcpu_in(*vm_, 1));
-    ASSERT_TRUE(software_enable_apic(*ap_));  // also puts the AP in KVM's APIC map
+    add_ap();
   }
   void init_sipi() {
-    ASSERT_TRUE(vm_->signal_msi(kMsiToApic1, kInit));
-    ASSERT_TRUE(vm_->signal_msi(kMsiToApic1, kStartupAt0x8000));
+    ASSERT_TRUE(signal_ap(kMsiInit));
+    ASSERT_TRUE(signal_ap(kMsiStartup | 0x08));  // the page at 0x8000
   }
   static bool is_out_to_port(const kvm::Exit& e) {
     const auto* io = std::get_if<kvm::exits::Io>(&e);
     return io != nullptr && io->is_out() && io->port == kPort;
   }
-  std::optional<kvm::Vm> vm_;
-  std::optional<kvm::Vcpu> ap_;
 };
 
 TEST_F(VcpuWarmup, LeavesTheApWaitingAsKvmKeepsIt) {

@@ -112,22 +112,14 @@ TEST_F(VtlVm, ASwitchMovesTheSharedRegistersAndKeepsThePrivateOnes) {
 // The INIT comes as an MSI with delivery mode INIT, as another vCPU's ICR write would deliver it.
 class LatchedInit : public VtlVm {
  protected:
-  static constexpr std::uint64_t kMsiToApic1 = 0xFEE0'0000u | (1u << 12);
-  static constexpr std::uint32_t kDeliveryInit = 5u << 8;
   // An AP's vCPU made runnable at RIP 0x1234, with an INIT latched in its APIC.
   void SetUp() override {
     VtlVm::SetUp();
     if (IsSkipped()) return;
-    auto vm = create_guest_vm(*kvm_, *ram_);
-    ASSERT_TRUE(vm) << vm.error().message();
-    vm_.emplace(std::move(*vm));
-    ap_.emplace(vcpu_in(*vm_, 1));
+    add_ap();
     ASSERT_TRUE(ap_->set_mp_state(KVM_MP_STATE_RUNNABLE));
     ap_->edit_synced_regs().rip = 0x1234;
-    // KVM_SET_LAPIC also makes KVM rebuild its APIC map, which a vCPU created last is missing
-    // from until something does (a guest's own APIC set-up, in a real VM).
-    ASSERT_TRUE(software_enable_apic(*ap_));
-    auto sent = vm_->signal_msi(kMsiToApic1, kDeliveryInit);
+    auto sent = signal_ap(kMsiInit);
     ASSERT_TRUE(sent) << sent.error().message();
     ASSERT_TRUE(*sent) << "the INIT reached no APIC";
     auto ev = ap_->events();
@@ -145,8 +137,6 @@ class LatchedInit : public VtlVm {
     EXPECT_TRUE(mp);
     return mp ? mp->mp_state : ~0u;
   }
-  std::optional<kvm::Vm> vm_;
-  std::optional<kvm::Vcpu> ap_;
 };
 
 TEST_F(LatchedInit, KvmTakesItWhenNotDropped) {
@@ -164,8 +154,7 @@ TEST_F(LatchedInit, DroppedBeforeTheVcpuRuns) {
 
 TEST_F(LatchedInit, ASipiAfterItIsDroppedToo) {
   // INIT, then SIPI (vector 0x10: CS:IP 1000:0 were it taken).
-  constexpr std::uint32_t kDeliveryStartup = 6u << 8;
-  ASSERT_TRUE(vm_->signal_msi(kMsiToApic1, kDeliveryStartup | 0x10));
+  ASSERT_TRUE(signal_ap(kMsiStartup | 0x10));
   drop_latched_init(*ap_);
   EXPECT_EQ(run_once_and_read_state(), std::uint32_t{KVM_MP_STATE_RUNNABLE});
   auto regs = ap_->regs();
