@@ -876,6 +876,58 @@ def cli_seeds():
     return seeds
 
 
+# --- fuzz_gdb_packet -----------------------------------------------------------------------------
+
+def gdb_frame(payload):
+    """A packet as gdb sends it: '$', the payload with '$', '#', '}' and '*' escaped ('}' then the
+    byte xor 0x20), '#', and the checksum of the escaped body as two hex digits."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    body = bytearray()
+    for c in payload:
+        if c in b"$#}*":
+            body += bytes([0x7D, c ^ 0x20])
+        else:
+            body.append(c)
+    return b"$" + bytes(body) + b"#%02x" % (sum(body) & 0xFF)
+
+
+def gdb_packet_seeds():
+    # The input is the byte stream from gdb (each packet acknowledged with '+' the way gdb does
+    # until QStartNoAckMode); its last byte chooses where the harness splits it into two reads.
+    f = gdb_frame
+    regs = (bytes(range(256)) * 3)[:688]  # a whole 'G' register file, gdb_regs order
+    return {
+        "seed-handshake": b"+" + f("qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;"
+                                   "fork-events+;vfork-events+;exec-events+;vContSupported+;"
+                                   "QThreadEvents+;no-resumed+;xmlRegisters=i386")
+                          + b"+" + f("vMustReplyEmpty") + b"+" + f("QStartNoAckMode") + b"+",
+        "seed-target-xml": f("qXfer:features:read:target.xml:0,ffb")
+                           + f("qXfer:features:read:target.xml:ffb,ffb"),
+        "seed-threads": b"".join(f(p) for p in (
+            "Hg0", "qTStatus", "?", "qfThreadInfo", "qsThreadInfo", "qAttached:1", "Hc-1", "qC",
+            "qOffsets", "qSymbol::", "qThreadExtraInfo,11", "T21", "Hg12")),
+        "seed-interrupt": b"\x03",
+        "seed-vcont": f("vCont?") + f("vCont;s:1;c") + b"\x03" + f("vCont;C05:11;c")
+                      + f("vCont;t:1"),
+        "seed-old-resume": f("Hc1") + f("s") + f("c100000") + f("s100004"),
+        "seed-breakpoints": b"".join(f(p) for p in (
+            "Z0,100010,1", "z0,100010,1", "Z1,100020,1", "Z2,200000,8", "Z3,200008,4",
+            "z4,200000,4;X3,220100")),
+        "seed-read-memory": f("m100000,40") + f("mffffffff81000000,1000"),
+        "seed-write-memory-hex": f("M100000,4:cc909090"),
+        "seed-write-memory-binary": f("X100000,0:") + f(b"X100000,6:$#}*\x00\x03"),
+        "seed-registers": f("g") + f("G" + regs.hex()),
+        "seed-one-register": b"".join(f(p) for p in (
+            "p10", "P10=0000100000000000", "p11", "P11=46020000", "p4d", "P4d=3412000000000000",
+            "P12=1000")),
+        "seed-monitor": f("qRcmd," + b"vps".hex()) + f("qRcmd,"),
+        "seed-detach-kill": f("D;1") + f("k") + f("vKill;1"),
+        "seed-bad-checksum": b"$g#00-" + f("g") + b"$g#6G" + b"$m1000,4" + f("c"),
+        "seed-oversized": f("M0,800:" + "00" * 0x800) + f("g"),
+    }
+
+
 def write(target, seeds):
     directory = os.path.join(HERE, target)
     os.makedirs(directory, exist_ok=True)
@@ -891,6 +943,7 @@ TARGETS = {
     "fuzz_bzimage": bzimage_seeds,
     "fuzz_multiboot": multiboot_seeds,
     "fuzz_cli": cli_seeds,
+    "fuzz_gdb_packet": gdb_packet_seeds,
 }
 
 if __name__ == "__main__":

@@ -52,6 +52,11 @@ int run_main(int argc, char** argv) {
   run->add_flag("--hyperv-testdev", run_opts.hyperv_testdev,
                 "QEMU's hyperv-testdev on port 0x3000 (kvm-unit-tests' Hyper-V tests)");
   run->add_option("--child-mem", run_opts.child_mem, "RAM of each child partition");
+  run->add_option("--gdb", run_opts.gdb,
+                  "Serve gdb's remote protocol on [HOST:]PORT (localhost by default); "
+                  "each VP in each VTL is a thread (docs/debugging.md)");
+  run->add_flag("--gdb-wait", run_opts.gdb_wait,
+                "With --gdb: every VP waits before its first instruction until gdb continues");
   bool run_no_sandbox = false;
   run->add_flag("--no-sandbox", run_no_sandbox,
                 "Run without the seccomp filter that otherwise confines hvk once the VM is set up");

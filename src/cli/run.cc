@@ -12,6 +12,7 @@
 #include "cli/files.h"
 #include "cli/privileges.h"
 #include "cli/sandbox.h"
+#include "gdb/server.h"
 #include "hv/hyperv_cpuid.h"
 #include "kvm/kick.h"
 #include "kvm/kvm.h"
@@ -111,6 +112,7 @@ int run(const RunOptions& o) {
     return error(fmt::format("--timeout: {} is not a number of seconds from 0 (none) to {}",
                              o.timeout, kMaxTimeout));
   }
+  if (o.gdb_wait && o.gdb.empty()) return error("--gdb-wait: needs --gdb [HOST:]PORT");
   const auto image = read_file(o.image, why);
   if (!image) return error(why);
   std::vector<std::vector<std::byte>> child_images;
@@ -190,16 +192,33 @@ int run(const RunOptions& o) {
   mc.hyperv_testdev = o.hyperv_testdev;
   mc.trace_starts = o.trace_starts;
   mc.bzimage = o.bzimage == "unpack" ? machine::BzImageMode::kUnpack : machine::BzImageMode::kBoot;
+  std::unique_ptr<gdb::Server> gdb_server;
+  if (!o.gdb.empty()) {
+    gdb_server = gdb::Server::listen(o.gdb, why);
+    if (!gdb_server) return error(why);
+    mc.gdb = true;
+    mc.gdb_hold = o.gdb_wait;
+  }
   auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", o.image, m.error()));
+  gdb::Target* debug_target = (*m)->debug_target();
   // A terminal on stdin types into the root partition's COM1.
   if (isatty(STDIN_FILENO)) (*m)->attach_input(STDIN_FILENO);
   vmm.add(std::move(*m));
   // Everything is set up: from here on hvk only runs the VPs (and whatever partitions they
   // create), so the sandbox goes on before the first VP thread starts.
-  if (o.sandbox && !install_sandbox(sandbox_options_from_env(), why)) return error(why);
+  SandboxOptions sandbox = sandbox_options_from_env();
+  sandbox.gdb_server = gdb_server != nullptr;
+  if (o.sandbox && !install_sandbox(sandbox, why)) return error(why);
+  if (gdb_server) {
+    std::fprintf(stderr, "hvk: gdb server on %s%s\n", gdb_server->address().c_str(),
+                 o.gdb_wait ? " (every VP waits for gdb)" : "");
+    gdb_server->start(*debug_target);
+  }
   vmm.start();
-  return vmm.wait(o.timeout);
+  const int status = vmm.wait(o.timeout);
+  if (gdb_server) gdb_server->finish(status);  // before the machine goes
+  return status;
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/audit.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -44,7 +45,7 @@ scmp_arg_cmp arg(unsigned index, scmp_compare op, std::uint64_t a, std::uint64_t
 
 constexpr std::uint64_t kKvmIoctlType = 0xAE;  // KVMIO: every /dev/kvm, VM and vCPU ioctl
 
-std::vector<Rule> rules() {
+std::vector<Rule> rules(bool gdb_server = false) {
   std::vector<Rule> r;
   auto allow = [&](int nr, std::initializer_list<scmp_arg_cmp> args = {}) {
     r.push_back({nr, std::vector<scmp_arg_cmp>(args)});
@@ -107,6 +108,14 @@ std::vector<Rule> rules() {
   allow(SCMP_SYS(nanosleep));
   // Descriptors of a partition or vCPU that goes away.
   allow(SCMP_SYS(close));
+  if (gdb_server) {
+    // The gdb server (gdb/server.h): a connection on its listening socket, and the bytes of it
+    // and of the socket pairs that wake its poll.
+    allow(SCMP_SYS(accept4));
+    allow(SCMP_SYS(recvfrom));
+    allow(SCMP_SYS(sendto));
+    allow(SCMP_SYS(setsockopt), {arg(1, SCMP_CMP_EQ, IPPROTO_TCP)});
+  }
 #ifdef HVK_SANITIZER_BUILD
   // The sanitizer runtimes (found by running every test under ASan + UBSan with the filter on;
   // docs/reliability.md). UBSan's vptr check probes memory through a pipe. ASan gives each new
@@ -257,7 +266,7 @@ bool install_sandbox(const SandboxOptions& options, std::string& why) {
   if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); rc != 0) {
     return fail("thread synchronisation", rc);
   }
-  for (const Rule& rule : rules()) {
+  for (const Rule& rule : rules(options.gdb_server)) {
     if (int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rule.nr,
                                         static_cast<unsigned>(rule.args.size()), rule.args.data());
         rc != 0) {

@@ -17,6 +17,9 @@ struct SandboxOptions {
   // Refusals are only logged by the kernel (SCMP_ACT_LOG, see the audit log or dmesg), for finding
   // what a change to hvk needs; HVK_SANDBOX=log in the environment.
   bool log_only = false;
+  // `hvk run --gdb`: the server's thread accepts a connection on the socket it listens on (made
+  // before the filter) and talks over it (accept4, recvfrom, sendto, setsockopt for TCP_NODELAY).
+  bool gdb_server = false;
 };
 
 // Closes every descriptor above stderr. Called before hvk opens its own (after reading the images,

@@ -76,7 +76,8 @@ Exit decode_exit(kvm_run& run) {
     case KVM_EXIT_HLT:
       return exits::Hlt{};
     case KVM_EXIT_DEBUG:
-      return exits::Debug{run.debug.arch.exception, run.debug.arch.pc};
+      return exits::Debug{run.debug.arch.exception, run.debug.arch.pc, run.debug.arch.dr6,
+                         run.debug.arch.dr7};
     case KVM_EXIT_SHUTDOWN:
       return exits::Shutdown{};
     case KVM_EXIT_INTERNAL_ERROR:

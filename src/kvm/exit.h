@@ -102,10 +102,13 @@ struct MemoryFault {
   std::uint64_t size;
 };
 
-// A guest debug event user space asked for (KVM_EXIT_DEBUG): `exception` 1 after a single step.
+// A guest debug event user space asked for (KVM_EXIT_DEBUG): `exception` 1 after a single step
+// or a debug register match (`dr6` says which), 3 at an int3 (KVM_GUESTDBG_USE_SW_BP).
 struct Debug {
   std::uint32_t exception;
   std::uint64_t pc;
+  std::uint64_t dr6 = 0;
+  std::uint64_t dr7 = 0;
 };
 
 // KVM_RUN returned EAGAIN: a vCPU waiting for INIT/SIPI changed state without running.

@@ -19,6 +19,7 @@
 #include "machine/msi.h"
 #include "machine/loader/guest_ram.h"
 #include "machine/vcpu_state.h"
+#include "machine/debug/machine_debugger.h"
 #include "machine/vcpu_warmup.h"
 #include "machine/vmm.h"
 #include "machine/vtl/vtl_vm.h"
@@ -155,6 +156,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
                           std::uint32_t data) { self->signal_msi(vtl, address, data); },
             .kick = [self](tlfs::VpIndex vp) { self->kick(*self->slots_[vp]); }});
   }
+  if (config.gdb) m->debugger_ = std::make_unique<MachineDebugger>(*m, config.gdb_hold);
   partition.attach(m.get(), &m->memory_);
   partition.set_vsm_code_page_offsets(hypercall_page::kVsmCodePageOffsets);
   return m;
@@ -259,8 +261,21 @@ void Machine::kick(Slot& slot) {
   (void)slot.kick_target.kick();
 }
 
+gdb::Target* Machine::debug_target() {
+  return debugger_.get();
+}
+
+bool Machine::apply_guest_debug(Slot& slot, tlfs::Vtl vtl) {
+  kvm::Vcpu* v = slot.vcpus[vtl].get();
+  if (v == nullptr) return false;
+  const bool hole_step = slot.hole_stepping && slot.hole_vtl == vtl;
+  if (debugger_) return v->set_guest_debug(debugger_->guest_debug(slot, vtl, hole_step)).ok();
+  return v->set_single_step(hole_step).ok();
+}
+
 void Machine::stop() {
   if (stopping_.exchange(true)) return;
+  if (debugger_) debugger_->machine_stopping();
   for (auto& s : slots_) {
     { std::lock_guard lock(s->mu); }  // a waiter sees stopping_ before it sleeps again
     kick(*s);
@@ -392,6 +407,10 @@ void Machine::run_vp(Slot& slot) {
     }
   }
   while (!stopping_.load(std::memory_order_acquire)) {
+    if (debugger_ && debugger_->wants_park(slot)) {
+      debugger_->park(slot);
+      continue;
+    }
     std::optional<hv::StartRequest> start;
     {
       std::lock_guard lock(slot.mu);
@@ -426,6 +445,7 @@ void Machine::run_vp(Slot& slot) {
     if (synic_ && synic_->pending(slot.id(), slot.active)) {
       synic_->before_run(slot.id(), slot.active, slot.vcpu());
     }
+    if (debugger_) debugger_->before_run(slot);
     if (!gate_.enter_run(slot.id())) {
       gate_.wait_open();
       continue;
@@ -506,8 +526,15 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
     return true;
   }
   if (std::holds_alternative<Hlt>(exit) || std::holds_alternative<Again>(exit)) return true;
-  // The single step a hole asked for (closed above); nothing else single-steps yet.
-  if (std::holds_alternative<Debug>(exit)) return true;
+  if (auto* d = std::get_if<Debug>(&exit)) {
+    if (debugger_ && debugger_->on_debug_exit(slot, *d)) return true;  // the VP stops for gdb
+    // The guest's own int3, trapped because gdb has breakpoints in: it gets its #BP.
+    if (d->exception == kVectorBp) {
+      slot.vcpu().edit_synced_regs().rip += 1;
+      (void)slot.vcpu().inject_exception(kVectorBp);
+    }
+    return true;  // else the single step a hole asked for (closed above)
+  }
   if (std::holds_alternative<Shutdown>(exit)) {
     // KVM on AMD resets the vCPU at a shutdown (the VMCB is undefined after one): its registers
     // are the reset state, and the faulting RIP is gone. Say so rather than show 0xfff0.
@@ -686,6 +713,7 @@ bool Machine::enter_vtl_vcpu(Slot& slot, const hv::VtlTransfer& t) {
   }
   slot.active = t.to;
   vtl_switched(slot);
+  if (debugger_) debugger_->on_vtl_switched(slot);
   return true;
 }
 
@@ -837,6 +865,7 @@ bool Machine::on_internal_error(Slot& slot, const kvm::exits::InternalError& e) 
   // and does nothing otherwise.
   if (e.suberror == KVM_INTERNAL_ERROR_EMULATION && !e.instruction.empty()) {
     if (e.instruction[0] == kOpcodeInt3) {
+      if (debugger_ && debugger_->on_int3(slot)) return true;  // a gdb breakpoint: the VP stops
       slot.vcpu().edit_synced_regs().rip += 1;
       if (auto r = slot.vcpu().inject_exception(kVectorBp); r) return true;
     }

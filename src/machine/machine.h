@@ -43,9 +43,14 @@
 #include "machine/vtl/vtl_interrupt_watch.h"
 #include "machine/vtl/vtl_vm.h"
 
+namespace hvk::gdb {
+class Target;
+}
+
 namespace hvk::machine {
 
 class Vmm;
+class MachineDebugger;
 
 struct MachineConfig {
   std::uint64_t mem_bytes = 256ull << 20;
@@ -64,9 +69,14 @@ struct MachineConfig {
   bool hyperv_testdev = false;  // QEMU's hyperv-testdev on port 0x3000 (kvm-unit-tests)
   // Print where each VP start's time goes inside hvk (report/start_trace.h; `hvk bench`).
   bool trace_starts = false;
+  // A debugger may attach (machine/debug/machine_debugger.h; `hvk run --gdb`); with gdb_hold every
+  // VP stops before its first instruction until gdb lets it run (--gdb-wait).
+  bool gdb = false;
+  bool gdb_hold = false;
 };
 
 // Exit statuses hvk itself gives a VM that ends abnormally (docs/guest-abi.md).
+inline constexpr int kExitGdbKill = 122;    // gdb's kill command ended the VM
 inline constexpr int kExitGuestCrash = 123;  // the guest reported a crash (HV_X64_MSR_CRASH_CTL)
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitTripleFault = 125;
@@ -90,6 +100,8 @@ class Machine final : public hv::Backend {
   // thread within `wait`; for a timeout's report, while the guest still runs.
   std::vector<std::string> describe_vps(std::chrono::milliseconds wait);
   void join();
+  // What gdb drives (MachineConfig::gdb), or nullptr.
+  gdb::Target* debug_target();
 
   void start_vp(const hv::StartRequest& request) noexcept override;
   void partition_state_changed(hv::PartitionState state) noexcept override;
@@ -106,6 +118,8 @@ class Machine final : public hv::Backend {
                                std::span<const std::uint64_t> pages) noexcept override;
 
  private:
+  friend class MachineDebugger;
+
   struct Slot {
     explicit Slot(kvm::Vcpu v) {
       vcpus[0] = std::make_unique<kvm::Vcpu>(std::move(v));
@@ -267,6 +281,9 @@ class Machine final : public hv::Backend {
   void fail(Slot& slot, int status, const std::string& what);
   void end(int status, const std::string& message);
   void kick(Slot& slot);
+  // KVM_SET_GUEST_DEBUG for vCPU `vtl` of the slot: hvk's own single step of a hole
+  // (slot.hole_stepping) combined with the debugger's settings. False if KVM refused.
+  bool apply_guest_debug(Slot& slot, tlfs::Vtl vtl);
 
   Vmm& vmm_;
   hv::Partition& partition_;
@@ -296,6 +313,8 @@ class Machine final : public hv::Backend {
   std::atomic<std::uint64_t> tlb_epoch_{0};  // moves each time a TLB lock is lifted
   std::vector<std::uint32_t> apic_ids_;  // by VP index
   std::unique_ptr<Platform> platform_;
+  // Before slots_: their threads park in it and call its hooks until they are joined.
+  std::unique_ptr<MachineDebugger> debugger_;
   std::vector<std::unique_ptr<Slot>> slots_;
   // After slots_, which its pokes kick (its destructor stops its thread first).
   VtlInterruptWatch vtl_watch_;

@@ -165,10 +165,10 @@ void Machine::close_hole(Slot& slot, bool complete_first) {
   if (!slot.hole) return;
   // The read the hole was opened for is complete only once KVM runs the vCPU again.
   if (complete_first && !complete_mmio(slot, true)) return;
-  if (slot.hole_stepping && slot.vcpus[slot.hole_vtl]) {
-    (void)slot.vcpus[slot.hole_vtl]->set_single_step(false);
+  if (slot.hole_stepping) {
+    slot.hole_stepping = false;
+    (void)apply_guest_debug(slot, slot.hole_vtl);
   }
-  slot.hole_stepping = false;
   if (ProtectedRam* ram = protected_ram(slot.hole_vtl)) {
     if (auto r = ram->close_hole(*slot.hole); !r) {
       end(kExitVcpuFailure, "mapping a protected page again failed: " + r.error().message());
@@ -279,7 +279,8 @@ bool Machine::on_memory_fault(Slot& slot, const kvm::exits::MemoryFault&) {
             if (auto r = ram->open_hole(page); r && *r) {
               slot.hole = page;
               slot.hole_vtl = vtl;
-              slot.hole_stepping = static_cast<bool>(v.set_single_step(true));
+              slot.hole_stepping = true;
+              slot.hole_stepping = apply_guest_debug(slot, vtl);
             }
             return true;
           }
