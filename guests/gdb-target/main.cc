@@ -1,10 +1,10 @@
 // gdb-target: the guest `hvk run --gdb`'s tests debug (tests/gdb/run-gdb-tests). It gives gdb
 // named places and asserts from inside what gdb did:
 // - gdb_count() writes g_counter three times (a watchpoint's target);
-// - gdb_poke_point() is where the test's gdb writes g_poke; the guest then prints it, and ends
-//   with status 0 only if it holds the value the test wrote (0x1234);
+// - gdb_poke_point() is where the test's gdb writes g_poke; the guest then prints it (the test
+//   looks for the value it wrote);
 // - gdb_own_int3() runs the guest's own int3 while gdb has breakpoints in: the guest's #BP
-//   handler must still get it (a debugger must not steal the guest's traps).
+//   handler must still get it (a debugger must not steal the guest's traps): status 0 only then.
 #include <cstdint>
 
 #include "guest/guest.h"
@@ -37,5 +37,5 @@ extern "C" int guest_main(const void*) {
   guest::printf("gdb-target: own int3 raised vector %d\n", vector);
   gdb_poke_point();
   guest::printf("gdb-target: poke %#lx\n", static_cast<unsigned long>(g_poke));
-  return (vector == 3 && g_poke == 0x1234) ? 0 : 1;
+  return vector == 3 ? 0 : 1;
 }

@@ -78,7 +78,11 @@ std::uint64_t Session::current_thread() {
   if (last_stop_ && last_stop_->thread != 0 && thread_exists(last_stop_->thread)) {
     return last_stop_->thread;
   }
+  // The first VP's running VTL, as a freshly attached gdb expects to be shown.
   const auto threads = target_.threads();
+  auto active = std::find_if(threads.begin(), threads.end(),
+                             [](const ThreadInfo& t) { return t.active; });
+  if (active != threads.end()) return active->number;
   return threads.empty() ? 0 : threads.front().number;
 }
 

@@ -20,6 +20,7 @@ namespace hvk::gdb {
 struct ThreadInfo {
   std::uint64_t number = 0;  // command.h's thread_number(vp, vtl)
   std::string description;   // "VP 3 VTL 1", with its state ("not started", ...)
+  bool active = false;       // the VTL its VP runs now (a started VP's only current thread)
 };
 
 // A hardware breakpoint or watchpoint in one of the four debug address registers, applied to

@@ -95,7 +95,8 @@ std::vector<gdb::ThreadInfo> MachineDebugger::threads() {
                           : vtl < running  ? "below the running VTL"
                                            : "above the running VTL";
       out.push_back({gdb::thread_number(s->id(), vtl),
-                     fmt::format("VP {} VTL {}, {}", s->id(), vtl, state)});
+                     fmt::format("VP {} VTL {}, {}", s->id(), vtl, state),
+                     started && vtl == running});
     }
   }
   return out;

@@ -1,0 +1,2 @@
+# Attach and let the guest run to its end.
+continue
