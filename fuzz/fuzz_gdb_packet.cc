@@ -10,6 +10,9 @@
 //   - parse_command's results keep their types' promises: a thread id names a thread only when
 //     nonzero (and vp_vtl of it goes back through thread_number), a vCont has at least one
 //     c/s/t action, a breakpoint's type is 0-4, a memory write is no longer than the packet;
+//   - the session (gdb/session.h), on a fake machine, answers every packet with at most one
+//     reply that fits gdb's packet size (monitor output and memory reads included), and after a
+//     resume takes the stop the input's next byte makes up;
 //   - 'G' data decodes exactly when it is register_file_bytes() long, and leaves the registers
 //     alone otherwise; encoding what was decoded and decoding it again changes nothing; 'p' and
 //     'P' accept exactly the table's numbers and sizes; qXfer answers only target.xml.
@@ -24,7 +27,9 @@
 
 #include "fuzz_check.h"
 #include "gdb/command.h"
+#include "gdb/fake_target.h"
 #include "gdb/packet.h"
+#include "gdb/session.h"
 #include "gdb/x86_registers.h"
 
 namespace {
@@ -146,8 +151,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Every event but a packet's takes at least one input byte; a packet at least four.
   HVK_FUZZ_CHECK(events.size() <= size);
 
+  hvk::gdb::testing::FakeTarget target;
+  for (std::uint32_t vp = 0; vp < 3; ++vp) {
+    target.thread_list.push_back({thread_number(vp, 0), "VP", vp == 0});
+    target.regs[thread_number(vp, 0)] = {};
+  }
+  std::vector<std::string> replies;
+  Session session(target, [&](std::string_view p) { replies.emplace_back(p); });
+  session.attach();
+
   X86Registers regs;
-  for (const PacketEvent& e : events) {
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const PacketEvent& e = events[i];
+    if (e.kind == Kind::kInterrupt) session.on_interrupt();
     hvk::fuzz::log_line("event %d, %zu payload bytes\n", static_cast<int>(e.kind),
                         e.payload.size());
     if (e.kind != Kind::kPacket) {
@@ -166,6 +182,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                    std::vector<std::uint8_t>(e.payload.begin(), e.payload.end()));
 
     check_command(e.payload, regs);
+
+    replies.clear();
+    const bool was_running = session.running();
+    session.on_packet(e.payload);
+    HVK_FUZZ_CHECK(replies.size() <= 1);
+    if (was_running) HVK_FUZZ_CHECK(replies.empty());
+    for (const std::string& r : replies) HVK_FUZZ_CHECK(r.size() <= kPacketSize);
+    if (session.running()) {
+      StopEvent stop;
+      const std::uint8_t pick = e.payload.empty() ? 0 : static_cast<std::uint8_t>(e.payload.back());
+      stop.kind = static_cast<StopEvent::Kind>(pick % 6);
+      stop.thread = thread_number(pick % 3, 0);
+      stop.slot = pick % 4;
+      stop.exit_status = pick;
+      replies.clear();
+      session.on_event(stop);
+      HVK_FUZZ_CHECK(replies.size() == 1 && !session.running());
+    }
+    if (session.done()) break;
   }
   return 0;
 }
