@@ -332,7 +332,7 @@ std::string Session::monitor(std::string_view command) {
     out = "VTL switches no longer stop.\n";
   } else if (command == "threads") {
     for (const ThreadInfo& t : target_.threads()) {
-      out += "thread " + fmt_hex(t.number) + ": " + t.description + "\n";
+      out += fmt::format("Thread {}: {}\n", t.number, t.description);  // decimal, as gdb shows it
     }
   } else if (command == "help" || command.empty()) {
     out =
