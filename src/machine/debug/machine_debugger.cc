@@ -453,7 +453,10 @@ bool MachineDebugger::on_int3(Machine::Slot& slot) {
     std::lock_guard lock(mu_);
     if (std::none_of(breakpoints_.begin(), breakpoints_.end(),
                      [&](const auto& b) { return b.second.gpa == *gpa; })) {
-      return false;
+      // A breakpoint removed between its trap and now (gdb detached while the guest ran): the
+      // byte is the guest's again, and the VP runs it as if nothing had happened.
+      std::span<std::byte> byte = m_.memory_.host_span(*gpa, 1);
+      return !byte.empty() && byte[0] != std::byte{kInt3};
     }
   }
   gdb::StopEvent ev;

@@ -63,7 +63,8 @@ class MachineDebugger final : public gdb::Target {
   // KVM_EXIT_DEBUG: true when it was gdb's (the VP then stops); false leaves it to the machine.
   bool on_debug_exit(Machine::Slot& slot, const kvm::exits::Debug& d);
   // An int3 at RIP trapped (however the KVM reports it): true when it is a breakpoint hvk
-  // inserted (the VP stops with RIP at it); false: the guest's own int3.
+  // inserted (the VP stops with RIP at it) or was one until just now (the VP runs the guest's
+  // byte again); false: the guest's own int3.
   bool on_int3(Machine::Slot& slot);
   // The VP switched VTL (Machine::enter_vtl_vcpu).
   void on_vtl_switched(Machine::Slot& slot);
