@@ -21,6 +21,8 @@ namespace hvk::machine {
 namespace {
 
 constexpr auto kParkWait = std::chrono::seconds(3);  // a VP that does not stop by then is busy
+// How often a parked VP's thread looks at what other VPs asked of it (kicks do not reach it).
+constexpr auto kParkedServe = std::chrono::milliseconds(5);
 constexpr std::uint8_t kInt3 = 0xCC;
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint32_t kMsrKernelGsBase = 0xC000'0102;
@@ -349,11 +351,18 @@ void MachineDebugger::park(Machine::Slot& slot) {
   ++parked_;
   cv_.notify_all();
   for (;;) {
-    cv_.wait(lock, [&] {
+    cv_.wait_for(lock, kParkedServe, [&] {
       return stopping_ || d.job_state == VpDebug::Job::kPosted || !stop_requested_.load() ||
              d.stepping.load();
     });
     if (stopping_) break;
+    // What other VPs (one stepping, or the timeout report) ask of this one's thread goes on
+    // while it is stopped: their TLB flushes and INIT checks would otherwise wait for gdb.
+    lock.unlock();
+    m_.serve_tlb_flushes(slot);
+    m_.answer_refresh(slot);
+    if (slot.describe_requested.load(std::memory_order_acquire)) m_.answer_describe(slot);
+    lock.lock();
     if (d.job_state == VpDebug::Job::kPosted) {
       d.job_state = VpDebug::Job::kTaken;
       lock.unlock();
@@ -363,7 +372,7 @@ void MachineDebugger::park(Machine::Slot& slot) {
       cv_.notify_all();
       continue;
     }
-    break;  // resumed, or stepping
+    if (!stop_requested_.load() || d.stepping.load()) break;  // resumed, or this VP steps
   }
   d.parked = false;
   --parked_;
