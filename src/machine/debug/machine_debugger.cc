@@ -13,6 +13,7 @@
 #include "hv/translate_gva.h"
 #include "hv/vtl_protection.h"
 #include "kvm/debug_probe.h"
+#include "machine/debug/gdb_registers.h"
 #include "machine/vcpu_state.h"
 #include "machine/vmm.h"
 
@@ -27,32 +28,6 @@ constexpr std::uint8_t kInt3 = 0xCC;
 constexpr std::uint64_t kPage = 4096;
 constexpr std::uint32_t kMsrKernelGsBase = 0xC000'0102;
 constexpr std::uint64_t kDr6Hits = 0xF;  // B0-B3
-// The XSAVE legacy area (the FXSAVE image) and its header's XSTATE_BV.
-constexpr std::size_t kFxFcw = 0, kFxFsw = 2, kFxFtw = 4, kFxFop = 6, kFxFip = 8, kFxFcs = 12,
-                      kFxFdp = 16, kFxFds = 20, kFxMxcsr = 24, kFxSt = 32, kFxXmm = 160,
-                      kXstateBv = 512;
-constexpr std::uint64_t kXstateX87Sse = 0x3;
-
-template <class T>
-T load(const std::uint8_t* p) {
-  T v{};
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <class T>
-void store(std::uint8_t* p, T v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
-// The x87 tag of a non-empty register (SDM vol. 1, 8.1.7): valid 0, zero 1, special 2.
-std::uint32_t x87_tag(const std::uint8_t* st) {
-  const auto mantissa = load<std::uint64_t>(st);
-  const auto exponent = static_cast<std::uint16_t>(load<std::uint16_t>(st + 8) & 0x7FFF);
-  if (exponent == 0x7FFF) return 2;
-  if (exponent == 0) return mantissa == 0 ? 1 : 2;
-  return (mantissa >> 63) ? 0 : 2;
-}
-
 std::uint64_t dr7_len(std::uint8_t length) {
   switch (length) {
     case 2: return 1;
@@ -547,72 +522,21 @@ std::size_t MachineDebugger::access(Machine::Slot& slot, tlfs::Vtl vtl, std::uin
 }
 
 bool MachineDebugger::read_vcpu(Machine::Slot& slot, tlfs::Vtl vtl, gdb::X86Registers& regs) {
-  regs = {};
   kvm::Vcpu* v = slot.vcpus[vtl].get();
   if (v == nullptr) return false;
   if (!slot.entered[vtl]) {
     // A VTL not entered since the VP started: the context it will start from.
     Machine::SlotState state(m_, slot);
-    const tlfs::InitialVpContext c = state.context(vtl);
     kvm_regs r{};
     kvm_sregs s{};
-    apply_context(r, s, c);
-    regs.gpr[7] = r.rsp;
-    regs.rip = r.rip;
-    regs.rflags = r.rflags;
-    regs.cs = s.cs.selector, regs.ss = s.ss.selector, regs.ds = s.ds.selector;
-    regs.es = s.es.selector, regs.fs = s.fs.selector, regs.gs = s.gs.selector;
-    regs.fs_base = s.fs.base, regs.gs_base = s.gs.base;
-    regs.cr0 = s.cr0, regs.cr3 = s.cr3, regs.cr4 = s.cr4, regs.efer = s.efer;
-    regs.cs_base = s.cs.base, regs.ss_base = s.ss.base, regs.ds_base = s.ds.base;
-    regs.es_base = s.es.base;
-    regs.gdtr_base = s.gdt.base, regs.gdtr_limit = s.gdt.limit;
-    regs.idtr_base = s.idt.base, regs.idtr_limit = s.idt.limit;
-    regs.tr = s.tr.selector, regs.tr_base = s.tr.base;
-    regs.ldtr = s.ldt.selector, regs.ldtr_base = s.ldt.base;
-    regs.fctrl = 0x37F, regs.ftag = 0xFFFF, regs.mxcsr = 0x1F80;
+    apply_context(r, s, state.context(vtl));
+    regs = gdb_registers(r, s);
     return true;
   }
-  const kvm_regs& r = v->synced_regs();
-  regs.gpr = {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp,
-              r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
-  regs.rip = r.rip;
-  regs.rflags = r.rflags;
-  const kvm_sregs& s = v->synced_sregs();
-  regs.cs = s.cs.selector, regs.ss = s.ss.selector, regs.ds = s.ds.selector;
-  regs.es = s.es.selector, regs.fs = s.fs.selector, regs.gs = s.gs.selector;
-  regs.fs_base = s.fs.base, regs.gs_base = s.gs.base;
-  regs.cr0 = s.cr0, regs.cr2 = s.cr2, regs.cr3 = s.cr3, regs.cr4 = s.cr4, regs.cr8 = s.cr8;
-  regs.efer = s.efer;
-  regs.cs_base = s.cs.base, regs.ss_base = s.ss.base, regs.ds_base = s.ds.base;
-  regs.es_base = s.es.base;
-  regs.gdtr_base = s.gdt.base, regs.gdtr_limit = s.gdt.limit;
-  regs.idtr_base = s.idt.base, regs.idtr_limit = s.idt.limit;
-  regs.tr = s.tr.selector, regs.tr_base = s.tr.base;
-  regs.ldtr = s.ldt.selector, regs.ldtr_base = s.ldt.base;
+  regs = gdb_registers(v->synced_regs(), v->synced_sregs());
   if (auto k = v->msr(kMsrKernelGsBase)) regs.kernel_gs_base = *k;
   auto x = std::make_unique<kvm_xsave>();
-  if (!v->xsave(*x)) return true;  // the integer state is still worth showing
-  const auto* fx = reinterpret_cast<const std::uint8_t*>(x->region);
-  regs.fctrl = load<std::uint16_t>(fx + kFxFcw);
-  regs.fstat = load<std::uint16_t>(fx + kFxFsw);
-  const std::uint8_t abridged = fx[kFxFtw];
-  const unsigned top = (regs.fstat >> 11) & 7;
-  std::uint32_t tag = 0;
-  for (unsigned phys = 0; phys < 8; ++phys) {
-    const unsigned st = (phys - top) & 7;  // the stack slot physical register `phys` holds
-    const std::uint32_t t = (abridged & (1u << phys)) ? x87_tag(fx + kFxSt + 16 * st) : 3;
-    tag |= t << (2 * phys);
-  }
-  regs.ftag = tag;
-  regs.fop = load<std::uint16_t>(fx + kFxFop);
-  regs.fioff = load<std::uint32_t>(fx + kFxFip);
-  regs.fiseg = load<std::uint16_t>(fx + kFxFcs);
-  regs.fooff = load<std::uint32_t>(fx + kFxFdp);
-  regs.foseg = load<std::uint16_t>(fx + kFxFds);
-  regs.mxcsr = load<std::uint32_t>(fx + kFxMxcsr);
-  for (std::size_t i = 0; i < 8; ++i) std::memcpy(regs.st[i].data(), fx + kFxSt + 16 * i, 10);
-  for (std::size_t i = 0; i < 16; ++i) std::memcpy(regs.xmm[i].data(), fx + kFxXmm + 16 * i, 16);
+  if (v->xsave(*x)) add_fpu(regs, *x);  // else the integer state is still worth showing
   return true;
 }
 
@@ -622,63 +546,16 @@ bool MachineDebugger::write_vcpu(Machine::Slot& slot, tlfs::Vtl vtl,
   if (v == nullptr || !slot.entered[vtl]) return false;  // nothing to write into yet
   gdb::X86Registers now;
   if (!read_vcpu(slot, vtl, now)) return false;
-  kvm_regs& r = v->edit_synced_regs();
-  r.rax = regs.gpr[0], r.rbx = regs.gpr[1], r.rcx = regs.gpr[2], r.rdx = regs.gpr[3];
-  r.rsi = regs.gpr[4], r.rdi = regs.gpr[5], r.rbp = regs.gpr[6], r.rsp = regs.gpr[7];
-  r.r8 = regs.gpr[8], r.r9 = regs.gpr[9], r.r10 = regs.gpr[10], r.r11 = regs.gpr[11];
-  r.r12 = regs.gpr[12], r.r13 = regs.gpr[13], r.r14 = regs.gpr[14], r.r15 = regs.gpr[15];
-  r.rip = regs.rip;
-  // gdb's eflags is 32 bits: the upper half of RFLAGS is reserved (zero) anyway.
-  r.rflags = (r.rflags & ~0xFFFF'FFFFull) | (regs.rflags & 0xFFFF'FFFFull);
-  auto sys = [](const gdb::X86Registers& a) {
-    return std::tuple{a.cs, a.ss, a.ds, a.es, a.fs, a.gs, a.fs_base, a.gs_base, a.cr0, a.cr2,
-                      a.cr3, a.cr4, a.cr8, a.efer, a.cs_base, a.ss_base, a.ds_base, a.es_base,
-                      a.gdtr_base, a.gdtr_limit, a.idtr_base, a.idtr_limit, a.tr, a.tr_base,
-                      a.ldtr, a.ldtr_base};
-  };
-  if (sys(regs) != sys(now)) {
-    kvm_sregs& s = v->edit_synced_sregs();
-    s.cs.selector = regs.cs, s.ss.selector = regs.ss, s.ds.selector = regs.ds;
-    s.es.selector = regs.es, s.fs.selector = regs.fs, s.gs.selector = regs.gs;
-    s.fs.base = regs.fs_base, s.gs.base = regs.gs_base;
-    s.cr0 = regs.cr0, s.cr2 = regs.cr2, s.cr3 = regs.cr3, s.cr4 = regs.cr4, s.cr8 = regs.cr8;
-    s.efer = regs.efer;
-    s.cs.base = regs.cs_base, s.ss.base = regs.ss_base, s.ds.base = regs.ds_base;
-    s.es.base = regs.es_base;
-    s.gdt.base = regs.gdtr_base, s.gdt.limit = regs.gdtr_limit;
-    s.idt.base = regs.idtr_base, s.idt.limit = regs.idtr_limit;
-    s.tr.selector = regs.tr, s.tr.base = regs.tr_base;
-    s.ldt.selector = regs.ldtr, s.ldt.base = regs.ldtr_base;
-  }
+  apply_integer(v->edit_synced_regs(), regs);
+  if (system_differs(regs, now)) apply_system(v->edit_synced_sregs(), regs);
   if (regs.kernel_gs_base != now.kernel_gs_base &&
       !v->set_msr(kMsrKernelGsBase, regs.kernel_gs_base)) {
     return false;
   }
-  auto fpu = [](const gdb::X86Registers& a) {
-    return std::tuple{a.st, a.fctrl, a.fstat, a.ftag, a.fiseg, a.fioff, a.foseg, a.fooff, a.fop,
-                      a.xmm, a.mxcsr};
-  };
-  if (fpu(regs) == fpu(now)) return true;
+  if (!fpu_differs(regs, now)) return true;
   auto x = std::make_unique<kvm_xsave>();
   if (!v->xsave(*x)) return false;
-  auto* fx = reinterpret_cast<std::uint8_t*>(x->region);
-  store(fx + kFxFcw, static_cast<std::uint16_t>(regs.fctrl));
-  store(fx + kFxFsw, static_cast<std::uint16_t>(regs.fstat));
-  std::uint8_t abridged = 0;
-  for (unsigned phys = 0; phys < 8; ++phys) {
-    if (((regs.ftag >> (2 * phys)) & 3) != 3) abridged |= static_cast<std::uint8_t>(1u << phys);
-  }
-  fx[kFxFtw] = abridged;
-  store(fx + kFxFop, static_cast<std::uint16_t>(regs.fop));
-  store(fx + kFxFip, regs.fioff);
-  store(fx + kFxFcs, static_cast<std::uint16_t>(regs.fiseg));
-  store(fx + kFxFdp, regs.fooff);
-  store(fx + kFxFds, static_cast<std::uint16_t>(regs.foseg));
-  store(fx + kFxMxcsr, regs.mxcsr);
-  for (std::size_t i = 0; i < 8; ++i) std::memcpy(fx + kFxSt + 16 * i, regs.st[i].data(), 10);
-  for (std::size_t i = 0; i < 16; ++i) std::memcpy(fx + kFxXmm + 16 * i, regs.xmm[i].data(), 16);
-  // Set the components' XSTATE_BV bits, or XRSTOR would load their init state instead.
-  store(fx + kXstateBv, load<std::uint64_t>(fx + kXstateBv) | kXstateX87Sse);
+  apply_fpu(*x, regs);
   return v->set_xsave(*x).ok();
 }
 
