@@ -5,13 +5,16 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include <unistd.h>
 
 #include "cli/files.h"
 #include "cli/privileges.h"
+#include "cli/console_escape.h"
 #include "cli/sandbox.h"
+#include "cli/terminal.h"
 #include "gdb/server.h"
 #include "hv/hyperv_cpuid.h"
 #include "kvm/kick.h"
@@ -202,8 +205,18 @@ int run(const RunOptions& o) {
   auto m = machine::Machine::create(vmm, root, *image, mc);
   if (!m) return error(fmt::format("{}: {}", o.image, m.error()));
   gdb::Target* debug_target = (*m)->debug_target();
-  // A terminal on stdin types into the root partition's COM1.
-  if (isatty(STDIN_FILENO)) (*m)->attach_input(STDIN_FILENO);
+  // A terminal on stdin types into the root partition's COM1, raw: every key goes to the guest
+  // but the escapes (cli/console_escape.h); the terminal's modes come back however hvk ends.
+  std::optional<RawTerminal> terminal;
+  std::optional<ConsoleEscape> escape;
+  if (isatty(STDIN_FILENO)) {
+    terminal.emplace(STDIN_FILENO);
+    vmm.console().set_immediate(true);
+    escape.emplace([&vmm] { vmm.end(0, "ended from the console (Ctrl-A x)"); },
+                   [] { (void)!::write(STDERR_FILENO, kEscapeHelp.data(), kEscapeHelp.size()); });
+    (*m)->attach_input(STDIN_FILENO,
+                       [&escape](std::span<std::uint8_t> bytes) { return escape->filter(bytes); });
+  }
   vmm.add(std::move(*m));
   // Everything is set up: from here on hvk only runs the VPs (and whatever partitions they
   // create), so the sandbox goes on before the first VP thread starts.

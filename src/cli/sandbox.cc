@@ -19,6 +19,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "cli/terminal.h"
 #include "kvm/error.h"
 
 namespace hvk::cli {
@@ -215,6 +216,7 @@ void on_sigsys(int, siginfo_t* info, void*) {
   line.put(
       "; stopping (a bug in hvk, or a guest that took control of it; --no-sandbox runs "
       "without the filter)\n");
+  restore_terminal_now();  // a raw console terminal gets its modes back first (cli/terminal.h)
   ssize_t ignored = ::write(STDERR_FILENO, line.buf.data(), line.n);
   (void)ignored;
   ::_exit(kExitSandbox);

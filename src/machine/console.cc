@@ -10,6 +10,12 @@ constexpr std::size_t kMaxLine = 4096;  // a guest that never sends '\n' still g
 
 void Console::Stream::put(char c) {
   std::lock_guard lock(mu_);
+  if (console_.immediate_) {
+    const std::string byte(1, c);
+    console_.write_line(line_start_ ? prefix_ : std::string(), byte);
+    line_start_ = c == '\n';
+    return;
+  }
   if (c == '\r') return;
   line_.push_back(c);
   if (c == '\n' || line_.size() >= kMaxLine) {

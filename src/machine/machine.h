@@ -93,8 +93,11 @@ class Machine final : public hv::Backend {
   std::uint64_t entry() const { return boot_.image.entry; }
 
   void start_threads();
-  // Feeds `fd` (the host's stdin) to the guest's COM1 until the machine stops.
-  void attach_input(int fd) { platform_->start_input(fd); }
+  // Feeds `fd` (the host's stdin) to the guest's COM1 until the machine stops, through `filter`
+  // (Platform::InputFilter) if given.
+  void attach_input(int fd, Platform::InputFilter filter = {}) {
+    platform_->start_input(fd, std::move(filter));
+  }
   void stop();  // asks every VP thread to leave; returns at once
   // One line per VP saying what it is doing (report/vp_report.h), each filled in by the VP's own
   // thread within `wait`; for a timeout's report, while the guest still runs.

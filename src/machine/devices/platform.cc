@@ -67,8 +67,9 @@ bool Platform::mmio(std::uint64_t gpa, bool is_write, std::span<std::uint8_t> da
   return true;
 }
 
-void Platform::start_input(int fd) {
+void Platform::start_input(int fd, InputFilter filter) {
   if (input_.joinable()) return;
+  filter_ = std::move(filter);
   wake_fd_ = eventfd(0, EFD_CLOEXEC);
   if (wake_fd_ < 0) return;
   input_ = std::thread([this, fd] { input_loop(fd); });
@@ -99,6 +100,7 @@ void Platform::input_loop(int fd) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n <= 0) return;  // end of input (or an error): COM1 simply gets no more
     have = static_cast<std::size_t>(n);
+    if (filter_) have = filter_(std::span(buf).first(have));
     sent = 0;
   }
 }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <thread>
 
@@ -44,8 +45,12 @@ class Platform {
   // Handles an MMIO access if the address is the platform's (true).
   bool mmio(std::uint64_t gpa, bool is_write, std::span<std::uint8_t> data);
 
-  // Feeds bytes read from `fd` (stdin) to COM1 until stop_input() or end of file.
-  void start_input(int fd);
+  // What the host's bytes become before COM1 gets them (the console's escape key, cli/): rewrites
+  // the span in place and returns how many of its first bytes to deliver.
+  using InputFilter = std::function<std::size_t(std::span<std::uint8_t>)>;
+  // Feeds bytes read from `fd` (stdin) to COM1, through `filter` if given, until stop_input() or
+  // end of file.
+  void start_input(int fd, InputFilter filter = {});
   void stop_input();
 
   Serial16550& serial() { return serial_; }
@@ -54,6 +59,7 @@ class Platform {
 
  private:
   void input_loop(int fd);
+  InputFilter filter_;
 
   Ioapic ioapic_;
   Serial16550 serial_;
