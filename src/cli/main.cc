@@ -21,7 +21,7 @@ int run_main(int argc, char** argv) {
   run->add_option("image", run_opts.image, "The guest image")->required();
   // Ranges are checked by `hvk run` itself (the VP limit is the host KVM's).
   run->add_option("--vps", run_opts.vps, "Virtual processors");
-  run->add_option("--mem", run_opts.mem, "Guest RAM, e.g. 256M (at most 3G)");
+  run->add_option("--mem", run_opts.mem, "Guest RAM, e.g. 256M or 6G (past 3G it goes on at 4G)");
   run->add_option("--cmdline", run_opts.cmdline, "Command line handed to the guest");
   run->add_option("--initrd", run_opts.initrd,
                   "Initial ramdisk handed to a Linux kernel (a Multiboot image: its module)");

@@ -83,9 +83,9 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
 
 namespace {
 
-// A guest's RAM: a multiple of 4 KiB, room for the image at 1 MiB, below the 32-bit MMIO hole.
+// A guest's RAM: a multiple of 4 KiB with room for the image at 1 MiB; past 3 GiB it goes on at
+// 4 GiB (loader/layout.h), up to what the host's KVM addresses (checked once KVM is open).
 constexpr std::uint64_t kMinMem = 2ull << 20;
-constexpr std::uint64_t kMaxMem = 3ull << 30;
 constexpr double kMaxTimeout = 1e7;  // seconds (about 115 days): any more is a mistake
 
 // `text` as a guest RAM size, or nullopt with `why` set.
@@ -96,10 +96,9 @@ std::optional<std::uint64_t> parse_mem(const char* option, const std::string& te
     why = fmt::format("{}: '{}' is not a size (examples: 256M, 1G)", option, text);
     return std::nullopt;
   }
-  if (*bytes % 4096 != 0 || *bytes < kMinMem || *bytes > kMaxMem) {
-    why = fmt::format("{}: {} ({} bytes) must be a multiple of 4 KiB, at least 2 MiB and at most "
-                      "3 GiB",
-                      option, text, *bytes);
+  if (*bytes % 4096 != 0 || *bytes < kMinMem) {
+    why = fmt::format("{}: {} ({} bytes) must be a multiple of 4 KiB and at least 2 MiB", option,
+                      text, *bytes);
     return std::nullopt;
   }
   return bytes;
@@ -127,6 +126,12 @@ int run(const RunOptions& o) {
   if (o.sandbox) close_inherited_fds();
   auto kvm = open_kvm(why);
   if (!kvm) return error(why);
+  const std::uint64_t max_mem = machine::Machine::max_guest_ram(*kvm);
+  if (*mem > max_mem) {
+    return error(fmt::format("--mem: {} is more than this host's KVM can address: at most {} bytes "
+                             "({} GiB)",
+                             o.mem, max_mem, max_mem >> 30));
+  }
   if (o.vps == 0 || o.vps > kvm->max_vcpus()) {
     return error(
         fmt::format("--vps: {} is outside 1..{} (this host's KVM limit)", o.vps, kvm->max_vcpus()));
@@ -145,6 +150,11 @@ int run(const RunOptions& o) {
   if (!privileges) return error(why);
   const auto child_mem = parse_mem("--child-mem", o.child_mem, why);
   if (!child_mem) return error(why);
+  if (*child_mem > max_mem) {
+    return error(fmt::format("--child-mem: {} is more than this host's KVM can address: at most {} "
+                             "bytes",
+                             o.child_mem, max_mem));
+  }
   if (o.child_vps == 0 || o.child_vps > kvm->max_vcpus()) {
     return error(fmt::format("--child-vps: {} is outside 1..{}", o.child_vps, kvm->max_vcpus()));
   }

@@ -35,7 +35,6 @@ constexpr std::uint64_t kResetCsBase = 0xffff0000;
 
 constexpr std::uint16_t kExitPort = 0xF4;
 constexpr std::uint16_t kMarkPort = 0xF8;
-constexpr std::uint64_t kMaxMem = 3ull << 30;  // below the 32-bit MMIO hole
 constexpr std::uint8_t kVectorUd = 6;
 constexpr std::uint8_t kVectorBp = 3;
 constexpr std::uint8_t kVectorMf = 16;
@@ -55,10 +54,13 @@ Error kvm_error(const kvm::Result<T>& r) {
 Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partition,
                                                  std::span<const std::byte> image,
                                                  const MachineConfig& config) {
-  if (config.mem_bytes % 4096 != 0 || config.mem_bytes > kMaxMem) {
-    return machine::fail(fmt::format("--mem: {} bytes is not a multiple of 4 KiB of at most 3 GiB",
-                                     config.mem_bytes));
+  const std::uint64_t max_mem = max_guest_ram(vmm.kvm());
+  if (config.mem_bytes % 4096 != 0 || config.mem_bytes > max_mem) {
+    return machine::fail(fmt::format(
+        "--mem: {} bytes is not a multiple of 4 KiB of at most {} bytes (this host's KVM)",
+        config.mem_bytes, max_mem));
   }
+  const RamSplit split = RamSplit::of(config.mem_bytes);
   // Guest RAM: hvk's own view, and one view per VTL that can be protected by a VTL above it,
   // which that VTL's KVM VM maps (vtl/protected_ram.h mprotects it).
   auto memory = kvm::SharedMemory::create(config.mem_bytes);
@@ -73,7 +75,7 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
     v = std::move(*view);
   }
   views.memory = std::move(*memory);
-  auto vm = create_guest_vm(vmm.kvm(), views.vtl[0]);  // VTL 0's
+  auto vm = create_guest_vm(vmm.kvm(), views.vtl[0], split.low);  // VTL 0's
   if (!vm) return kvm_error(vm);
   std::unique_ptr<Machine> m(new Machine(vmm, partition, std::move(*vm), std::move(views), config));
   // A device tree in setup_data tells a kernel without ACPI where its processors are.
@@ -83,7 +85,9 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   const std::vector<std::uint32_t>& apic_ids = m->apic_ids_;
   auto dtb = build_cpu_dtb(apic_ids);
   if (!dtb) return Error{dtb.error()};
-  SetupDataChain setup_data(m->ram_.span());
+  // The loader writes below the 32-bit hole only; the RAM above it is described to the guest.
+  const std::span<std::byte> low_ram = m->ram_.span().first(split.low);
+  SetupDataChain setup_data(low_ram);
   if (auto r = setup_data.add(kSetupDtb, *dtb); !r) return Error{r.error()};
   // ACPI tables in the BIOS area: processors, the IOAPIC, reset and power-off.
   AcpiPlatform acpi{.apic_ids = apic_ids,
@@ -95,18 +99,19 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
                     .sleep_status_port = Platform::kSleepStatusPort};
   auto tables = build_acpi_tables(kAcpiTablesAddr, kAcpiTablesEnd - kAcpiTablesAddr, acpi);
   if (!tables) return Error{tables.error()};
-  if (!GuestRam(m->ram_.span()).write(kAcpiTablesAddr, tables->bytes)) {
+  if (!GuestRam(low_ram).write(kAcpiTablesAddr, tables->bytes)) {
     return machine::fail(fmt::format("--mem: {} bytes leave no room for the ACPI tables at {:#x}",
                                      config.mem_bytes, kAcpiTablesAddr));
   }
-  auto boot = prepare_boot(image, m->ram_.span(),
+  auto boot = prepare_boot(image, low_ram,
                            {.cmdline = config.cmdline,
                             .setup_data = setup_data.head(),
                             .acpi_rsdp = tables->rsdp,
                             .initrd = config.initrd,
                             .initrd_name = config.initrd_name,
                             .image_name = config.image_name,
-                            .bzimage = config.bzimage});
+                            .bzimage = config.bzimage,
+                            .high_ram = split.high});
   if (!boot) return Error{boot.error()};
   m->boot_ = *boot;
 
@@ -162,6 +167,21 @@ Result<std::unique_ptr<Machine>> Machine::create(Vmm& vmm, hv::Partition& partit
   return m;
 }
 
+std::uint64_t Machine::max_guest_ram(kvm::Kvm& kvm) {
+  // The guest's physical address width (CPUID 0x80000008 EAX[7:0]) bounds the highest RAM
+  // address; RAM above 3 GiB sits 1 GiB higher, past the 32-bit hole.
+  unsigned bits = 36;
+  if (auto cpuid = kvm.supported_cpuid()) {
+    for (const kvm_cpuid_entry2& e : *cpuid) {
+      if (e.function == 0x8000'0008 && (e.eax & 0xFF) != 0) bits = e.eax & 0xFF;
+    }
+  }
+  const std::uint64_t top = bits >= 64 ? UINT64_MAX : (std::uint64_t{1} << bits);
+  const std::uint64_t max = top <= kHighRamBase ? std::min(top, kLowRamMax)
+                                                : top - (kHighRamBase - kLowRamMax);
+  return max & ~std::uint64_t{0xFFF};
+}
+
 Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, RamViews views,
                  const MachineConfig& config)
     : vmm_(vmm),
@@ -182,7 +202,10 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, RamViews views,
       vtl_watch_(partition.vp_count(), [this](tlfs::VpIndex vp, tlfs::Vtl vtl, bool timer_due) {
         poke_vtl(vp, vtl, timer_due);
       }) {
-  memory_.add(0, ram_.span());
+  // RAM around the 32-bit hole (loader/layout.h): its first part at 0, the rest at 4 GiB.
+  const RamSplit split = RamSplit::of(ram_.size());
+  memory_.add(0, ram_.span().first(split.low));
+  if (split.high != 0) memory_.add(kHighRamBase, ram_.span().subspan(split.low));
   vms_[0] = std::make_unique<kvm::Vm>(std::move(vm));
   vm_ptrs_[0].store(vms_[0].get(), std::memory_order_release);
 }
@@ -191,7 +214,8 @@ kvm::Vm* Machine::vtl_vm(tlfs::Vtl vtl) {
   if (vtl > tlfs::kMaxVtl) return nullptr;
   std::lock_guard lock(vms_mu_);
   if (!vms_[vtl]) {
-    auto vm = create_guest_vm(vmm_.kvm(), vtl < tlfs::kMaxVtl ? vtl_ram_[vtl] : ram_);
+    auto vm = create_guest_vm(vmm_.kvm(), vtl < tlfs::kMaxVtl ? vtl_ram_[vtl] : ram_,
+                              RamSplit::of(ram_.size()).low);
     if (!vm) return nullptr;
     vms_[vtl] = std::make_unique<kvm::Vm>(std::move(*vm));
     vm_ptrs_[vtl].store(vms_[vtl].get(), std::memory_order_release);

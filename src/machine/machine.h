@@ -89,6 +89,10 @@ class Machine final : public hv::Backend {
                                                  const MachineConfig& config);
   ~Machine() override;
 
+  // The most RAM (--mem) a guest can have on this KVM: what its physical address width reaches,
+  // less the 32-bit hole (loader/layout.h RamSplit).
+  static std::uint64_t max_guest_ram(kvm::Kvm& kvm);
+
   hv::Partition& partition() const { return partition_; }
   std::uint64_t entry() const { return boot_.image.entry; }
 

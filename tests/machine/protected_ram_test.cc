@@ -147,3 +147,66 @@ TEST_F(ProtectedRamTest, AHoleComesAndGoesWithoutChangingTheMask) {
 
 }  // namespace
 }  // namespace hvk::machine
+
+namespace hvk::machine {
+namespace {
+
+// RAM split around the 32-bit hole (loader/layout.h): the view's first half at GPA 0, its second
+// half at 4 GiB. Page numbers given to ProtectedRam are guest-physical; the view has no gap.
+class SplitProtectedRamTest : public ProtectedRamTest {
+ protected:
+  static constexpr std::uint64_t kLowPages = kPages / 2;
+  static constexpr std::uint64_t kHigh = (4ull << 30) >> ProtectedRam::kPageShift;  // GPA page
+  void SetUp() override {
+    ProtectedRamTest::SetUp();
+    if (IsSkipped()) return;
+    vm_.reset();
+    auto vm = create_guest_vm(*kvm_, *view_, kLowPages << ProtectedRam::kPageShift);
+    ASSERT_TRUE(vm) << vm.error().message();
+    vm_.emplace(std::move(*vm));
+  }
+  ProtectedRam make_split(std::uint32_t max_slots = 16) {
+    return ProtectedRam(*vm_, view_->bytes(), kSize, max_slots, kLowPages << ProtectedRam::kPageShift);
+  }
+};
+
+TEST_F(SplitProtectedRamTest, EachSideOfTheHoleIsItsOwnMemslot) {
+  ProtectedRam ram = make_split();
+  EXPECT_EQ(ram.slots_in_use(), 2u);
+  // Out of the map: the last page below the hole and the first above it. KVM refuses a memslot
+  // that overlaps another, so the new layout going in proves the GPAs are apart.
+  auto r = ram.apply(Kind::kReadWrite,
+                     {{kLowPages - 1, Kind::kUnmapped}, {kHigh, Kind::kUnmapped},
+                      {kHigh + 5, Kind::kReadOnly}});
+  ASSERT_TRUE(r && *r) << (r ? "too many slots" : r.error().message());
+  EXPECT_EQ(ram.slots_in_use(), 2u);  // [0, 31) and [4 GiB + 1 page, end): the hole splits nothing more
+  EXPECT_EQ(ram.kind(kLowPages - 1), Kind::kUnmapped);
+  EXPECT_EQ(ram.kind(kHigh), Kind::kUnmapped);
+  EXPECT_EQ(ram.kind(kHigh + 5), Kind::kReadOnly);
+  EXPECT_EQ(ram.kind(kLowPages), Kind::kUnmapped);  // in the hole: not RAM
+  EXPECT_EQ(ram.kind(0), Kind::kReadWrite);
+  // The protection is on the view page behind 4 GiB + 5 pages: the view's page kLowPages + 5.
+  EXPECT_FALSE(writable(page(kLowPages + 5)));
+  EXPECT_TRUE(readable(page(kLowPages + 5)));
+  EXPECT_TRUE(writable(page(5)));
+  // Back to all mapped: two slots again.
+  r = ram.apply(Kind::kReadWrite, {});
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ(ram.slots_in_use(), 2u);
+  EXPECT_TRUE(writable(page(kLowPages + 5)));
+}
+
+TEST_F(SplitProtectedRamTest, AHoleAboveFourGiB) {
+  ProtectedRam ram = make_split();
+  auto r = ram.open_hole(kHigh + 7);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ(ram.kind(kHigh + 7), Kind::kUnmapped);
+  EXPECT_EQ(ram.slots_in_use(), 3u);  // low, high below the hole page, high above it
+  r = ram.close_hole(kHigh + 7);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ(ram.slots_in_use(), 2u);
+  EXPECT_FALSE(*ram.open_hole(kLowPages + 3));  // in the 32-bit hole: no RAM to open
+}
+
+}  // namespace
+}  // namespace hvk::machine

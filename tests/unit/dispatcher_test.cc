@@ -149,6 +149,34 @@ TEST_F(Dispatcher, InputAndOutputEndingExactlyAtTheEndOfRamAreFine) {
   }
 }
 
+TEST_F(Dispatcher, RamAroundTheHoleFollowsTheSameGpaRules) {
+  // Guest RAM of more than 3 GiB goes on at 4 GiB (machine/loader/layout.h): two regions with
+  // the 32-bit hole between them. Here the low region is the fixture's and two pages sit at
+  // 4 GiB; each edge of each region, for the input and for the output (conformance A13-A15).
+  constexpr std::uint64_t kHigh = 4ull << 30;
+  std::vector<std::byte> high(2 * 4096);
+  ASSERT_TRUE(memory_.add(kHigh, high));
+  const auto q = query({0});
+  const auto c = vp_index_control(1);
+  auto status = [&](std::uint64_t in, std::uint64_t out) {
+    return call(c, q, nullptr, 0, in, out).result.status();
+  };
+  EXPECT_EQ(status(kRamSize - 4096, kHigh), Status::kSuccess);  // the last low page, the first high
+  EXPECT_EQ(status(kHigh, kHigh + 4096), Status::kSuccess);     // both high, the last page too
+  EXPECT_EQ(status(kHigh + 4096, kRamSize - 4096), Status::kSuccess);
+  EXPECT_EQ(status(kRamSize, kOut), Status::kInvalidAlignment);          // the hole's first page
+  EXPECT_EQ(status(kHigh - 4096, kOut), Status::kInvalidAlignment);      // the hole's last page
+  EXPECT_EQ(status(kIn, kRamSize), Status::kInvalidAlignment);
+  EXPECT_EQ(status(kIn, kHigh - 4096), Status::kInvalidAlignment);
+  EXPECT_EQ(status(kHigh + 2 * 4096, kOut), Status::kInvalidAlignment);  // past the high end
+  EXPECT_EQ(status(kIn, kHigh + 2 * 4096), Status::kInvalidAlignment);
+  // The output the call wrote is in the high page.
+  std::array<std::byte, 4> vp{};
+  ASSERT_EQ(status(kIn, kHigh + 4096), Status::kSuccess);
+  ASSERT_TRUE(memory_.read(kHigh + 4096, vp));
+  EXPECT_EQ(tlfs::load<std::uint32_t>(vp), 0u);
+}
+
 TEST_F(Dispatcher, OutputGpaIsCheckedLikeTheInput) {
   const auto q = query({1});
   const auto c = vp_index_control(1);

@@ -40,6 +40,7 @@ Result<BootSetup> finish(LoadedImage image, std::span<std::byte> ram, const Boot
   BootParamsOptions bp{.cmdline = options.cmdline,
                        .setup_data = options.setup_data,
                        .acpi_rsdp = options.acpi_rsdp,
+                       .high_ram = options.high_ram,
                        .setup_header = setup_header};
   if (!options.initrd.empty()) {
     auto at = place_initrd(options.initrd, ram, image);
@@ -49,19 +50,22 @@ Result<BootSetup> finish(LoadedImage image, std::span<std::byte> ram, const Boot
   }
   // Nothing below can fail for a RAM size that passed the checks; report it if it does.
   if (auto st = write_gdt(ram); !st) return Error{st.error()};
-  if (auto st = write_identity_page_tables(ram); !st) return Error{st.error()};
+  if (auto st = write_identity_page_tables(ram, options.high_ram); !st) return Error{st.error()};
   if (auto st = build_boot_params(ram, bp); !st) return Error{st.error()};
   setup.state = make_boot_state(image.entry);
   setup.image = std::move(image);
   return setup;
 }
 
-// Everything build_boot_params will check, before anything is written.
+// Everything build_boot_params and write_identity_page_tables will check, before anything is
+// written. The size limit is on the low span only: RAM above 4 GiB the tables cannot reach is
+// left for the guest to map.
 Status check_ram(std::span<std::byte> ram, const BootOptions& options,
                  std::span<const std::byte> setup_header = {}) {
   BootParamsOptions bp;
   bp.cmdline = options.cmdline;
   bp.setup_data = options.setup_data;
+  bp.high_ram = options.high_ram;
   bp.setup_header = setup_header;
   if (auto ok = check_boot_params(ram.size(), bp); !ok) return ok;
   if (ram.size() > kMaxRamSize) {
@@ -110,7 +114,8 @@ Result<BootSetup> prepare_multiboot_boot(std::span<const std::byte> image, std::
                             .cmdline = options.cmdline,
                             .module = !options.initrd.empty() || !options.initrd_name.empty(),
                             .module_bytes = options.initrd,
-                            .module_name = options.initrd_name});
+                            .module_name = options.initrd_name,
+                            .high_ram = options.high_ram});
   if (!mb) return Error{mb.error()};
   BootSetup setup;
   setup.format = BootFormat::kMultiboot;

@@ -33,6 +33,10 @@ struct BootOptions {
   // splits its command line into argv finds it as argv[0]); empty: the command line alone.
   std::string_view image_name{};
   BzImageMode bzimage = BzImageMode::kBoot;
+  // Bytes of RAM at kHighRamBase besides `ram` (layout.h, "RAM above 4 GiB"): described in the
+  // e820 table or the Multiboot memory map and (Linux) identity-mapped, never written. With it,
+  // `ram` is at most kLowRamMax bytes.
+  std::uint64_t high_ram = 0;
 };
 
 enum class BootFormat { kElf64, kBzImage, kMultiboot };
@@ -52,6 +56,8 @@ struct BootSetup {
 //   3. an ELF64 file: the 64-bit boot protocol;
 //   4. anything else is refused with one line naming the formats hvk boots (an ELF32 file without
 //      a Multiboot header, or with a broken one, says so).
+// `ram` is the guest RAM at GPA 0 (with options.high_ram, the part below the 32-bit MMIO hole):
+// images, the initrd and modules go there only.
 // Linux formats: validates the RAM size, the options and the image, then loads the image and
 // initrd and writes the GDT, identity page tables, command line and boot_params; on error the
 // message is one line, and RAM is as it was unless the initrd did not fit above the loaded image

@@ -106,7 +106,14 @@ Status check_boot_params(std::uint64_t ram_size, const BootParamsOptions& option
   if (options.setup_header.size() > sizeof(setup_header)) {
     return fail("boot_params: the image's setup header is larger than boot_params.hdr");
   }
-  if (e820_layout(ram_size).size() > E820_MAX_ENTRIES_ZEROPAGE) {
+  // The low span would overlap the MMIO hole, or the RAM at 4 GiB.
+  if (options.high_ram != 0 && ram_size > kLowRamMax) {
+    return fail(fmt::format(
+        "boot_params: RAM of {:#x} bytes at 0 and more at {:#x}: at most {:#x} bytes go below the "
+        "32-bit MMIO hole",
+        ram_size, kHighRamBase, kLowRamMax));
+  }
+  if (e820_layout(ram_size, options.high_ram).size() > E820_MAX_ENTRIES_ZEROPAGE) {
     return fail("boot_params: too many e820 entries");
   }
   return {};
@@ -124,7 +131,7 @@ Status build_boot_params(std::span<std::byte> ram, const BootParamsOptions& opti
 
   boot_params bp;
   std::memset(&bp, 0, sizeof(bp));
-  const std::vector<E820Entry> map = e820_layout(ram.size());
+  const std::vector<E820Entry> map = e820_layout(ram.size(), options.high_ram);
   bp.e820_entries = static_cast<std::uint8_t>(map.size());
   for (std::size_t i = 0; i < map.size(); ++i) {
     bp.e820_table[i].addr = map[i].addr;

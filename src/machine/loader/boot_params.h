@@ -46,16 +46,20 @@ struct BootParamsOptions {
   std::uint64_t acpi_rsdp = 0;   // GPA of the ACPI RSDP (acpi_rsdp_addr), 0 for none
   std::uint64_t initrd = 0;      // GPA and size of the initial ramdisk, 0 for none
   std::uint64_t initrd_size = 0;
+  // Bytes of RAM at kHighRamBase besides the span build_boot_params writes into (layout.h, "RAM
+  // above 4 GiB"); described in the e820 table, never written.
+  std::uint64_t high_ram = 0;
   // A bzImage's own setup header (from offset 0x1f1), copied into hdr before hvk's fields are
   // filled in, as the boot protocol asks of a boot loader. Empty for an ELF image.
   std::span<const std::byte> setup_header{};
 };
 
-// Checks the options against `ram_size` without writing anything (what build_boot_params checks).
+// Checks the options against `ram_size` bytes of RAM at GPA 0 without writing anything (what
+// build_boot_params checks); with high_ram, ram_size must be at most kLowRamMax.
 Status check_boot_params(std::uint64_t ram_size, const BootParamsOptions& options);
 
 // Writes the command line (NUL-terminated) at kCmdlineAddr and a fresh 4 KiB boot_params at
-// kBootParamsAddr: e820 map for ram.size() (layout.h), hdr.boot_flag 0xAA55, hdr.header "HdrS",
+// kBootParamsAddr: e820 map e820_layout(ram.size(), options.high_ram) (layout.h), hdr.boot_flag 0xAA55, hdr.header "HdrS",
 // hdr.version 2.15, hdr.type_of_loader 0xff, hdr.loadflags LOADED_HIGH, hdr.cmd_line_ptr
 // (ext_cmd_line_ptr = high half = 0), hdr.cmdline_size, hdr.setup_data, the initrd
 // (hdr.ramdisk_image/size and their ext_ high halves) and acpi_rsdp_addr; everything else zero

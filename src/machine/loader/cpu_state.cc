@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 
 #include "machine/loader/guest_ram.h"
@@ -126,16 +127,24 @@ Status write_gdt(std::span<std::byte> ram, const Segment& code) {
   return {};
 }
 
-Status write_identity_page_tables(std::span<std::byte> ram) {
+Status write_identity_page_tables(std::span<std::byte> ram, std::uint64_t high_ram) {
   GuestRam guest(ram);
+  // The low span holds the image and everything the loader wrote: all of it must be mapped.
   if (ram.size() > kMaxRamSize) {
     return fail(
         fmt::format("page tables: RAM of {:#x} bytes exceeds the {:#x} bytes the "
                     "page-directory area can identity-map",
                     ram.size(), kMaxRamSize));
   }
-  const std::uint64_t mapped = identity_map_size(ram.size());
-  const std::uint64_t directories = mapped / kGiB;  // <= kMaxPageDirectories by the check above
+  // RAM above 4 GiB is only mapped as far as the directories reach; the guest maps the rest.
+  std::uint64_t top = ram.size();
+  if (high_ram != 0) {
+    const std::uint64_t high_top =
+        high_ram > UINT64_MAX - kHighRamBase ? UINT64_MAX : kHighRamBase + high_ram;
+    top = std::max(top, high_top);
+  }
+  const std::uint64_t mapped = std::min(identity_map_size(top), kMaxRamSize);
+  const std::uint64_t directories = mapped / kGiB;  // <= kMaxPageDirectories
   if (!guest.contains(kPml4Addr, kPdAddr + directories * kPageSize - kPml4Addr)) {
     return fail(fmt::format("page tables: [{:#x}, {:#x}) is outside RAM ({:#x} bytes)", kPml4Addr,
                             kPdAddr + directories * kPageSize, ram.size()));

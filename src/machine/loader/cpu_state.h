@@ -103,8 +103,10 @@ BootState make_protected_mode_state(std::uint64_t entry);
 Status write_gdt(std::span<std::byte> ram, const Segment& code = boot_code_segment());
 
 // Writes PML4 at kPml4Addr, one PDPT and as many 2 MiB-page directories as needed to
-// identity-map [0, identity_map_size(ram.size())). Fails, writing nothing, when RAM is too small
-// to hold the tables or too large for the page-directory area (kMaxRamSize).
-Status write_identity_page_tables(std::span<std::byte> ram);
+// identity-map [0, min(identity_map_size(top), kMaxRamSize)), where top is kHighRamBase + high_ram
+// when `high_ram` bytes of RAM lie at kHighRamBase (never written), else ram.size(). RAM above
+// kMaxRamSize is left for the guest to map. Fails, writing nothing, when `ram` is too small to
+// hold the tables or larger than kMaxRamSize.
+Status write_identity_page_tables(std::span<std::byte> ram, std::uint64_t high_ram = 0);
 
 }  // namespace hvk::machine

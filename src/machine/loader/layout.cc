@@ -24,6 +24,7 @@ constexpr bool fixed_areas_sane() {
 static_assert(fixed_areas_sane(), "fixed areas must be sorted, disjoint and below the EBDA");
 static_assert(kGdtEntries * 8 <= kPageSize);
 static_assert(kMaxPageDirectories == 21);
+static_assert(kLowRamMax <= kHighRamBase && kHighRamBase < kMaxRamSize);
 
 }  // namespace
 
@@ -41,7 +42,7 @@ std::optional<FixedArea> overlapped_fixed_area(std::uint64_t gpa, std::uint64_t 
   return std::nullopt;
 }
 
-std::vector<E820Entry> e820_layout(std::uint64_t ram_size) {
+std::vector<E820Entry> e820_layout(std::uint64_t ram_size, std::uint64_t high_ram) {
   const E820Entry candidates[] = {
       {0, kLegacyHoleStart, kE820Ram},
       {kLegacyHoleStart, kLowMemoryEnd - kLegacyHoleStart, kE820Reserved},
@@ -52,14 +53,18 @@ std::vector<E820Entry> e820_layout(std::uint64_t ram_size) {
     if (e.addr >= ram_size) break;
     map.push_back({e.addr, std::min(e.size, ram_size - e.addr), e.type});
   }
+  // Clipped so that addr + size cannot wrap for a caller adding them.
+  if (high_ram != 0) {
+    map.push_back({kHighRamBase, std::min(high_ram, UINT64_MAX - kHighRamBase), kE820Ram});
+  }
   return map;
 }
 
-std::uint64_t identity_map_size(std::uint64_t ram_size) {
+std::uint64_t identity_map_size(std::uint64_t ram_top) {
   constexpr std::uint64_t k4GiB = 4 * kGiB;
-  if (ram_size <= k4GiB) return k4GiB;
-  const std::uint64_t rounded = (ram_size / kGiB) * kGiB;
-  if (rounded == ram_size) return rounded;
+  if (ram_top <= k4GiB) return k4GiB;
+  const std::uint64_t rounded = (ram_top / kGiB) * kGiB;
+  if (rounded == ram_top) return rounded;
   return rounded > UINT64_MAX - kGiB ? rounded : rounded + kGiB;  // saturate; callers cap first
 }
 

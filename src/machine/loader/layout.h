@@ -2,8 +2,9 @@
 // 64-bit boot protocol (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"), or a Multiboot
 // (version 1) image (multiboot.h).
 //
-// Guest RAM is one region starting at GPA 0. The loader owns everything below 1 MiB; images must
-// be linked (p_paddr) at or above 1 MiB, and a PT_LOAD segment touching the low MiB is refused.
+// Guest RAM starts at GPA 0; RAM beyond 3 GiB goes at 4 GiB instead ("RAM above 4 GiB" below).
+// The loader owns everything below 1 MiB; images must be linked (p_paddr) at or above 1 MiB, and a
+// PT_LOAD segment touching the low MiB is refused.
 //
 // clang-format off
 //   GPA range            what                       notes
@@ -27,13 +28,16 @@
 //   0x9f000 - 0x9fbff    (unused)                   e820 usable
 //   0x9fc00 - 0xdffff    legacy EBDA/VGA hole       e820 reserved
 //   0xe0000 - 0xfffff    ACPI tables (RSDP first)   e820 reserved; written by the machine
-//   0x100000 - ram_size  image, then free RAM       e820 usable; a Multiboot module goes at the
+//   0x100000 - low end   image, then free RAM       e820 usable; a Multiboot module goes at the
 //                                                   first page boundary above the image
+//   4 GiB - + high_ram   RAM above 4 GiB            e820 usable; never written by the loader
 // clang-format on
 //
-// The page tables identity-map [0, max(4 GiB, ram_size rounded up to 1 GiB)), so the image, the
-// zero page, the command line and everything else in RAM (plus the first 4 GiB of MMIO space) are
-// reachable at entry, as the 64-bit protocol requires. At most 21 GiB of RAM can be mapped.
+// The page tables identity-map [0, min(max(4 GiB, RAM top rounded up to 1 GiB), 21 GiB)), where
+// the RAM top is 4 GiB + high_ram with RAM above 4 GiB, else the low RAM's end. So the image, the
+// zero page, the command line and everything else the loader wrote (plus the first 4 GiB of MMIO
+// space) are reachable at entry, as the 64-bit protocol requires. RAM above 21 GiB is left out of
+// the boot map (the guest maps it itself, as Linux does); a low span above 21 GiB is refused.
 #pragma once
 
 #include <array>
@@ -107,6 +111,28 @@ inline constexpr std::array<FixedArea, 10> kFixedAreas = {{
 // entirely at or above kLowMemoryEnd; len 0 overlaps nothing. Overflow-safe.
 std::optional<FixedArea> overlapped_fixed_area(std::uint64_t gpa, std::uint64_t len);
 
+// --- RAM above 4 GiB ------------------------------------------------------------------------------
+//
+// Guest RAM of more than 3 GiB is split around the 32-bit MMIO hole [3 GiB, 4 GiB) (the IOAPIC,
+// the local APICs, VMX's real-mode pages): the first 3 GiB at GPA 0, the rest at 4 GiB. The loader
+// writes only below the hole (the low span it is given); the RAM above is described (e820, the
+// Multiboot memory map, the identity map) and otherwise left to the guest.
+inline constexpr std::uint64_t kLowRamMax = 3 * kGiB;
+inline constexpr std::uint64_t kHighRamBase = 4 * kGiB;
+
+struct RamSplit {
+  std::uint64_t low = 0;   // bytes at GPA 0
+  std::uint64_t high = 0;  // bytes at kHighRamBase
+  // `bytes` of RAM split as hvk lays it out.
+  static constexpr RamSplit of(std::uint64_t bytes) {
+    const std::uint64_t low = bytes < kLowRamMax ? bytes : kLowRamMax;
+    return {low, bytes - low};
+  }
+  constexpr std::uint64_t total() const { return low + high; }
+  // One past the highest RAM address.
+  constexpr std::uint64_t top() const { return high != 0 ? kHighRamBase + high : low; }
+};
+
 // --- e820 ---------------------------------------------------------------------------------------
 
 inline constexpr std::uint32_t kE820Ram = 1;
@@ -119,12 +145,16 @@ struct E820Entry {
   friend bool operator==(const E820Entry&, const E820Entry&) = default;
 };
 
-// The e820 map hvk reports for `ram_size` bytes of RAM at GPA 0 (boot_params.e820_table, and the
-// Multiboot memory map and mem_lower/mem_upper): usable [0, 0x9fc00), reserved
-// [0x9fc00, 1 MiB), usable [1 MiB, ram_size). Entries are clipped to ram_size; empty ones dropped.
-std::vector<E820Entry> e820_layout(std::uint64_t ram_size);
+// The e820 map hvk reports for `ram_size` bytes of RAM at GPA 0 and `high_ram` bytes at
+// kHighRamBase (boot_params.e820_table, and the Multiboot memory map and mem_lower/mem_upper):
+// usable [0, 0x9fc00), reserved [0x9fc00, 1 MiB), usable [1 MiB, ram_size), and usable
+// [4 GiB, 4 GiB + high_ram) when high_ram is not 0. Entries are clipped to ram_size (the high one
+// to end at 2^64 at most); empty ones dropped. With high_ram, ram_size should be at most
+// kLowRamMax, as RamSplit makes it (the boot_params and Multiboot checks refuse more).
+std::vector<E820Entry> e820_layout(std::uint64_t ram_size, std::uint64_t high_ram = 0);
 
-// How many bytes the identity map covers for `ram_size`: max(4 GiB, ram_size rounded up to 1 GiB).
-std::uint64_t identity_map_size(std::uint64_t ram_size);
+// How many bytes the identity map covers for RAM ending at `ram_top`: max(4 GiB, ram_top rounded
+// up to 1 GiB).
+std::uint64_t identity_map_size(std::uint64_t ram_top);
 
 }  // namespace hvk::machine

@@ -206,7 +206,8 @@ Result<MultibootSetup> load_multiboot(std::span<const std::byte> image, std::spa
                             .cmdline = options.cmdline,
                             .module = options.module,
                             .module_size = options.module_bytes.size(),
-                            .module_name = options.module_name};
+                            .module_name = options.module_name,
+                            .high_ram = options.high_ram};
   if (options.module) {
     // The first page boundary above the image (the image ends at or below 4 GiB: no overflow).
     info.module_start = align_up_page(plan->image.high);

@@ -78,6 +78,8 @@ struct MultibootOptions {
   bool module = false;         // load one module (the --initrd file)
   std::span<const std::byte> module_bytes{};
   std::string_view module_name{};  // its string
+  // Bytes of RAM at kHighRamBase besides `ram`: in the memory map, never written (layout.h).
+  std::uint64_t high_ram = 0;
 };
 
 struct MultibootSetup {

@@ -16,6 +16,8 @@ constexpr std::uint64_t k4GiB = 1ull << 32;
 constexpr std::uint64_t kAreaSize = kMultibootInfoEnd - kMultibootInfoAddr;
 static_assert(mbi::kSize <= mbi::kMmapAt - mbi::kInfoAddr);
 static_assert(mbi::kModulesAt + mbi::kModuleEntrySize <= mbi::kLoaderNameAt);
+static_assert(4 * mbi::kMmapEntrySize <= mbi::kModulesAt - mbi::kMmapAt,
+              "e820_layout's at most four entries fit the memory map's space");
 static_assert(mbi::kLoaderNameAt + mbi::kLoaderName.size() < mbi::kModuleStringAt);
 static_assert(kMultibootInfoEnd <= k4GiB && kCmdlineAddr + kCmdlineMax <= k4GiB,
               "every pointer in the structure is 32-bit");
@@ -78,7 +80,15 @@ Status check_multiboot_info(std::uint64_t ram_size, const MultibootInfoOptions& 
     return fail(fmt::format("Multiboot: module [{:#x}, +{:#x}) is not in RAM below 4 GiB",
                             options.module_start, options.module_size));
   }
-  if (e820_layout(ram_size).size() * mbi::kMmapEntrySize > mbi::kModulesAt - mbi::kMmapAt) {
+  // The low span would overlap the MMIO hole, or the RAM at 4 GiB.
+  if (options.high_ram != 0 && ram_size > kLowRamMax) {
+    return fail(fmt::format(
+        "Multiboot: RAM of {:#x} bytes at 0 and more at {:#x}: at most {:#x} bytes go below the "
+        "32-bit MMIO hole",
+        ram_size, kHighRamBase, kLowRamMax));
+  }
+  if (e820_layout(ram_size, options.high_ram).size() * mbi::kMmapEntrySize >
+      mbi::kModulesAt - mbi::kMmapAt) {
     return fail("Multiboot: too many memory map entries");
   }
   return {};
@@ -88,7 +98,7 @@ Status write_multiboot_info(std::span<std::byte> ram, const MultibootInfoOptions
   if (auto ok = check_multiboot_info(ram.size(), options); !ok) return ok;
 
   Area area{};
-  const std::vector<E820Entry> map = e820_layout(ram.size());
+  const std::vector<E820Entry> map = e820_layout(ram.size(), options.high_ram);
   put(area, mbi::kInfoAddr + mbi::kFlags, mbi::kFlagsHvk);
   put(area, mbi::kInfoAddr + mbi::kMemLower, u32(usable_kib_at(map, 0)));
   put(area, mbi::kInfoAddr + mbi::kMemUpper,

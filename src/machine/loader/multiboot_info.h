@@ -5,7 +5,7 @@
 //   GPA       what                          notes
 //   --------  ----------------------------  --------------------------------------------------
 //   0x20800   information structure         116 bytes (through the framebuffer fields), EBX
-//   0x20880   memory map (mmap_addr)        e820_layout(RAM size), 24 bytes an entry
+//   0x20880   memory map (mmap_addr)        e820_layout(RAM size, high_ram), 24 bytes an entry
 //   0x20900   module list (mods_addr)       {mod_start, mod_end, string, reserved}, 0 or 1 entry
 //   0x20920   boot loader name              "hvk"
 //   0x20940   module string                 the --initrd file name, NUL-terminated
@@ -85,17 +85,22 @@ struct MultibootInfoOptions {
   std::uint64_t module_start = 0;
   std::uint64_t module_size = 0;
   std::string_view module_name{};  // < mbi::kModuleStringMax bytes, no NUL
+  // Bytes of RAM at kHighRamBase besides the span written into (layout.h, "RAM above 4 GiB"):
+  // in the memory map, never written.
+  std::uint64_t high_ram = 0;
 };
 
-// What write_multiboot_info checks, without writing: RAM of at least kMinRamSize, the command
-// line (program and cmdline) and module name (length, no NUL), the module inside RAM below 4 GiB.
-// One-line errors starting with "Multiboot: ".
+// What write_multiboot_info checks, without writing: RAM of at least kMinRamSize (and at most
+// kLowRamMax with high_ram), the command line (program and cmdline) and module name (length, no
+// NUL), the module inside RAM below 4 GiB, the memory map inside its space. One-line errors
+// starting with "Multiboot: ".
 Status check_multiboot_info(std::uint64_t ram_size, const MultibootInfoOptions& options);
 
 // Writes the command line (the whole kCmdlineMax buffer, NUL-padded) and the Multiboot
 // information area (the whole area: unused bytes zero). mem_lower and mem_upper are the sizes in
-// KiB of the usable e820_layout entries at 0 and at 1 MiB (mem_upper saturates at 2^32 - 1), the
-// memory map is e820_layout itself. On error nothing has been written.
+// KiB of the usable e820_layout entries at 0 and at 1 MiB (mem_upper saturates at 2^32 - 1; as
+// the specification says, memory up to the first hole, so never the RAM above 4 GiB), the memory
+// map is e820_layout(ram.size(), options.high_ram) itself. On error nothing has been written.
 Status write_multiboot_info(std::span<std::byte> ram, const MultibootInfoOptions& options);
 
 }  // namespace hvk::machine

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "machine/loader/layout.h"
+
 namespace hvk::machine {
 
 namespace {
@@ -21,27 +23,68 @@ int prot_of(ProtectedRam::Kind k) {
 }
 }  // namespace
 
+ProtectedRam::ProtectedRam(kvm::Vm& vm, std::byte* view, std::uint64_t size,
+                           std::uint32_t max_slots, std::uint64_t low)
+    : vm_(vm),
+      view_(view),
+      size_(size),
+      low_pages_(std::min(low, size) >> kPageShift),
+      hole_pages_((kHighRamBase >> kPageShift) - (std::min(low, size) >> kPageShift)),
+      max_slots_(max_slots) {
+  const std::uint64_t total = size >> kPageShift;
+  runs_.push_back({0, low_pages_, 0});
+  if (total > low_pages_) runs_.push_back({low_pages_, total - low_pages_, 1});
+}
+
+std::optional<std::uint64_t> ProtectedRam::view_page(std::uint64_t gpa_page) const {
+  const std::uint64_t total = size_ >> kPageShift;
+  if (gpa_page < low_pages_) return gpa_page;
+  if (gpa_page < low_pages_ + hole_pages_) return std::nullopt;  // the 32-bit hole
+  const std::uint64_t v = gpa_page - hole_pages_;
+  if (v >= total) return std::nullopt;
+  return v;
+}
+
+std::uint64_t ProtectedRam::gpa_page(std::uint64_t view_page) const {
+  return view_page < low_pages_ ? view_page : view_page + hole_pages_;
+}
+
 ProtectedRam::Kind ProtectedRam::kind_locked(std::uint64_t page) const {
   const auto it = pages_.find(page);
   return it == pages_.end() ? base_ : it->second;
 }
 
-ProtectedRam::Kind ProtectedRam::kind(std::uint64_t page) const {
+ProtectedRam::Kind ProtectedRam::kind(std::uint64_t gpa) const {
+  const auto page = view_page(gpa);
+  if (!page) return Kind::kUnmapped;  // not RAM: nothing maps it
   std::lock_guard lock(mu_);
-  if (holes_.count(page) != 0) return Kind::kUnmapped;
-  return kind_locked(page);
+  if (holes_.count(*page) != 0) return Kind::kUnmapped;
+  return kind_locked(*page);
 }
 
 std::vector<ProtectedRam::Run> ProtectedRam::layout() const {
   std::vector<Run> runs;
   const std::uint64_t total = size_ >> kPageShift;
-  auto add = [&](std::uint64_t first, std::uint64_t count) {
+  auto add_one = [&](std::uint64_t first, std::uint64_t count) {
     if (count == 0) return;
     if (!runs.empty() && runs.back().first + runs.back().count == first) {
       runs.back().count += count;
     } else {
       runs.push_back({first, count, 0});
     }
+  };
+  // A run never spans the hole: its two sides are apart in guest-physical space.
+  auto add = [&](std::uint64_t first, std::uint64_t count) {
+    if (first < low_pages_ && first + count > low_pages_) {
+      add_one(first, low_pages_ - first);
+      runs.push_back({low_pages_, first + count - low_pages_, 0});
+      return;
+    }
+    if (first == low_pages_ && count != 0) {
+      runs.push_back({first, count, 0});
+      return;
+    }
+    add_one(first, count);
   };
   // The pages out of the map, in order.
   std::set<std::uint64_t> out(holes_.begin(), holes_.end());
@@ -125,8 +168,8 @@ kvm::Result<bool> ProtectedRam::apply_locked() {
   }
   for (std::size_t i = 0; i < runs_.size(); ++i) {
     if (keep[i]) continue;
-    if (auto r = vm_.set_user_memory_region(runs_[i].slot, runs_[i].first << kPageShift, 0,
-                                            nullptr);
+    if (auto r = vm_.set_user_memory_region(runs_[i].slot, gpa_page(runs_[i].first) << kPageShift,
+                                            0, nullptr);
         !r) {
       return r.error();
     }
@@ -138,7 +181,7 @@ kvm::Result<bool> ProtectedRam::apply_locked() {
     while (used[free_slot]) ++free_slot;
     r.slot = free_slot;
     used[free_slot] = true;
-    if (auto res = vm_.set_user_memory_region(r.slot, r.first << kPageShift,
+    if (auto res = vm_.set_user_memory_region(r.slot, gpa_page(r.first) << kPageShift,
                                               r.count << kPageShift, view_ + (r.first << kPageShift));
         !res) {
       return res.error();
@@ -155,8 +198,9 @@ kvm::Result<bool> ProtectedRam::apply(Kind base,
   std::map<std::uint64_t, Kind> old_pages = std::move(pages_);
   base_ = base;
   pages_.clear();
-  for (const auto& [page, k] : pages) {
-    if (k != base) pages_[page] = k;
+  for (const auto& [gpa, k] : pages) {
+    if (k == base) continue;
+    if (const auto page = view_page(gpa)) pages_[*page] = k;
   }
   if (layout().size() > max_slots_) {
     base_ = old_base;
@@ -166,17 +210,21 @@ kvm::Result<bool> ProtectedRam::apply(Kind base,
   return apply_locked();
 }
 
-kvm::Result<bool> ProtectedRam::open_hole(std::uint64_t page) {
+kvm::Result<bool> ProtectedRam::open_hole(std::uint64_t gpa) {
+  const auto page = view_page(gpa);
+  if (!page) return false;
   std::lock_guard lock(mu_);
-  if (!holes_.insert(page).second) return true;
+  if (!holes_.insert(*page).second) return true;
   auto r = apply_locked();
-  if (!r || !*r) holes_.erase(page);
+  if (!r || !*r) holes_.erase(*page);
   return r;
 }
 
-kvm::Result<bool> ProtectedRam::close_hole(std::uint64_t page) {
+kvm::Result<bool> ProtectedRam::close_hole(std::uint64_t gpa) {
+  const auto page = view_page(gpa);
+  if (!page) return true;
   std::lock_guard lock(mu_);
-  if (holes_.erase(page) == 0) return true;
+  if (holes_.erase(*page) == 0) return true;
   return apply_locked();
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <utility>
 #include <vector>
@@ -30,11 +31,11 @@ class ProtectedRam {
   };
   static constexpr std::uint64_t kPageShift = 12;
 
-  // `vm` maps [0, size) of the view at `view` in slot 0 today; `max_slots` is what KVM allows.
-  ProtectedRam(kvm::Vm& vm, std::byte* view, std::uint64_t size, std::uint32_t max_slots)
-      : vm_(vm), view_(view), size_(size), max_slots_(max_slots) {
-    runs_.push_back({0, size >> kPageShift, 0});
-  }
+  // The view at `view` holds `size` bytes of RAM: the first `low` at GPA 0, the rest at 4 GiB
+  // (loader/layout.h RamSplit). `vm` maps them today in slots 0 and 1 (create_guest_vm);
+  // `max_slots` is what KVM allows. Page numbers in the calls below are guest-physical.
+  ProtectedRam(kvm::Vm& vm, std::byte* view, std::uint64_t size, std::uint32_t max_slots,
+               std::uint64_t low = UINT64_MAX);
 
   // Maps RAM anew: every page `base`, but those in `pages` (page number, kind; any order, pages
   // outside RAM ignored). False, with nothing changed, when that needs more memslots than KVM
@@ -51,8 +52,12 @@ class ProtectedRam {
   std::size_t slots_in_use() const;
 
  private:
+  // Inside, pages are numbered by their place in the view; RAM above the hole starts at
+  // low_pages_. A guest-physical page outside RAM has no view page.
+  std::optional<std::uint64_t> view_page(std::uint64_t gpa_page) const;
+  std::uint64_t gpa_page(std::uint64_t view_page) const;
   struct Run {
-    std::uint64_t first;  // page number
+    std::uint64_t first;  // view page number
     std::uint64_t count;
     std::uint32_t slot;
     bool same_range(const Run& o) const { return first == o.first && count == o.count; }
@@ -65,6 +70,8 @@ class ProtectedRam {
   kvm::Vm& vm_;
   std::byte* view_;
   std::uint64_t size_;
+  std::uint64_t low_pages_;   // view pages below the hole
+  std::uint64_t hole_pages_;  // what a view page above it adds to make a GPA page
   std::uint32_t max_slots_;
   mutable std::mutex mu_;
   Kind base_ = Kind::kReadWrite;

@@ -1,10 +1,12 @@
 #include "machine/vtl/vtl_vm.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "hv/synthetic_msrs.h"
 #include "machine/apic/apic_page.h"
 #include "machine/cpuid.h"
+#include "machine/loader/layout.h"
 
 namespace hvk::machine {
 
@@ -12,7 +14,7 @@ namespace {
 constexpr std::uint32_t kMsrTsc = 0x10;
 }
 
-kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram) {
+kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram, std::uint64_t low_bytes) {
   auto vm = kvm.create_vm();
   if (!vm) return vm.error();
   if (auto r = vm->enable_split_irqchip(); !r) return r.error();
@@ -21,7 +23,14 @@ kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram) {
   if (auto r = vm->set_msr_filter({&synthetic, 1}); !r) return r.error();
   if (auto r = vm->set_tss_addr(kTssAddr); !r) return r.error();
   if (auto r = vm->set_identity_map_addr(kIdentityMapAddr); !r) return r.error();
-  if (auto r = vm->set_user_memory_region(0, 0, ram.size(), ram.data()); !r) return r.error();
+  const std::uint64_t low = std::min<std::uint64_t>(low_bytes, ram.size());
+  if (auto r = vm->set_user_memory_region(0, 0, low, ram.data()); !r) return r.error();
+  if (ram.size() > low) {
+    if (auto r = vm->set_user_memory_region(1, kHighRamBase, ram.size() - low, ram.bytes() + low);
+        !r) {
+      return r.error();
+    }
+  }
   return vm;
 }
 

@@ -22,8 +22,10 @@ inline constexpr std::uint64_t kTssAddr = 0xFFFB'D000;
 inline constexpr std::uint64_t kIdentityMapAddr = 0xFFFB'C000;
 
 // A VM as every VTL's is made: the split irqchip (LAPICs in KVM), the synthetic MSRs sent to user
-// space (also on a KVM that emulates Hyper-V itself), the VMX real-mode pages, and `ram` at GPA 0.
-kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram);
+// space (also on a KVM that emulates Hyper-V itself), the VMX real-mode pages, and `ram`: its
+// first `low_bytes` at GPA 0 (memslot 0), the rest at 4 GiB (memslot 1; loader/layout.h RamSplit).
+kvm::Result<kvm::Vm> create_guest_vm(kvm::Kvm& kvm, kvm::Mapping& ram,
+                                     std::uint64_t low_bytes = UINT64_MAX);
 
 // VP `vp`'s vCPU in `vm`: vCPU id = VP index, the partition's CPUID with the VP's APIC ID, sync
 // regs on.
