@@ -1,12 +1,13 @@
 // fuzz_bzimage: the Linux bzImage path of the loader on hostile images: parse_bzimage (the setup
 // header), unpack_bzimage (xz, lzma, gzip and zstd payloads through liblzma, zlib and libzstd)
 // and prepare_boot in both modes (the protected-mode kernel loaded for its own decompressor, or
-// the vmlinux ELF unpacked by hvk and loaded), with an initrd and a command line.
+// the vmlinux ELF unpacked by hvk and loaded), with an initrd, a command line and RAM above 4 GiB.
 //
-// Input: [bzImage][u8 options] (an input of at most 0x264 bytes is all image, options 0).
-// options bits 0-2: the RAM size (choices below); bit 3: unpack mode;
-// bits 4-5: the initrd (none, 4 KiB, the image's first 64 KiB, as large as RAM); bit 6: a command
-// line.
+// Input: [bzImage][u8 high RAM][u8 options] (an input of at most 0x264 bytes is all image, options
+// 0). options bits 0-2: the RAM size (choices below); bit 3: unpack mode; bits 4-5: the initrd
+// (none, 4 KiB, the image's first 64 KiB, as large as RAM); bit 6: a command line; bit 7: the
+// high-RAM byte is there and picks the RAM at 4 GiB besides the low span (high_ram_of in
+// loader_check.h; without it there is none).
 //
 // Invariants:
 //   - parse_bzimage: the header, kernel and payload it returns are views of the image at the
@@ -21,8 +22,10 @@
 //     bzImage but carries a Multiboot header boots as Multiboot: fuzz_multiboot checks those;
 //     BootSetup.format names the path taken); the initrd lies
 //     page-aligned above the image and below min(RAM end, 2 GiB) and boot_params points at it;
-//     nothing outside the image, the initrd, the GDT, boot_params, the page tables and the
-//     command line was written.
+//     the e820 table is e820_layout(low, high), which is layout.h's map written out again, and
+//     the page tables identity-map [0, min(max(4 GiB, top), 21 GiB)) and no more (the RAM at
+//     4 GiB is only described: RAM is exactly the low span); nothing outside the image, the
+//     initrd, the GDT, boot_params, the page tables and the command line was written.
 #include <asm/bootparam.h>
 
 #include <algorithm>
@@ -147,7 +150,9 @@ std::vector<Range> elf_ranges(std::span<const std::byte> elf) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::uint8_t options = 0;
+  std::uint64_t high_ram = 0;
   if (size > 0x264) options = data[--size];
+  if ((options & 0x80u) != 0 && size > 0x264) high_ram = hvk::fuzz::high_ram_of(data[--size]);
   const std::span<const std::byte> image(reinterpret_cast<const std::byte*>(data), size);
   hvk::fuzz::Ram& ram = hvk::fuzz::ram_of_size(kRamSizes[options & 7u]);
   const bool unpack = (options & 8u) != 0;
@@ -183,6 +188,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bo.cmdline = cmdline;
   bo.initrd = initrd;
   bo.bzimage = unpack ? m::BzImageMode::kUnpack : m::BzImageMode::kBoot;
+  bo.high_ram = high_ram;
   auto result = m::prepare_boot(image, ram.bytes, bo);
   if (!result) {
     hvk::fuzz::check_failure(result.error());
@@ -203,7 +209,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     return 0;
   }
-  hvk::fuzz::log_line("loaded: entry %#llx\n", static_cast<unsigned long long>(result->image.entry));
+  hvk::fuzz::log_line("loaded: entry %#llx, %#llx bytes at 4 GiB\n",
+                      static_cast<unsigned long long>(result->image.entry),
+                      static_cast<unsigned long long>(high_ram));
   if (result->format == m::BootFormat::kMultiboot) {
     // Not a bzImage but a Multiboot image, which prepare_boot prefers to an ELF64 (fuzz_multiboot
     // checks the load): only the format rule here.
@@ -223,6 +231,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   hvk::fuzz::check_entry_and_cmdline(*result, cmdline, ram.bytes);
   check_initrd(*result, initrd, ram.bytes, written);
+  hvk::fuzz::check_e820(ram.bytes, high_ram);
+  hvk::fuzz::check_identity_map(ram.bytes, ram.reference, high_ram);
   HVK_FUZZ_CHECK(hvk::fuzz::untouched_outside(ram.bytes, ram.reference, written));
   ram.dirty.insert(ram.dirty.end(), written.begin(), written.end());
   return 0;

@@ -1,12 +1,14 @@
-// fuzz_multiboot: the Multiboot (version 1) loader on hostile images, command lines, modules and
-// RAM sizes: find_multiboot_header, parse_multiboot_header and load_multiboot (or prepare_boot,
-// which must pick Multiboot for the same images).
+// fuzz_multiboot: the Multiboot (version 1) loader on hostile images, command lines, modules, RAM
+// sizes and RAM above 4 GiB: find_multiboot_header, parse_multiboot_header and load_multiboot (or
+// prepare_boot, which must pick Multiboot for the same images).
 //
-// Input: [image][command line][u16 LE command line length][u8 options], read from the end like
-// fuzz_elf_loader's, so an image alone (a seed) stays an image. options bits 0-2: the RAM size
-// (choices below); bits 3-4: the module's bytes (none, 4 KiB, the image's first 64 KiB, as large
-// as RAM); bit 5: a module name (with no bytes: a module of 0 bytes); bit 6: through prepare_boot;
-// bit 7: an image name (the command line's first word).
+// Input: [image][command line][u8 high RAM][u16 LE command line length][u8 options], read from the
+// end like fuzz_elf_loader's, so an image alone (a seed) stays an image; the high-RAM byte is there
+// only when bit 15 of the length is set (the rest is the length) and picks the RAM at 4 GiB besides
+// the low span (high_ram_of in loader_check.h; without it there is none). options bits 0-2: the
+// RAM size (choices below); bits 3-4: the module's bytes (none, 4 KiB, the image's first 64 KiB,
+// as large as RAM); bit 5: a module name (with no bytes: a module of 0 bytes); bit 6: through
+// prepare_boot; bit 7: an image name (the command line's first word).
 //
 // Invariants, against a reference written here from the specification (not from multiboot.cc):
 //   - find_multiboot_header finds the first 32-bit aligned magic in the first 8192 bytes with its
@@ -17,12 +19,13 @@
 //     offset - (header_addr - load_addr), load_end_addr - load_addr of them (or to the end of the
 //     file) at load_addr and zeros to bss_end_addr; otherwise each ELF32/ELF64 PT_LOAD segment at
 //     p_paddr with its bss zeroed; all of it in [1 MiB, min(RAM, 4 GiB)) and the entry inside;
-//   - the information structure: flags 0x24d, mem_lower/mem_upper and the memory map from the
-//     e820 table, the command line (the image name, a space, the rest), the module (page aligned on
+//   - the information structure: flags 0x24d, mem_lower/mem_upper from the low span only (the
+//     memory up to the first hole), the memory map byte for byte e820_layout(low, high), which is
+//     layout.h's map written out again (the RAM at 4 GiB in it), the command line (the image name, a space, the rest), the module (page aligned on
 //     the first page above the image, its bytes, its string), "hvk"; the entry state: EAX
 //     0x2BADB002, EBX the structure, 32-bit protected mode without paging;
 //   - nothing outside the image, the module, the GDT, the command line buffer and the information
-//     area was written.
+//     area was written (RAM is exactly the low span: the RAM at 4 GiB is only described).
 #include <elf.h>
 
 #include <algorithm>
@@ -158,7 +161,7 @@ struct Module {
 
 void check_info(const std::vector<std::byte>& ram, std::string_view program,
                 std::string_view cmdline, const Module& module, const Loaded& image,
-                std::uint64_t module_at) {
+                std::uint64_t module_at, std::uint64_t high_ram) {
   const std::span<const std::byte> r(ram);
   const std::uint64_t info = m::kMultibootInfoAddr;
   HVK_FUZZ_CHECK(u32(r, info) == 0x24d);
@@ -176,15 +179,16 @@ void check_info(const std::vector<std::byte>& ram, std::string_view program,
   expected += cmdline;
   HVK_FUZZ_CHECK(std::memcmp(ram.data() + cl, expected.data(), expected.size()) == 0);
   HVK_FUZZ_CHECK(ram[cl + expected.size()] == std::byte{0});
-  // Memory map: usable [0, 0x9fc00), reserved to 1 MiB, usable to the end of RAM.
-  const std::uint64_t map[3][3] = {
-      {0, 0x9fc00, 1}, {0x9fc00, kMiB - 0x9fc00, 2}, {kMiB, size - kMiB, 1}};
-  HVK_FUZZ_CHECK(u32(r, info + 44) == 72);
+  // Memory map: usable [0, 0x9fc00), reserved to 1 MiB, usable to the end of RAM, usable at
+  // 4 GiB with high RAM: e820_layout, and the reference.
+  const auto map = m::e820_layout(size, high_ram);
+  HVK_FUZZ_CHECK(map == hvk::fuzz::reference_e820(size, high_ram));
+  HVK_FUZZ_CHECK(u32(r, info + 44) == 24 * map.size());
   const std::uint32_t mmap = u32(r, info + 48);
-  for (std::uint64_t i = 0; i < 3; ++i) {
+  for (std::uint64_t i = 0; i < map.size(); ++i) {
     const std::uint64_t e = mmap + 24 * i;
-    HVK_FUZZ_CHECK(u32(r, e) == 20 && u64(r, e + 4) == map[i][0] && u64(r, e + 12) == map[i][1] &&
-                   u32(r, e + 20) == map[i][2]);
+    HVK_FUZZ_CHECK(u32(r, e) == 20 && u64(r, e + 4) == map[i].addr &&
+                   u64(r, e + 12) == map[i].size && u32(r, e + 20) == map[i].type);
   }
   // Boot loader name.
   HVK_FUZZ_CHECK(std::memcmp(ram.data() + u32(r, info + 64), "hvk", 4) == 0);
@@ -218,10 +222,13 @@ void check_state(const m::BootState& st, std::uint64_t entry) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::uint8_t options = 0;
   std::size_t cmdline_len = 0;
+  std::uint64_t high_ram = 0;
   if (size >= 3) {
     options = data[size - 1];
-    cmdline_len = (std::size_t{data[size - 2]} << 8 | data[size - 3]) % (size - 3 + 1);
+    const std::size_t len = std::size_t{data[size - 2]} << 8 | data[size - 3];
     size -= 3;
+    if ((len & 0x8000u) != 0 && size >= 1) high_ram = hvk::fuzz::high_ram_of(data[--size]);
+    cmdline_len = (len & 0x7fffu) % (size + 1);
   }
   const std::string_view cmdline(reinterpret_cast<const char*>(data) + size - cmdline_len,
                                  cmdline_len);
@@ -275,6 +282,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bo.initrd = module.bytes;
     bo.initrd_name = module.name;
     bo.image_name = program;
+    bo.high_ram = high_ram;
     auto r = m::prepare_boot(image, ram.bytes, bo);
     if (!found || m::looks_like_bzimage(image)) {
       // Another format (fuzz_elf_loader and fuzz_bzimage check those): never Multiboot, and a
@@ -297,7 +305,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                 .cmdline = cmdline,
                                 .module = module.present,
                                 .module_bytes = module.bytes,
-                                .module_name = module.name});
+                                .module_name = module.name,
+                                .high_ram = high_ram});
     if (r) {
       setup = std::move(*r);
     } else {
@@ -312,11 +321,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   HVK_FUZZ_CHECK(found.has_value() && (flags & 0xfffcu) == 0);
-  hvk::fuzz::log_line("loaded: entry %#llx, [%#llx, %#llx), module at %#llx\n",
+  hvk::fuzz::log_line("loaded: entry %#llx, [%#llx, %#llx), module at %#llx, %#llx at 4 GiB\n",
                       static_cast<unsigned long long>(setup->image.entry),
                       static_cast<unsigned long long>(setup->image.low),
                       static_cast<unsigned long long>(setup->image.high),
-                      static_cast<unsigned long long>(setup->module));
+                      static_cast<unsigned long long>(setup->module),
+                      static_cast<unsigned long long>(high_ram));
   std::vector<Range> written = {{m::kGdtAddr, m::kGdtAddr + m::kPageSize},
                                 {m::kCmdlineAddr, m::kCmdlineAddr + m::kCmdlineMax},
                                 {m::kMultibootInfoAddr, m::kMultibootInfoEnd}};
@@ -328,7 +338,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     loaded = check_elf(image, ram.bytes, setup->image.entry, written);
   }
   HVK_FUZZ_CHECK(setup->image.low == loaded.low && setup->image.high == loaded.high);
-  check_info(ram.bytes, program, cmdline, module, loaded, setup->module);
+  check_info(ram.bytes, program, cmdline, module, loaded, setup->module, high_ram);
   check_state(setup->state, setup->image.entry);
   if (module.present) written.push_back({setup->module, setup->module + module.bytes.size()});
   HVK_FUZZ_CHECK(hvk::fuzz::untouched_outside(ram.bytes, ram.reference, written));

@@ -1,8 +1,10 @@
-// What the image-loader fuzz targets (fuzz_elf_loader, fuzz_bzimage) share: guest RAM buffers of
-// exact sizes filled with a pattern and restored cheaply between inputs, and the checks of
-// boot.h's contract that do not depend on the image format.
+// What the image-loader fuzz targets (fuzz_elf_loader, fuzz_bzimage, fuzz_multiboot) share: guest
+// RAM buffers of exact sizes filled with a pattern and restored cheaply between inputs, the RAM at
+// 4 GiB they describe besides, and the checks of boot.h's contract that do not depend on the image
+// format.
 #pragma once
 
+#include <asm/bootparam.h>
 #include <elf.h>
 
 #include <algorithm>
@@ -75,6 +77,83 @@ inline Ram& ram_of_size(std::uint64_t size) {
     r.reference_dirty = false;
   }
   return r;
+}
+
+// RAM at 4 GiB besides the low span (BootOptions::high_ram), by a selector byte of the input: none,
+// a page, 1 GiB (aligned or not), 17 GiB (the 21 GiB the boot page tables reach, and a page
+// beyond), far beyond, and an absurd size the descriptions must clip rather than wrap.
+inline std::uint64_t high_ram_of(std::uint8_t selector) {
+  constexpr std::uint64_t kGiB = 1ull << 30;
+  constexpr std::array<std::uint64_t, 8> kSizes = {
+      0, loader::kPageSize, kGiB, kGiB + 0x1234, 17 * kGiB, 17 * kGiB + loader::kPageSize,
+      100 * kGiB, UINT64_MAX};
+  return kSizes[selector & 7u];
+}
+
+// The e820 map as layout.h describes it for `low` bytes at 0 (at least 1 MiB) and `high` at 4 GiB,
+// written out again: usable to the EBDA, reserved to 1 MiB, usable to the end of the low span,
+// then usable at 4 GiB (ending at 2^64 - 1 at most).
+inline std::vector<loader::E820Entry> reference_e820(std::uint64_t low, std::uint64_t high) {
+  constexpr std::uint64_t kMiB = 0x10'0000, k4GiB = 1ull << 32;
+  std::vector<loader::E820Entry> map = {
+      {0, 0x9fc00, 1}, {0x9fc00, kMiB - 0x9fc00, 2}, {kMiB, low - kMiB, 1}};
+  if (high != 0) map.push_back({k4GiB, std::min(high, UINT64_MAX - k4GiB), 1});
+  return map;
+}
+
+// boot_params.e820_table of a successful Linux set-up: e820_layout(low, high), which is the
+// reference map.
+inline void check_e820(const std::vector<std::byte>& ram, std::uint64_t high) {
+  const auto map = loader::e820_layout(ram.size(), high);
+  HVK_FUZZ_CHECK(map == reference_e820(ram.size(), high));
+  boot_params bp;
+  std::memcpy(&bp, ram.data() + loader::kBootParamsAddr, sizeof bp);
+  HVK_FUZZ_CHECK(bp.e820_entries == map.size());
+  for (std::size_t i = 0; i < map.size(); ++i) {
+    const boot_e820_entry e = bp.e820_table[i];
+    HVK_FUZZ_CHECK(e.addr == map[i].addr && e.size == map[i].size && e.type == map[i].type);
+  }
+}
+
+// The identity map of a successful Linux set-up, from layout.h's description: 2 MiB pages at
+// GPA == GVA over [0, min(max(4 GiB, top rounded up to 1 GiB), 21 GiB)), top = 4 GiB + high with
+// RAM at 4 GiB, else the low span's end; the page directories past it left as they were.
+inline void check_identity_map(const std::vector<std::byte>& ram,
+                               const std::vector<std::byte>& reference, std::uint64_t high) {
+  constexpr std::uint64_t kGiB = 1ull << 30;
+  constexpr std::uint64_t kMaxDirectories = 21;
+  constexpr std::uint64_t kRw = 0x3, kLarge = 0x80;
+  std::uint64_t top = ram.size();
+  if (high != 0) top = high > UINT64_MAX - 4 * kGiB ? UINT64_MAX : 4 * kGiB + high;
+  const std::uint64_t directories =
+      std::clamp<std::uint64_t>(top / kGiB + (top % kGiB != 0 ? 1 : 0), 4, kMaxDirectories);
+  // PML4, PDPT and every directory as they must read, built once.
+  static const std::vector<std::uint64_t> tables = [] {
+    std::vector<std::uint64_t> t((2 + kMaxDirectories) * 512, 0);
+    t[0] = loader::kPdptAddr | kRw;
+    for (std::uint64_t d = 0; d < kMaxDirectories; ++d) {
+      t[512 + d] = (loader::kPdAddr + d * loader::kPageSize) | kRw;
+      for (std::uint64_t j = 0; j < 512; ++j) {
+        t[(2 + d) * 512 + j] = (d * kGiB + j * (2ull << 20)) | kRw | kLarge;
+      }
+    }
+    return t;
+  }();
+  static_assert(loader::kPdptAddr == loader::kPml4Addr + loader::kPageSize &&
+                loader::kPdAddr == loader::kPdptAddr + loader::kPageSize);
+  const std::byte* at = ram.data() + loader::kPml4Addr;
+  const auto* want = reinterpret_cast<const std::byte*>(tables.data());
+  HVK_FUZZ_CHECK(std::memcmp(at, want, loader::kPageSize) == 0);  // PML4
+  std::array<std::uint64_t, 512> pdpt{};
+  std::memcpy(pdpt.data(), ram.data() + loader::kPdptAddr, sizeof pdpt);
+  for (std::uint64_t i = 0; i < 512; ++i) {
+    HVK_FUZZ_CHECK(pdpt[i] == (i < directories ? tables[512 + i] : 0));
+  }
+  const std::uint64_t used = directories * loader::kPageSize;
+  HVK_FUZZ_CHECK(std::memcmp(ram.data() + loader::kPdAddr, want + 2 * loader::kPageSize, used) == 0);
+  const std::uint64_t rest = loader::kPdAddr + used;
+  HVK_FUZZ_CHECK(std::memcmp(ram.data() + rest, reference.data() + rest,
+                             loader::kPageTablesEnd - rest) == 0);
 }
 
 inline bool untouched_outside(const std::vector<std::byte>& ram,

@@ -84,6 +84,40 @@ TEST(LoaderBootParams, FieldsAtTheirByteOffsets) {
   EXPECT_TRUE(ram.guards_intact());
 }
 
+TEST(LoaderBootParams, E820TableDescribesRamAbove4GiB) {
+  // 64 MiB at 0 and 3 GiB at 4 GiB: the loader never touches the high RAM, so no need for it.
+  constexpr std::size_t kLow = 64 << 20;
+  constexpr std::uint64_t kHigh = 3 * kGiB;
+  GuardedRam ram(kLow);
+  ASSERT_TRUE(build_boot_params(ram.span(), {.cmdline = "", .high_ram = kHigh}).ok());
+  EXPECT_EQ(zp<std::uint8_t>(ram, 0x1e8), 4);
+  const std::uint64_t want[4][3] = {{0, 0x9fc00, 1},
+                                    {0x9fc00, 0x60400, 2},
+                                    {0x100000, kLow - 0x100000, 1},
+                                    {0x100000000, kHigh, 1}};
+  const auto layout = e820_layout(kLow, kHigh);
+  ASSERT_EQ(layout.size(), 4u);
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(zp<std::uint64_t>(ram, 0x2d0 + 20 * i + 0), want[i][0]);
+    EXPECT_EQ(zp<std::uint64_t>(ram, 0x2d0 + 20 * i + 8), want[i][1]);
+    EXPECT_EQ(zp<std::uint32_t>(ram, 0x2d0 + 20 * i + 16), want[i][2]);
+    EXPECT_EQ(layout[i],
+              (E820Entry{want[i][0], want[i][1], static_cast<std::uint32_t>(want[i][2])}));
+  }
+  EXPECT_EQ(zp<std::uint64_t>(ram, 0x2d0 + 20 * 4), 0u);  // nothing after it
+  EXPECT_EQ(zp<std::uint64_t>(ram, 0x2d0 + 20 * 4 + 8), 0u);
+  EXPECT_TRUE(ram.guards_intact());
+}
+
+TEST(LoaderBootParams, HighRamNeedsALowSpanBelowTheMmioHole) {
+  // Sizes only: check_boot_params writes nothing, so no RAM is needed.
+  expect_error(check_boot_params(kLowRamMax + kPageSize, {.cmdline = "", .high_ram = kGiB}),
+               "32-bit MMIO hole");
+  EXPECT_TRUE(check_boot_params(kLowRamMax, {.cmdline = "", .high_ram = 100 * kGiB}).ok());
+  EXPECT_TRUE(check_boot_params(kLowRamMax + kPageSize, {.cmdline = ""}).ok());  // no high RAM
+}
+
 TEST(LoaderBootParams, CommandLineIsNulTerminatedAt0x20000) {
   GuardedRam ram(kRamSize);
   const std::string cmdline = "console=ttyS0 hvk.test=1";

@@ -60,6 +60,31 @@ TEST(LoaderBoot, PreparesEverythingTheProtocolPromises) {
   EXPECT_TRUE(ram.guards_intact());
 }
 
+TEST(LoaderBoot, DescribesAndMapsRamAbove4GiBWithoutWritingIt) {
+  struct Case {
+    std::uint64_t high_ram;
+    std::uint64_t directories;
+  } cases[] = {{3 * kGiB, 7}, {17 * kGiB, 21}, {30 * kGiB, 21}, {100 * kGiB, 21}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.high_ram);
+    GuardedRam ram(kRamSize);  // the low span; the high RAM is only described
+    auto setup = prepare_elf64_boot(kernel_like_image(), ram.span(),
+                                    {.cmdline = "console=ttyS0", .high_ram = c.high_ram});
+    ASSERT_TRUE(setup.ok()) << setup.error();
+    const std::uint64_t zp = setup->state.rsi;
+    // e820: the low map, then the RAM at 4 GiB.
+    EXPECT_EQ(ram.load<std::uint8_t>(zp + 0x1e8), 4);
+    EXPECT_EQ(ram.load<std::uint64_t>(zp + 0x2d0 + 2 * 20 + 8), kRamSize - 0x100000u);
+    EXPECT_EQ(ram.load<std::uint64_t>(zp + 0x2d0 + 3 * 20), 0x100000000u);
+    EXPECT_EQ(ram.load<std::uint64_t>(zp + 0x2d0 + 3 * 20 + 8), c.high_ram);
+    EXPECT_EQ(ram.load<std::uint32_t>(zp + 0x2d0 + 3 * 20 + 16), 1u);
+    // The identity map reaches the high RAM, up to 21 GiB.
+    EXPECT_NE(ram.load<std::uint64_t>(0xa000 + 8 * (c.directories - 1)), 0u);
+    EXPECT_EQ(ram.load<std::uint64_t>(0xa000 + 8 * c.directories), 0u);
+    EXPECT_TRUE(ram.guards_intact());
+  }
+}
+
 TEST(LoaderBoot, ErrorsLeaveRamUntouched) {
   const auto good = kernel_like_image();
   auto bad = good;

@@ -759,6 +759,33 @@ TEST(LoaderBzImage, UnpackModePlacesTheInitrdPageAlignedAboveTheImage) {
   EXPECT_TRUE(ram.guards_intact());
 }
 
+TEST(LoaderBzImage, BothModesDescribeRamAbove4GiB) {
+  const auto image = BzImageBuilder().payload(payload_of(kMethods[0], tiny_vmlinux())).build();
+  for (BzImageMode mode : {BzImageMode::kBoot, BzImageMode::kUnpack}) {
+    SCOPED_TRACE(mode == BzImageMode::kBoot ? "boot" : "unpack");
+    const auto initrd = test::pattern(0x3000, 0x51);
+    GuardedRam ram(kRamSize);
+    auto setup = prepare_boot(
+        image, ram.span(),
+        {.cmdline = "", .initrd = initrd, .bzimage = mode, .high_ram = 5 * 1024 * kMiB});
+    ASSERT_TRUE(setup.ok()) << setup.error();
+    EXPECT_EQ(setup->format, BootFormat::kBzImage);
+    EXPECT_EQ(zero_page<std::uint8_t>(ram, 0x1e8), 4);  // e820_entries
+    for (std::size_t i = 0; i < 4; ++i) {
+      const E820Entry want = e820_layout(kRamSize, 5 * 1024 * kMiB)[i];
+      EXPECT_EQ(zero_page<std::uint64_t>(ram, 0x2d0 + 20 * i), want.addr) << i;
+      EXPECT_EQ(zero_page<std::uint64_t>(ram, 0x2d0 + 20 * i + 8), want.size) << i;
+      EXPECT_EQ(zero_page<std::uint32_t>(ram, 0x2d0 + 20 * i + 16), want.type) << i;
+    }
+    // The initrd stays in the low span, as high as it goes there.
+    EXPECT_EQ(setup->initrd, (kRamSize - initrd.size()) & ~(kPageSize - 1));
+    // The identity map reaches 9 GiB.
+    EXPECT_NE(ram.load<std::uint64_t>(kPdptAddr + 8 * 8), 0u);
+    EXPECT_EQ(ram.load<std::uint64_t>(kPdptAddr + 8 * 9), 0u);
+    EXPECT_TRUE(ram.guards_intact());
+  }
+}
+
 // --- Errors --------------------------------------------------------------------------------------
 
 TEST(LoaderBzImage, EveryErrorIsOneLineAndLeavesRamUntouched) {

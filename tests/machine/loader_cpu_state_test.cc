@@ -97,6 +97,58 @@ TEST(LoaderCpuState, PageTablesIdentityMapRamAndFirst4GiB) {
   EXPECT_TRUE(ram.guards_intact());
 }
 
+// The PDPT has exactly `directories` present entries, each pointing at its page directory, and
+// every entry of those directories maps a 2 MiB page at GPA == GVA.
+void expect_identity_directories(const GuardedRam& ram, std::uint64_t directories) {
+  for (std::uint64_t i = 0; i < 512; ++i) {
+    const auto pdpte = ram.load<std::uint64_t>(kPdptAddr + 8 * i);
+    if (i >= directories) {
+      ASSERT_EQ(pdpte, 0u) << "PDPT entry " << i;
+      continue;
+    }
+    ASSERT_EQ(pdpte, (kPdAddr + i * kPageSize) | 0x3u) << "PDPT entry " << i;
+    for (std::uint64_t j = 0; j < 512; ++j) {
+      ASSERT_EQ(ram.load<std::uint64_t>(kPdAddr + i * kPageSize + 8 * j),
+                (i * kGiB + j * kLargePageSize) | 0x83u)
+          << "directory " << i << " entry " << j;
+    }
+  }
+}
+
+TEST(LoaderCpuState, PageTablesMapRamAbove4GiBUpTo21GiB) {
+  struct Case {
+    std::uint64_t high_ram;
+    std::uint64_t directories;  // ceil((4 GiB + high_ram) / 1 GiB), at least 4, at most 21
+  } cases[] = {
+      {0, 4},
+      {1, 5},
+      {kGiB, 5},
+      {kGiB + 1, 6},
+      {3 * kGiB, 7},
+      {17 * kGiB, 21},
+      // Beyond 21 GiB: the rest is not mapped, and that is not an error.
+      {30 * kGiB, 21},
+      {UINT64_MAX, 21},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.high_ram);
+    GuardedRam ram(kRamSize);  // the high RAM itself is never touched: no need to allocate it
+    ASSERT_TRUE(write_identity_page_tables(ram.span(), c.high_ram).ok());
+    expect_identity_directories(ram, c.directories);
+    const std::uint64_t mapped = c.directories * kGiB;
+    for (std::uint64_t va : {std::uint64_t{0x7000}, 4 * kGiB - 1, mapped - 1}) {
+      auto pa = translate(ram.span(), kPml4Addr, va);
+      ASSERT_TRUE(pa.has_value()) << va;
+      EXPECT_EQ(*pa, va);
+    }
+    EXPECT_FALSE(translate(ram.span(), kPml4Addr, mapped).has_value());
+    if (c.directories < kMaxPageDirectories) {  // the unused directories are not written
+      EXPECT_EQ(ram.span()[kPdAddr + c.directories * kPageSize], std::byte{0xcc});
+    }
+    EXPECT_TRUE(ram.guards_intact());
+  }
+}
+
 // RAM bigger than 4 GiB, reserved but never touched beyond the tables (MAP_NORESERVE).
 class LargeRam {
  public:
@@ -139,6 +191,10 @@ TEST(LoaderCpuState, PageTablesRejectRamTooLargeWithoutTouchingIt) {
   auto st = write_identity_page_tables(ram.span());
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().find("exceeds"), std::string::npos) << st.error();
+  // High RAM does not excuse a low span the tables cannot cover.
+  auto with_high = write_identity_page_tables(ram.span(), kGiB);
+  ASSERT_FALSE(with_high.ok());
+  EXPECT_NE(with_high.error().find("exceeds"), std::string::npos) << with_high.error();
 }
 
 TEST(LoaderCpuState, TablesRejectTinyRam) {

@@ -50,7 +50,7 @@ TEST(LoaderLayout, E820ForTypicalRam) {
 }
 
 TEST(LoaderLayout, E820IsAFunctionOfRamSize) {
-  // Above 4 GiB: still one usable region above 1 MiB (single low RAM region, no PCI hole yet).
+  // A low span above 4 GiB (no high RAM given): still one usable region above 1 MiB.
   const auto big = e820_layout(6 * kGiB);
   ASSERT_EQ(big.size(), 3u);
   EXPECT_EQ(big[2].addr + big[2].size, 6 * kGiB);
@@ -83,6 +83,54 @@ TEST(LoaderLayout, E820IsAFunctionOfRamSize) {
   }
 }
 
+TEST(LoaderLayout, RamSplitPutsWhatIsAbove3GiBAt4GiB) {
+  static_assert(RamSplit::of(0).low == 0 && RamSplit::of(0).high == 0 &&
+                RamSplit::of(0).top() == 0);
+  constexpr RamSplit two = RamSplit::of(2 * kGiB);
+  EXPECT_EQ(two.low, 2 * kGiB);
+  EXPECT_EQ(two.high, 0u);
+  EXPECT_EQ(two.top(), 2 * kGiB);
+  constexpr RamSplit three = RamSplit::of(kLowRamMax);  // exactly 3 GiB: nothing above the hole
+  EXPECT_EQ(three.low, 3 * kGiB);
+  EXPECT_EQ(three.high, 0u);
+  EXPECT_EQ(three.top(), 3 * kGiB);
+  constexpr RamSplit eight = RamSplit::of(8 * kGiB);
+  EXPECT_EQ(eight.low, 3 * kGiB);
+  EXPECT_EQ(eight.high, 5 * kGiB);
+  EXPECT_EQ(eight.total(), 8 * kGiB);
+  EXPECT_EQ(eight.top(), 9 * kGiB);
+}
+
+TEST(LoaderLayout, E820DescribesRamAbove4GiB) {
+  // 8 GiB: the low entry stops at 3 GiB, nothing for the hole [3 GiB, 4 GiB), the rest at 4 GiB.
+  const RamSplit split = RamSplit::of(8 * kGiB);
+  const std::vector<E820Entry> expected = {
+      {0, 0x9fc00, kE820Ram},
+      {0x9fc00, 0x100000 - 0x9fc00, kE820Reserved},
+      {0x100000, 3 * kGiB - 0x100000, kE820Ram},
+      {4 * kGiB, 5 * kGiB, kE820Ram},
+  };
+  EXPECT_EQ(e820_layout(split.low, split.high), expected);
+
+  // No high RAM: no entry at 4 GiB, the same map as without the argument.
+  const auto low_only = e820_layout(kLowRamMax, 0);
+  EXPECT_EQ(low_only, e820_layout(kLowRamMax));
+  ASSERT_EQ(low_only.size(), 3u);
+  EXPECT_EQ(low_only[2].addr + low_only[2].size, 3 * kGiB);
+
+  // A small low span (tests, or a machine that asked for it) with high RAM.
+  const auto small = e820_layout(64u << 20, 3 * kGiB);
+  ASSERT_EQ(small.size(), 4u);
+  EXPECT_EQ(small[2].addr + small[2].size, 64u << 20);
+  EXPECT_EQ(small[3], (E820Entry{kHighRamBase, 3 * kGiB, kE820Ram}));
+
+  // An absurd size is clipped so that the entry's end does not wrap.
+  const auto absurd = e820_layout(64u << 20, UINT64_MAX);
+  ASSERT_EQ(absurd.size(), 4u);
+  EXPECT_EQ(absurd[3].addr, kHighRamBase);
+  EXPECT_EQ(absurd[3].size, UINT64_MAX - kHighRamBase);
+}
+
 TEST(LoaderLayout, IdentityMapCoversRamAndTheFirst4GiB) {
   EXPECT_EQ(identity_map_size(0), 4 * kGiB);
   EXPECT_EQ(identity_map_size(64u << 20), 4 * kGiB);
@@ -90,6 +138,10 @@ TEST(LoaderLayout, IdentityMapCoversRamAndTheFirst4GiB) {
   EXPECT_EQ(identity_map_size(4 * kGiB + 1), 5 * kGiB);
   EXPECT_EQ(identity_map_size(6 * kGiB), 6 * kGiB);
   EXPECT_EQ(identity_map_size(kMaxRamSize), kMaxRamSize);
+  // RAM above 4 GiB: the top is 4 GiB + high.
+  EXPECT_EQ(identity_map_size(RamSplit::of(8 * kGiB).top()), 9 * kGiB);
+  EXPECT_EQ(identity_map_size(RamSplit::of(4 * kGiB + 1).top()), 6 * kGiB);
+  EXPECT_EQ(identity_map_size(UINT64_MAX), UINT64_MAX / kGiB * kGiB);  // saturates, no wrap
 }
 
 }  // namespace

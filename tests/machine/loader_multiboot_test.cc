@@ -3,6 +3,7 @@
 // format detection of prepare_boot, and refusals that leave RAM untouched.
 #include <elf.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -439,6 +440,81 @@ TEST(LoaderMultiboot, MemUpperFollowsTheRamSize) {
     EXPECT_EQ(ram.load<std::uint64_t>(ram.load<std::uint32_t>(mb->info + 48) + 48 + 12),
               size - 0x100000);
   }
+}
+
+// The memory map's entries as e820_layout(low, high) gives them, byte for byte.
+void expect_mmap(std::span<const std::byte> ram, std::uint64_t info, std::uint64_t low,
+                 std::uint64_t high) {
+  auto u32 = [&](std::uint64_t at) {
+    std::uint32_t v;
+    std::memcpy(&v, ram.data() + at, 4);
+    return v;
+  };
+  auto u64 = [&](std::uint64_t at) {
+    std::uint64_t v;
+    std::memcpy(&v, ram.data() + at, 8);
+    return v;
+  };
+  const auto map = e820_layout(low, high);
+  ASSERT_EQ(u32(info + 44), map.size() * 24);  // mmap_length
+  const std::uint32_t mmap = u32(info + 48);
+  for (std::size_t i = 0; i < map.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(u32(mmap + 24 * i), 20u);
+    EXPECT_EQ(u64(mmap + 24 * i + 4), map[i].addr);
+    EXPECT_EQ(u64(mmap + 24 * i + 12), map[i].size);
+    EXPECT_EQ(u32(mmap + 24 * i + 20), map[i].type);
+  }
+}
+
+TEST(LoaderMultiboot, TheMemoryMapDescribesRamAbove4GiBAndMemUpperDoesNot) {
+  constexpr std::uint64_t kHigh = 3ull << 30;
+  for (bool via_prepare : {false, true}) {
+    SCOPED_TRACE(via_prepare);
+    GuardedRam ram(kRamSize);  // the high RAM is only described: no need for it
+    if (via_prepare) {
+      auto setup = prepare_boot(elf32_kernel(), ram.span(), {.cmdline = "", .high_ram = kHigh});
+      ASSERT_TRUE(setup.ok()) << setup.error();
+      EXPECT_EQ(setup->format, BootFormat::kMultiboot);
+    } else {
+      auto mb = load_multiboot(elf32_kernel(), ram.span(), {.high_ram = kHigh});
+      ASSERT_TRUE(mb.ok()) << mb.error();
+    }
+    const std::uint64_t info = 0x20800;
+    EXPECT_EQ(ram.load<std::uint32_t>(info), 0x24du);
+    EXPECT_EQ(ram.load<std::uint32_t>(info + 4), 639u);                          // mem_lower
+    EXPECT_EQ(ram.load<std::uint32_t>(info + 8), (kRamSize - 0x100000) / 1024);  // to the hole
+    EXPECT_EQ(ram.load<std::uint32_t>(info + 44), 96u);                          // four entries
+    const std::uint32_t mmap = ram.load<std::uint32_t>(info + 48);
+    EXPECT_EQ(ram.load<std::uint64_t>(mmap + 3 * 24 + 4), 0x100000000u);
+    EXPECT_EQ(ram.load<std::uint64_t>(mmap + 3 * 24 + 12), kHigh);
+    EXPECT_EQ(ram.load<std::uint32_t>(mmap + 3 * 24 + 20), 1u);
+    expect_mmap(ram.span(), info, kRamSize, kHigh);
+    EXPECT_TRUE(ram.guards_intact());
+  }
+}
+
+TEST(LoaderMultiboot, ALowSpanOfExactly3GiBEndsAtTheHole) {
+  // 3 GiB reserved but only touched where the loader writes (MAP_NORESERVE).
+  constexpr std::uint64_t kLow = 3ull << 30, kHigh = 5ull << 30;
+  void* p = mmap(nullptr, kLow, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) GTEST_SKIP() << "cannot reserve 3 GiB of address space";
+  const std::span<std::byte> ram(static_cast<std::byte*>(p), kLow);
+  auto mb = load_multiboot(elf32_kernel(), ram, {.high_ram = kHigh});
+  ASSERT_TRUE(mb.ok()) << mb.error();
+  EXPECT_EQ(test::get_u32(ram, mb->info + 8), (kLow - 0x100000) / 1024);  // mem_upper
+  expect_mmap(ram, mb->info, kLow, kHigh);
+  munmap(p, kLow);
+}
+
+TEST(LoaderMultiboot, HighRamNeedsALowSpanBelowTheMmioHole) {
+  // Sizes only: check_multiboot_info writes nothing.
+  auto st = check_multiboot_info((3ull << 30) + 0x1000, {.high_ram = 1ull << 30});
+  ASSERT_FALSE(st.ok());
+  expect_one_line(st.error(), "Multiboot: RAM of 0xc0001000 bytes at 0 and more at 0x100000000");
+  EXPECT_TRUE(check_multiboot_info(3ull << 30, {.high_ram = 100ull << 30}).ok());
+  EXPECT_TRUE(check_multiboot_info((3ull << 30) + 0x1000, {}).ok());  // no high RAM
 }
 
 TEST(LoaderMultiboot, TheCommandLineIsNulTerminatedAndItsBufferCleared) {

@@ -59,9 +59,9 @@ struct BootParamsOptions {
 Status check_boot_params(std::uint64_t ram_size, const BootParamsOptions& options);
 
 // Writes the command line (NUL-terminated) at kCmdlineAddr and a fresh 4 KiB boot_params at
-// kBootParamsAddr: e820 map e820_layout(ram.size(), options.high_ram) (layout.h), hdr.boot_flag 0xAA55, hdr.header "HdrS",
-// hdr.version 2.15, hdr.type_of_loader 0xff, hdr.loadflags LOADED_HIGH, hdr.cmd_line_ptr
-// (ext_cmd_line_ptr = high half = 0), hdr.cmdline_size, hdr.setup_data, the initrd
+// kBootParamsAddr: e820 map e820_layout(ram.size(), options.high_ram) (layout.h), hdr.boot_flag
+// 0xAA55, hdr.header "HdrS", hdr.version 2.15, hdr.type_of_loader 0xff, hdr.loadflags LOADED_HIGH,
+// hdr.cmd_line_ptr (ext_cmd_line_ptr = high half = 0), hdr.cmdline_size, hdr.setup_data, the initrd
 // (hdr.ramdisk_image/size and their ext_ high halves) and acpi_rsdp_addr; everything else zero
 // (including the sentinel at 0x1ef) or, for a bzImage, its own header. On error nothing has been
 // written.

@@ -111,7 +111,7 @@ inline constexpr std::array<FixedArea, 10> kFixedAreas = {{
 // entirely at or above kLowMemoryEnd; len 0 overlaps nothing. Overflow-safe.
 std::optional<FixedArea> overlapped_fixed_area(std::uint64_t gpa, std::uint64_t len);
 
-// --- RAM above 4 GiB ------------------------------------------------------------------------------
+// --- RAM above 4 GiB -----------------------------------------------------------------------------
 //
 // Guest RAM of more than 3 GiB is split around the 32-bit MMIO hole [3 GiB, 4 GiB) (the IOAPIC,
 // the local APICs, VMX's real-mode pages): the first 3 GiB at GPA 0, the rest at 4 GiB. The loader
