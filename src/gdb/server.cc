@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,10 @@
 namespace hvk::gdb {
 
 namespace {
+
+std::string errno_text(int err) {
+  return std::error_code(err, std::generic_category()).message();  // strerror is not thread-safe
+}
 
 bool send_all(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
@@ -57,14 +62,14 @@ std::unique_ptr<Server> Server::listen(std::string_view where, std::string& why)
   }
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    why = fmt::format("--gdb: socket: {}", std::strerror(errno));
+    why = fmt::format("--gdb: socket: {}", errno_text(errno));
     return nullptr;
   }
   const int one = 1;
   (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
       ::listen(fd, 1) != 0) {
-    why = fmt::format("--gdb: cannot listen on {}:{}: {}", host_str, port, std::strerror(errno));
+    why = fmt::format("--gdb: cannot listen on {}:{}: {}", host_str, port, errno_text(errno));
     ::close(fd);
     return nullptr;
   }
@@ -72,7 +77,7 @@ std::unique_ptr<Server> Server::listen(std::string_view where, std::string& why)
   (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   std::array<int, 2> wake{};
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, wake.data()) != 0) {
-    why = fmt::format("--gdb: socketpair: {}", std::strerror(errno));
+    why = fmt::format("--gdb: socketpair: {}", errno_text(errno));
     ::close(fd);
     return nullptr;
   }

@@ -74,7 +74,7 @@ void add_fpu(gdb::X86Registers& g, const kvm_xsave& x) {
   const unsigned top = (g.fstat >> 11) & 7;
   std::uint32_t tag = 0;
   for (unsigned phys = 0; phys < 8; ++phys) {
-    const unsigned st = (phys - top) & 7;  // the stack slot physical register `phys` holds
+    const std::size_t st = (phys - top) & 7;  // the stack slot physical register `phys` holds
     const std::uint32_t t = (abridged & (1u << phys)) ? x87_tag(fx + kFxSt + 16 * st) : 3;
     tag |= t << (2 * phys);
   }
