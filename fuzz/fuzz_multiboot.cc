@@ -21,9 +21,10 @@
 //     p_paddr with its bss zeroed; all of it in [1 MiB, min(RAM, 4 GiB)) and the entry inside;
 //   - the information structure: flags 0x24d, mem_lower/mem_upper from the low span only (the
 //     memory up to the first hole), the memory map byte for byte e820_layout(low, high), which is
-//     layout.h's map written out again (the RAM at 4 GiB in it), the command line (the image name, a space, the rest), the module (page aligned on
-//     the first page above the image, its bytes, its string), "hvk"; the entry state: EAX
-//     0x2BADB002, EBX the structure, 32-bit protected mode without paging;
+//     layout.h's map written out again (the RAM at 4 GiB in it), the command line (the image
+//     name, a space, the rest), the module (page aligned on the first page above the image, its
+//     bytes, its string), "hvk"; the entry state: EAX 0x2BADB002, EBX the structure, 32-bit
+//     protected mode without paging;
 //   - nothing outside the image, the module, the GDT, the command line buffer and the information
 //     area was written (RAM is exactly the low span: the RAM at 4 GiB is only described).
 #include <elf.h>

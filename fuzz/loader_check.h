@@ -79,20 +79,25 @@ inline Ram& ram_of_size(std::uint64_t size) {
   return r;
 }
 
-// RAM at 4 GiB besides the low span (BootOptions::high_ram), by a selector byte of the input: none,
-// a page, 1 GiB (aligned or not), 17 GiB (the 21 GiB the boot page tables reach, and a page
-// beyond), far beyond, and an absurd size the descriptions must clip rather than wrap.
+// RAM at 4 GiB besides the low span (BootOptions::high_ram), by a selector byte of the input.
 inline std::uint64_t high_ram_of(std::uint8_t selector) {
   constexpr std::uint64_t kGiB = 1ull << 30;
   constexpr std::array<std::uint64_t, 8> kSizes = {
-      0, loader::kPageSize, kGiB, kGiB + 0x1234, 17 * kGiB, 17 * kGiB + loader::kPageSize,
-      100 * kGiB, UINT64_MAX};
+      0,                              // none
+      loader::kPageSize,              // a page
+      kGiB,                           // mapped in full
+      kGiB + 0x1234,                  // a top that is not 1 GiB aligned
+      17 * kGiB,                      // up to exactly the 21 GiB the boot page tables reach
+      17 * kGiB + loader::kPageSize,  // a page beyond them
+      100 * kGiB,                     // far beyond
+      UINT64_MAX,                     // absurd: the descriptions must clip, not wrap
+  };
   return kSizes[selector & 7u];
 }
 
 // The e820 map as layout.h describes it for `low` bytes at 0 (at least 1 MiB) and `high` at 4 GiB,
 // written out again: usable to the EBDA, reserved to 1 MiB, usable to the end of the low span,
-// then usable at 4 GiB (ending at 2^64 - 1 at most).
+// then usable at 4 GiB (clipped so that its end does not wrap).
 inline std::vector<loader::E820Entry> reference_e820(std::uint64_t low, std::uint64_t high) {
   constexpr std::uint64_t kMiB = 0x10'0000, k4GiB = 1ull << 32;
   std::vector<loader::E820Entry> map = {
@@ -150,10 +155,11 @@ inline void check_identity_map(const std::vector<std::byte>& ram,
     HVK_FUZZ_CHECK(pdpt[i] == (i < directories ? tables[512 + i] : 0));
   }
   const std::uint64_t used = directories * loader::kPageSize;
-  HVK_FUZZ_CHECK(std::memcmp(ram.data() + loader::kPdAddr, want + 2 * loader::kPageSize, used) == 0);
+  const std::byte* directories_want = want + 2 * loader::kPageSize;
+  HVK_FUZZ_CHECK(std::memcmp(ram.data() + loader::kPdAddr, directories_want, used) == 0);
   const std::uint64_t rest = loader::kPdAddr + used;
-  HVK_FUZZ_CHECK(std::memcmp(ram.data() + rest, reference.data() + rest,
-                             loader::kPageTablesEnd - rest) == 0);
+  const std::uint64_t rest_size = loader::kPageTablesEnd - rest;
+  HVK_FUZZ_CHECK(std::memcmp(ram.data() + rest, reference.data() + rest, rest_size) == 0);
 }
 
 inline bool untouched_outside(const std::vector<std::byte>& ram,

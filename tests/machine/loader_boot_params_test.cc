@@ -64,7 +64,7 @@ TEST(LoaderBootParams, FieldsAtTheirByteOffsets) {
     for (std::uint64_t i = 0; i < len; ++i) written.insert(off + i);
   };
   mark(0x1e8, 1);
-  mark(0x2d0, 3 * 20);
+  mark(0x2d0, std::uint64_t{3} * 20);
   mark(0x1fe, 2);
   mark(0x202, 4);
   mark(0x206, 2);

@@ -48,7 +48,8 @@ TEST(LoaderBoot, PreparesEverythingTheProtocolPromises) {
   EXPECT_EQ(ram.load<std::uint16_t>(st.rsi + 0x1fe), 0xAA55);
   EXPECT_EQ(ram.load<std::uint32_t>(st.rsi + 0x202), 0x53726448u);
   EXPECT_EQ(ram.load<std::uint8_t>(st.rsi + 0x1e8), 3);
-  EXPECT_EQ(ram.load<std::uint64_t>(st.rsi + 0x2d0 + 2 * 20 + 8), kRamSize - 0x100000u);
+  EXPECT_EQ(ram.load<std::uint64_t>(st.rsi + 0x2d0 + std::uint64_t{2} * 20 + 8),
+            kRamSize - 0x100000u);
   const std::uint32_t cmdline = ram.load<std::uint32_t>(st.rsi + 0x228);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(ram.span().data() + cmdline)),
             "console=ttyS0");
@@ -72,12 +73,13 @@ TEST(LoaderBoot, DescribesAndMapsRamAbove4GiBWithoutWritingIt) {
                                     {.cmdline = "console=ttyS0", .high_ram = c.high_ram});
     ASSERT_TRUE(setup.ok()) << setup.error();
     const std::uint64_t zp = setup->state.rsi;
+    auto e820 = [&](std::uint64_t i) { return zp + 0x2d0 + 20 * i; };  // entry i of e820_table
     // e820: the low map, then the RAM at 4 GiB.
     EXPECT_EQ(ram.load<std::uint8_t>(zp + 0x1e8), 4);
-    EXPECT_EQ(ram.load<std::uint64_t>(zp + 0x2d0 + 2 * 20 + 8), kRamSize - 0x100000u);
-    EXPECT_EQ(ram.load<std::uint64_t>(zp + 0x2d0 + 3 * 20), 0x100000000u);
-    EXPECT_EQ(ram.load<std::uint64_t>(zp + 0x2d0 + 3 * 20 + 8), c.high_ram);
-    EXPECT_EQ(ram.load<std::uint32_t>(zp + 0x2d0 + 3 * 20 + 16), 1u);
+    EXPECT_EQ(ram.load<std::uint64_t>(e820(2) + 8), kRamSize - 0x100000u);
+    EXPECT_EQ(ram.load<std::uint64_t>(e820(3)), 0x100000000u);
+    EXPECT_EQ(ram.load<std::uint64_t>(e820(3) + 8), c.high_ram);
+    EXPECT_EQ(ram.load<std::uint32_t>(e820(3) + 16), 1u);
     // The identity map reaches the high RAM, up to 21 GiB.
     EXPECT_NE(ram.load<std::uint64_t>(0xa000 + 8 * (c.directories - 1)), 0u);
     EXPECT_EQ(ram.load<std::uint64_t>(0xa000 + 8 * c.directories), 0u);

@@ -345,8 +345,8 @@ TEST(LoaderBzImage, ParseTreatsZeroSetupSectsAsFour) {
   const auto image = b.build();
   ASSERT_EQ(b.kernel_offset(), 5u * 512);
   const BzImage bz = parsed(image);
-  EXPECT_EQ(bz.kernel.data(), image.data() + 5 * 512);
-  EXPECT_EQ(bz.kernel.size(), image.size() - 5 * 512);
+  EXPECT_EQ(bz.kernel.data(), image.data() + std::size_t{5} * 512);
+  EXPECT_EQ(bz.kernel.size(), image.size() - std::size_t{5} * 512);
   EXPECT_EQ(bz.kernel[0x200], std::byte{0xf4});  // startup_64 where the builder put it
 }
 
@@ -359,7 +359,7 @@ TEST(LoaderBzImage, ParseReturnsViewsAtTheBootProtocolOffsets) {
   ASSERT_EQ(b.kernel_offset(), 4u * 512);
   EXPECT_EQ(bz.setup_header.data(), image.data() + 0x1f1);
   EXPECT_EQ(bz.setup_header.size(), kSetupHeaderSize);
-  EXPECT_EQ(bz.kernel.data(), image.data() + 4 * 512);
+  EXPECT_EQ(bz.kernel.data(), image.data() + std::size_t{4} * 512);
   EXPECT_EQ(bz.kernel.data() + bz.kernel.size(), image.data() + image.size());
   EXPECT_EQ(bz.payload.data(), bz.kernel.data() + BzImageBuilder::kPayloadInKernel);
   ASSERT_EQ(bz.payload.size(), payload.size());
@@ -760,28 +760,30 @@ TEST(LoaderBzImage, UnpackModePlacesTheInitrdPageAlignedAboveTheImage) {
 }
 
 TEST(LoaderBzImage, BothModesDescribeRamAbove4GiB) {
+  constexpr std::uint64_t kHigh = 5 * kGiB;
   const auto image = BzImageBuilder().payload(payload_of(kMethods[0], tiny_vmlinux())).build();
+  const auto map = e820_layout(kRamSize, kHigh);
+  ASSERT_EQ(map.size(), 4u);
   for (BzImageMode mode : {BzImageMode::kBoot, BzImageMode::kUnpack}) {
     SCOPED_TRACE(mode == BzImageMode::kBoot ? "boot" : "unpack");
     const auto initrd = test::pattern(0x3000, 0x51);
     GuardedRam ram(kRamSize);
     auto setup = prepare_boot(
-        image, ram.span(),
-        {.cmdline = "", .initrd = initrd, .bzimage = mode, .high_ram = 5 * 1024 * kMiB});
+        image, ram.span(), {.cmdline = "", .initrd = initrd, .bzimage = mode, .high_ram = kHigh});
     ASSERT_TRUE(setup.ok()) << setup.error();
     EXPECT_EQ(setup->format, BootFormat::kBzImage);
     EXPECT_EQ(zero_page<std::uint8_t>(ram, 0x1e8), 4);  // e820_entries
-    for (std::size_t i = 0; i < 4; ++i) {
-      const E820Entry want = e820_layout(kRamSize, 5 * 1024 * kMiB)[i];
-      EXPECT_EQ(zero_page<std::uint64_t>(ram, 0x2d0 + 20 * i), want.addr) << i;
-      EXPECT_EQ(zero_page<std::uint64_t>(ram, 0x2d0 + 20 * i + 8), want.size) << i;
-      EXPECT_EQ(zero_page<std::uint32_t>(ram, 0x2d0 + 20 * i + 16), want.type) << i;
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      EXPECT_EQ(zero_page<std::uint64_t>(ram, 0x2d0 + 20 * i), map[i].addr) << i;
+      EXPECT_EQ(zero_page<std::uint64_t>(ram, 0x2d0 + 20 * i + 8), map[i].size) << i;
+      EXPECT_EQ(zero_page<std::uint32_t>(ram, 0x2d0 + 20 * i + 16), map[i].type) << i;
     }
+    EXPECT_EQ(map[3], (E820Entry{kHighRamBase, kHigh, kE820Ram}));
     // The initrd stays in the low span, as high as it goes there.
     EXPECT_EQ(setup->initrd, (kRamSize - initrd.size()) & ~(kPageSize - 1));
-    // The identity map reaches 9 GiB.
-    EXPECT_NE(ram.load<std::uint64_t>(kPdptAddr + 8 * 8), 0u);
-    EXPECT_EQ(ram.load<std::uint64_t>(kPdptAddr + 8 * 9), 0u);
+    // The identity map reaches 9 GiB: PDPT entries 0-8.
+    EXPECT_NE(ram.load<std::uint64_t>(kPdptAddr + std::uint64_t{8} * 8), 0u);
+    EXPECT_EQ(ram.load<std::uint64_t>(kPdptAddr + std::uint64_t{9} * 8), 0u);
     EXPECT_TRUE(ram.guards_intact());
   }
 }

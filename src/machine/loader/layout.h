@@ -30,7 +30,7 @@
 //   0xe0000 - 0xfffff    ACPI tables (RSDP first)   e820 reserved; written by the machine
 //   0x100000 - low end   image, then free RAM       e820 usable; a Multiboot module goes at the
 //                                                   first page boundary above the image
-//   4 GiB - + high_ram   RAM above 4 GiB            e820 usable; never written by the loader
+//   4 GiB - 4 GiB+high   RAM above 4 GiB            e820 usable; never written by the loader
 // clang-format on
 //
 // The page tables identity-map [0, min(max(4 GiB, RAM top rounded up to 1 GiB), 21 GiB)), where
@@ -149,7 +149,7 @@ struct E820Entry {
 // kHighRamBase (boot_params.e820_table, and the Multiboot memory map and mem_lower/mem_upper):
 // usable [0, 0x9fc00), reserved [0x9fc00, 1 MiB), usable [1 MiB, ram_size), and usable
 // [4 GiB, 4 GiB + high_ram) when high_ram is not 0. Entries are clipped to ram_size (the high one
-// to end at 2^64 at most); empty ones dropped. With high_ram, ram_size should be at most
+// so that addr + size does not wrap); empty ones dropped. With high_ram, ram_size should be at most
 // kLowRamMax, as RamSplit makes it (the boot_params and Multiboot checks refuse more).
 std::vector<E820Entry> e820_layout(std::uint64_t ram_size, std::uint64_t high_ram = 0);
 
