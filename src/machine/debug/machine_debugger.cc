@@ -166,31 +166,31 @@ bool MachineDebugger::run_on(std::uint32_t vp, const std::function<void(Machine:
   return done;
 }
 
-bool MachineDebugger::read_registers(std::uint64_t thread, gdb::X86Registers& regs) {
+bool MachineDebugger::on_thread(std::uint64_t thread,
+                                const std::function<void(Machine::Slot&, tlfs::Vtl)>& job) {
   const auto pair = gdb::vp_vtl(thread);
   if (!pair || pair->vtl > tlfs::kMaxVtl) return false;
-  bool ok = false;
   const auto vtl = static_cast<tlfs::Vtl>(pair->vtl);
-  if (!run_on(pair->vp, [&](Machine::Slot& s) { ok = read_vcpu(s, vtl, regs); })) return false;
-  return ok;
+  return run_on(pair->vp, [&](Machine::Slot& s) { job(s, vtl); });
+}
+
+bool MachineDebugger::read_registers(std::uint64_t thread, gdb::X86Registers& regs) {
+  bool ok = false;
+  return on_thread(thread, [&](Machine::Slot& s, tlfs::Vtl vtl) { ok = read_vcpu(s, vtl, regs); }) &&
+         ok;
 }
 
 bool MachineDebugger::write_registers(std::uint64_t thread, const gdb::X86Registers& regs) {
-  const auto pair = gdb::vp_vtl(thread);
-  if (!pair || pair->vtl > tlfs::kMaxVtl) return false;
   bool ok = false;
-  const auto vtl = static_cast<tlfs::Vtl>(pair->vtl);
-  if (!run_on(pair->vp, [&](Machine::Slot& s) { ok = write_vcpu(s, vtl, regs); })) return false;
-  return ok;
+  return on_thread(thread,
+                   [&](Machine::Slot& s, tlfs::Vtl vtl) { ok = write_vcpu(s, vtl, regs); }) &&
+         ok;
 }
 
 std::size_t MachineDebugger::read_memory(std::uint64_t thread, std::uint64_t address,
                                          std::span<std::uint8_t> out) {
-  const auto pair = gdb::vp_vtl(thread);
-  if (!pair || pair->vtl > tlfs::kMaxVtl) return 0;
   std::size_t done = 0;
-  const auto vtl = static_cast<tlfs::Vtl>(pair->vtl);
-  (void)run_on(pair->vp, [&](Machine::Slot& s) {
+  (void)on_thread(thread, [&](Machine::Slot& s, tlfs::Vtl vtl) {
     done = access(s, vtl, address, out.data(), out.size(), false);
   });
   return done;
@@ -198,23 +198,17 @@ std::size_t MachineDebugger::read_memory(std::uint64_t thread, std::uint64_t add
 
 std::size_t MachineDebugger::write_memory(std::uint64_t thread, std::uint64_t address,
                                           std::span<const std::uint8_t> in) {
-  const auto pair = gdb::vp_vtl(thread);
-  if (!pair || pair->vtl > tlfs::kMaxVtl) return 0;
   std::size_t done = 0;
-  const auto vtl = static_cast<tlfs::Vtl>(pair->vtl);
   std::vector<std::uint8_t> copy(in.begin(), in.end());
-  (void)run_on(pair->vp, [&](Machine::Slot& s) {
+  (void)on_thread(thread, [&](Machine::Slot& s, tlfs::Vtl vtl) {
     done = access(s, vtl, address, copy.data(), copy.size(), true);
   });
   return done;
 }
 
 bool MachineDebugger::insert_breakpoint(std::uint64_t thread, std::uint64_t address) {
-  const auto pair = gdb::vp_vtl(thread);
-  if (!pair || pair->vtl > tlfs::kMaxVtl) return false;
   std::optional<std::uint64_t> gpa;
-  const auto vtl = static_cast<tlfs::Vtl>(pair->vtl);
-  (void)run_on(pair->vp, [&](Machine::Slot& s) {
+  (void)on_thread(thread, [&](Machine::Slot& s, tlfs::Vtl vtl) {
     gpa = translate(s, vtl, address);
     // The thread's VTL must be able to see the byte; a breakpoint, like ptrace, ignores write
     // protection (docs/debugging.md).
@@ -247,16 +241,13 @@ bool MachineDebugger::set_hw_breakpoints(std::uint64_t thread,
                                          const gdb::HwBreakpoints& breakpoints) {
   std::array<std::optional<SoftWatch>, 4> soft{};
   if (!dr_data_) {
-    const auto pair = gdb::vp_vtl(thread);
     for (std::size_t i = 0; i < breakpoints.size(); ++i) {
       const auto& b = breakpoints[i];
       if (!b || b->kind == gdb::HwBreakpoint::Kind::kExecute) continue;
-      if (b->kind == gdb::HwBreakpoint::Kind::kAccess || !pair || pair->vtl > tlfs::kMaxVtl) {
-        return false;
-      }
+      if (b->kind == gdb::HwBreakpoint::Kind::kAccess) return false;
       std::optional<std::uint64_t> gpa;
-      const auto vtl = static_cast<tlfs::Vtl>(pair->vtl);
-      (void)run_on(pair->vp, [&](Machine::Slot& s) { gpa = translate(s, vtl, b->address); });
+      (void)on_thread(thread,
+                      [&](Machine::Slot& s, tlfs::Vtl vtl) { gpa = translate(s, vtl, b->address); });
       // Aligned to its length (1-8): never across a page.
       std::span<std::byte> host = gpa ? m_.memory_.host_span(*gpa, b->length) : std::span<std::byte>{};
       if (host.empty()) return false;

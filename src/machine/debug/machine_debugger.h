@@ -91,6 +91,8 @@ class MachineDebugger final : public gdb::Target {
 
   // Runs `job` on VP `vp`'s thread once it is parked; false if it does not park in time.
   bool run_on(std::uint32_t vp, const std::function<void(Machine::Slot&)>& job);
+  // The same for a gdb thread: its VP's slot and its VTL; false for a thread that names none.
+  bool on_thread(std::uint64_t thread, const std::function<void(Machine::Slot&, tlfs::Vtl)>& job);
   // Queues a stop of the VP in `slot` (first in its round only) and stops every other VP.
   void report(const gdb::StopEvent& ev);
   void kick_all();
