@@ -6,7 +6,10 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <string>
 #include <type_traits>
+
+#include <fmt/format.h>
 
 namespace hvk::gdb {
 namespace {
@@ -15,22 +18,84 @@ namespace {
 static_assert(std::endian::native == std::endian::little);
 
 constexpr RegisterInfo kRegisters[] = {
-    {"rax", 8},       {"rbx", 8},        {"rcx", 8},       {"rdx", 8},        {"rsi", 8},
-    {"rdi", 8},       {"rbp", 8},        {"rsp", 8},       {"r8", 8},         {"r9", 8},
-    {"r10", 8},       {"r11", 8},        {"r12", 8},       {"r13", 8},        {"r14", 8},
-    {"r15", 8},       {"rip", 8},        {"eflags", 4},    {"cs", 4},         {"ss", 4},
-    {"ds", 4},        {"es", 4},         {"fs", 4},        {"gs", 4},         {"st0", 10},
-    {"st1", 10},      {"st2", 10},       {"st3", 10},      {"st4", 10},       {"st5", 10},
-    {"st6", 10},      {"st7", 10},       {"fctrl", 4},     {"fstat", 4},      {"ftag", 4},
-    {"fiseg", 4},     {"fioff", 4},      {"foseg", 4},     {"fooff", 4},      {"fop", 4},
-    {"xmm0", 16},     {"xmm1", 16},      {"xmm2", 16},     {"xmm3", 16},      {"xmm4", 16},
-    {"xmm5", 16},     {"xmm6", 16},      {"xmm7", 16},     {"xmm8", 16},      {"xmm9", 16},
-    {"xmm10", 16},    {"xmm11", 16},     {"xmm12", 16},    {"xmm13", 16},     {"xmm14", 16},
-    {"xmm15", 16},    {"mxcsr", 4},      {"fs_base", 8},   {"gs_base", 8},    {"cr0", 8},
-    {"cr2", 8},       {"cr3", 8},        {"cr4", 8},       {"cr8", 8},        {"efer", 8},
-    {"cs_base", 8},   {"ss_base", 8},    {"ds_base", 8},   {"es_base", 8},    {"k_gs_base", 8},
-    {"gdtr_base", 8}, {"gdtr_limit", 4}, {"idtr_base", 8}, {"idtr_limit", 4}, {"tr", 4},
-    {"tr_base", 8},   {"ldtr", 4},       {"ldtr_base", 8},
+    {"rax", 8, Feature::kCore, "int64"},
+    {"rbx", 8, Feature::kCore, "int64"},
+    {"rcx", 8, Feature::kCore, "int64"},
+    {"rdx", 8, Feature::kCore, "int64"},
+    {"rsi", 8, Feature::kCore, "int64"},
+    {"rdi", 8, Feature::kCore, "int64"},
+    {"rbp", 8, Feature::kCore, "data_ptr"},
+    {"rsp", 8, Feature::kCore, "data_ptr"},
+    {"r8", 8, Feature::kCore, "int64"},
+    {"r9", 8, Feature::kCore, "int64"},
+    {"r10", 8, Feature::kCore, "int64"},
+    {"r11", 8, Feature::kCore, "int64"},
+    {"r12", 8, Feature::kCore, "int64"},
+    {"r13", 8, Feature::kCore, "int64"},
+    {"r14", 8, Feature::kCore, "int64"},
+    {"r15", 8, Feature::kCore, "int64"},
+    {"rip", 8, Feature::kCore, "code_ptr"},
+    {"eflags", 4, Feature::kCore, "i386_eflags"},
+    {"cs", 4, Feature::kCore, "int32"},
+    {"ss", 4, Feature::kCore, "int32"},
+    {"ds", 4, Feature::kCore, "int32"},
+    {"es", 4, Feature::kCore, "int32"},
+    {"fs", 4, Feature::kCore, "int32"},
+    {"gs", 4, Feature::kCore, "int32"},
+    {"st0", 10, Feature::kCore, "i387_ext"},
+    {"st1", 10, Feature::kCore, "i387_ext"},
+    {"st2", 10, Feature::kCore, "i387_ext"},
+    {"st3", 10, Feature::kCore, "i387_ext"},
+    {"st4", 10, Feature::kCore, "i387_ext"},
+    {"st5", 10, Feature::kCore, "i387_ext"},
+    {"st6", 10, Feature::kCore, "i387_ext"},
+    {"st7", 10, Feature::kCore, "i387_ext"},
+    {"fctrl", 4, Feature::kCore, "int", "float"},
+    {"fstat", 4, Feature::kCore, "int", "float"},
+    {"ftag", 4, Feature::kCore, "int", "float"},
+    {"fiseg", 4, Feature::kCore, "int", "float"},
+    {"fioff", 4, Feature::kCore, "int", "float"},
+    {"foseg", 4, Feature::kCore, "int", "float"},
+    {"fooff", 4, Feature::kCore, "int", "float"},
+    {"fop", 4, Feature::kCore, "int", "float"},
+    {"xmm0", 16, Feature::kSse, "vec128"},
+    {"xmm1", 16, Feature::kSse, "vec128"},
+    {"xmm2", 16, Feature::kSse, "vec128"},
+    {"xmm3", 16, Feature::kSse, "vec128"},
+    {"xmm4", 16, Feature::kSse, "vec128"},
+    {"xmm5", 16, Feature::kSse, "vec128"},
+    {"xmm6", 16, Feature::kSse, "vec128"},
+    {"xmm7", 16, Feature::kSse, "vec128"},
+    {"xmm8", 16, Feature::kSse, "vec128"},
+    {"xmm9", 16, Feature::kSse, "vec128"},
+    {"xmm10", 16, Feature::kSse, "vec128"},
+    {"xmm11", 16, Feature::kSse, "vec128"},
+    {"xmm12", 16, Feature::kSse, "vec128"},
+    {"xmm13", 16, Feature::kSse, "vec128"},
+    {"xmm14", 16, Feature::kSse, "vec128"},
+    {"xmm15", 16, Feature::kSse, "vec128"},
+    {"mxcsr", 4, Feature::kSse, "i386_mxcsr", "vector"},
+    {"fs_base", 8, Feature::kSegments, "int"},
+    {"gs_base", 8, Feature::kSegments, "int"},
+    {"cr0", 8, Feature::kSystem, "hvk_cr0"},
+    {"cr2", 8, Feature::kSystem, "data_ptr"},
+    {"cr3", 8, Feature::kSystem, "int64"},
+    {"cr4", 8, Feature::kSystem, "hvk_cr4"},
+    {"cr8", 8, Feature::kSystem, "int64"},
+    {"efer", 8, Feature::kSystem, "hvk_efer"},
+    {"cs_base", 8, Feature::kSystem, "data_ptr"},
+    {"ss_base", 8, Feature::kSystem, "data_ptr"},
+    {"ds_base", 8, Feature::kSystem, "data_ptr"},
+    {"es_base", 8, Feature::kSystem, "data_ptr"},
+    {"k_gs_base", 8, Feature::kSystem, "data_ptr"},
+    {"gdtr_base", 8, Feature::kSystem, "data_ptr"},
+    {"gdtr_limit", 4, Feature::kSystem, "int32"},
+    {"idtr_base", 8, Feature::kSystem, "data_ptr"},
+    {"idtr_limit", 4, Feature::kSystem, "int32"},
+    {"tr", 4, Feature::kSystem, "int32"},
+    {"tr_base", 8, Feature::kSystem, "data_ptr"},
+    {"ldtr", 4, Feature::kSystem, "int32"},
+    {"ldtr_base", 8, Feature::kSystem, "data_ptr"},
 };
 
 constexpr std::size_t kFileBytes = [] {
@@ -91,16 +156,18 @@ void take(std::span<std::byte> to, std::size_t size, const std::uint8_t* from) {
   std::memcpy(to.data(), from, std::min(to.size(), size));
 }
 
-// gdb reads this through qXfer:features:read:target.xml. Types come before the registers that
-// use them; every register names its regnum, its position in kRegisters and in 'g' packets.
-// gdb's amd64 code files registers into groups by type, not by a "group" attribute, so the
-// system registers show in `info registers` beside the general ones.
-constexpr std::string_view kTargetXml = R"xml(<?xml version="1.0"?>
-<!DOCTYPE target SYSTEM "gdb-target.dtd">
-<target version="1.0">
-<architecture>i386:x86-64</architecture>
-<feature name="org.gnu.gdb.i386.core">
-  <flags id="i386_eflags" size="4">
+// gdb reads the target description through qXfer:features:read:target.xml: each feature's types
+// (before the registers that use them), then its registers, made from kRegisters so that the
+// description and the 'g' layout cannot drift apart. Every register names its regnum, its
+// position in kRegisters and in 'g' packets. gdb's amd64 code files registers into groups by
+// type, not by a "group" attribute, so the system registers show in `info registers` beside the
+// general ones.
+struct FeatureText {
+  std::string_view name;
+  std::string_view types;
+};
+constexpr FeatureText kFeatures[] = {
+    {"org.gnu.gdb.i386.core", R"xml(  <flags id="i386_eflags" size="4">
     <field name="CF" start="0" end="0"/> <field name="PF" start="2" end="2"/>
     <field name="AF" start="4" end="4"/> <field name="ZF" start="6" end="6"/>
     <field name="SF" start="7" end="7"/> <field name="TF" start="8" end="8"/>
@@ -110,49 +177,8 @@ constexpr std::string_view kTargetXml = R"xml(<?xml version="1.0"?>
     <field name="AC" start="18" end="18"/> <field name="VIF" start="19" end="19"/>
     <field name="VIP" start="20" end="20"/> <field name="ID" start="21" end="21"/>
   </flags>
-  <reg name="rax" bitsize="64" type="int64" regnum="0"/>
-  <reg name="rbx" bitsize="64" type="int64" regnum="1"/>
-  <reg name="rcx" bitsize="64" type="int64" regnum="2"/>
-  <reg name="rdx" bitsize="64" type="int64" regnum="3"/>
-  <reg name="rsi" bitsize="64" type="int64" regnum="4"/>
-  <reg name="rdi" bitsize="64" type="int64" regnum="5"/>
-  <reg name="rbp" bitsize="64" type="data_ptr" regnum="6"/>
-  <reg name="rsp" bitsize="64" type="data_ptr" regnum="7"/>
-  <reg name="r8" bitsize="64" type="int64" regnum="8"/>
-  <reg name="r9" bitsize="64" type="int64" regnum="9"/>
-  <reg name="r10" bitsize="64" type="int64" regnum="10"/>
-  <reg name="r11" bitsize="64" type="int64" regnum="11"/>
-  <reg name="r12" bitsize="64" type="int64" regnum="12"/>
-  <reg name="r13" bitsize="64" type="int64" regnum="13"/>
-  <reg name="r14" bitsize="64" type="int64" regnum="14"/>
-  <reg name="r15" bitsize="64" type="int64" regnum="15"/>
-  <reg name="rip" bitsize="64" type="code_ptr" regnum="16"/>
-  <reg name="eflags" bitsize="32" type="i386_eflags" regnum="17"/>
-  <reg name="cs" bitsize="32" type="int32" regnum="18"/>
-  <reg name="ss" bitsize="32" type="int32" regnum="19"/>
-  <reg name="ds" bitsize="32" type="int32" regnum="20"/>
-  <reg name="es" bitsize="32" type="int32" regnum="21"/>
-  <reg name="fs" bitsize="32" type="int32" regnum="22"/>
-  <reg name="gs" bitsize="32" type="int32" regnum="23"/>
-  <reg name="st0" bitsize="80" type="i387_ext" regnum="24"/>
-  <reg name="st1" bitsize="80" type="i387_ext" regnum="25"/>
-  <reg name="st2" bitsize="80" type="i387_ext" regnum="26"/>
-  <reg name="st3" bitsize="80" type="i387_ext" regnum="27"/>
-  <reg name="st4" bitsize="80" type="i387_ext" regnum="28"/>
-  <reg name="st5" bitsize="80" type="i387_ext" regnum="29"/>
-  <reg name="st6" bitsize="80" type="i387_ext" regnum="30"/>
-  <reg name="st7" bitsize="80" type="i387_ext" regnum="31"/>
-  <reg name="fctrl" bitsize="32" type="int" regnum="32" group="float"/>
-  <reg name="fstat" bitsize="32" type="int" regnum="33" group="float"/>
-  <reg name="ftag" bitsize="32" type="int" regnum="34" group="float"/>
-  <reg name="fiseg" bitsize="32" type="int" regnum="35" group="float"/>
-  <reg name="fioff" bitsize="32" type="int" regnum="36" group="float"/>
-  <reg name="foseg" bitsize="32" type="int" regnum="37" group="float"/>
-  <reg name="fooff" bitsize="32" type="int" regnum="38" group="float"/>
-  <reg name="fop" bitsize="32" type="int" regnum="39" group="float"/>
-</feature>
-<feature name="org.gnu.gdb.i386.sse">
-  <vector id="hvk_f32x4" type="ieee_single" count="4"/>
+)xml"},
+    {"org.gnu.gdb.i386.sse", R"xml(  <vector id="hvk_f32x4" type="ieee_single" count="4"/>
   <vector id="hvk_f64x2" type="ieee_double" count="2"/>
   <vector id="hvk_i8x16" type="int8" count="16"/>
   <vector id="hvk_i16x8" type="int16" count="8"/>
@@ -173,30 +199,9 @@ constexpr std::string_view kTargetXml = R"xml(<?xml version="1.0"?>
     <field name="OM" start="10" end="10"/> <field name="UM" start="11" end="11"/>
     <field name="PM" start="12" end="12"/> <field name="FZ" start="15" end="15"/>
   </flags>
-  <reg name="xmm0" bitsize="128" type="vec128" regnum="40"/>
-  <reg name="xmm1" bitsize="128" type="vec128" regnum="41"/>
-  <reg name="xmm2" bitsize="128" type="vec128" regnum="42"/>
-  <reg name="xmm3" bitsize="128" type="vec128" regnum="43"/>
-  <reg name="xmm4" bitsize="128" type="vec128" regnum="44"/>
-  <reg name="xmm5" bitsize="128" type="vec128" regnum="45"/>
-  <reg name="xmm6" bitsize="128" type="vec128" regnum="46"/>
-  <reg name="xmm7" bitsize="128" type="vec128" regnum="47"/>
-  <reg name="xmm8" bitsize="128" type="vec128" regnum="48"/>
-  <reg name="xmm9" bitsize="128" type="vec128" regnum="49"/>
-  <reg name="xmm10" bitsize="128" type="vec128" regnum="50"/>
-  <reg name="xmm11" bitsize="128" type="vec128" regnum="51"/>
-  <reg name="xmm12" bitsize="128" type="vec128" regnum="52"/>
-  <reg name="xmm13" bitsize="128" type="vec128" regnum="53"/>
-  <reg name="xmm14" bitsize="128" type="vec128" regnum="54"/>
-  <reg name="xmm15" bitsize="128" type="vec128" regnum="55"/>
-  <reg name="mxcsr" bitsize="32" type="i386_mxcsr" regnum="56" group="vector"/>
-</feature>
-<feature name="org.gnu.gdb.i386.segments">
-  <reg name="fs_base" bitsize="64" type="int" regnum="57"/>
-  <reg name="gs_base" bitsize="64" type="int" regnum="58"/>
-</feature>
-<feature name="org.hvk.x86.system">
-  <flags id="hvk_cr0" size="8">
+)xml"},
+    {"org.gnu.gdb.i386.segments", ""},
+    {"org.hvk.x86.system", R"xml(  <flags id="hvk_cr0" size="8">
     <field name="PE" start="0" end="0"/> <field name="MP" start="1" end="1"/>
     <field name="EM" start="2" end="2"/> <field name="TS" start="3" end="3"/>
     <field name="ET" start="4" end="4"/> <field name="NE" start="5" end="5"/>
@@ -224,28 +229,27 @@ constexpr std::string_view kTargetXml = R"xml(<?xml version="1.0"?>
     <field name="SVME" start="12" end="12"/> <field name="LMSLE" start="13" end="13"/>
     <field name="FFXSR" start="14" end="14"/> <field name="TCE" start="15" end="15"/>
   </flags>
-  <reg name="cr0" bitsize="64" type="hvk_cr0" regnum="59"/>
-  <reg name="cr2" bitsize="64" type="data_ptr" regnum="60"/>
-  <reg name="cr3" bitsize="64" type="int64" regnum="61"/>
-  <reg name="cr4" bitsize="64" type="hvk_cr4" regnum="62"/>
-  <reg name="cr8" bitsize="64" type="int64" regnum="63"/>
-  <reg name="efer" bitsize="64" type="hvk_efer" regnum="64"/>
-  <reg name="cs_base" bitsize="64" type="data_ptr" regnum="65"/>
-  <reg name="ss_base" bitsize="64" type="data_ptr" regnum="66"/>
-  <reg name="ds_base" bitsize="64" type="data_ptr" regnum="67"/>
-  <reg name="es_base" bitsize="64" type="data_ptr" regnum="68"/>
-  <reg name="k_gs_base" bitsize="64" type="data_ptr" regnum="69"/>
-  <reg name="gdtr_base" bitsize="64" type="data_ptr" regnum="70"/>
-  <reg name="gdtr_limit" bitsize="32" type="int32" regnum="71"/>
-  <reg name="idtr_base" bitsize="64" type="data_ptr" regnum="72"/>
-  <reg name="idtr_limit" bitsize="32" type="int32" regnum="73"/>
-  <reg name="tr" bitsize="32" type="int32" regnum="74"/>
-  <reg name="tr_base" bitsize="64" type="data_ptr" regnum="75"/>
-  <reg name="ldtr" bitsize="32" type="int32" regnum="76"/>
-  <reg name="ldtr_base" bitsize="64" type="data_ptr" regnum="77"/>
-</feature>
-</target>
-)xml";
+)xml"},
+};
+
+std::string make_target_xml() {
+  std::string xml =
+      "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
+      "<target version=\"1.0\">\n<architecture>i386:x86-64</architecture>\n";
+  for (std::size_t f = 0; f < std::size(kFeatures); ++f) {
+    xml += fmt::format("<feature name=\"{}\">\n{}", kFeatures[f].name, kFeatures[f].types);
+    for (std::size_t n = 0; n < std::size(kRegisters); ++n) {
+      const RegisterInfo& r = kRegisters[n];
+      if (static_cast<std::size_t>(r.feature) != f) continue;
+      xml += fmt::format("  <reg name=\"{}\" bitsize=\"{}\" type=\"{}\" regnum=\"{}\"", r.name,
+                         r.bytes * 8, r.type, n);
+      if (!r.group.empty()) xml += fmt::format(" group=\"{}\"", r.group);
+      xml += "/>\n";
+    }
+    xml += "</feature>\n";
+  }
+  return xml + "</target>\n";
+}
 
 }  // namespace
 
@@ -293,7 +297,8 @@ bool decode_register(std::uint64_t number, std::span<const std::uint8_t> bytes,
 
 std::optional<std::string_view> target_description(std::string_view annex) {
   if (annex != "target.xml") return std::nullopt;
-  return kTargetXml;
+  static const std::string xml = make_target_xml();
+  return xml;
 }
 
 }  // namespace hvk::gdb

@@ -40,9 +40,15 @@ struct X86Registers {
   std::uint64_t tr_base = 0, ldtr_base = 0;
 };
 
+// The target description's features, in the order they come.
+enum class Feature { kCore, kSse, kSegments, kSystem };
+
 struct RegisterInfo {
-  std::string_view name;  // as in the target description
-  std::size_t bytes;      // its size in 'g'/'p' packets
+  std::string_view name;   // as in the target description
+  std::size_t bytes;       // its size in 'g'/'p' packets
+  Feature feature;         // the feature that lists it
+  std::string_view type;   // its type there (int64, data_ptr, vec128, a flags type, ...)
+  std::string_view group = {};  // a register group, where gdb wants one named
 };
 
 // Every register in register-number order: the 24 core integer registers, st0-7, the 8 x87
