@@ -188,6 +188,7 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, RamViews views,
       partition_(partition),
       ram_memory_(std::move(views.memory)),
       ram_(std::move(views.own)),
+      ram_split_(RamSplit::of(ram_.size())),
       vtl_ram_(std::move(views.vtl)),
       config_(config),
       console_(vmm.console(), config.console_prefix),
@@ -203,9 +204,8 @@ Machine::Machine(Vmm& vmm, hv::Partition& partition, kvm::Vm vm, RamViews views,
         poke_vtl(vp, vtl, timer_due);
       }) {
   // RAM around the 32-bit hole (loader/layout.h): its first part at 0, the rest at 4 GiB.
-  const RamSplit split = RamSplit::of(ram_.size());
-  memory_.add(0, ram_.span().first(split.low));
-  if (split.high != 0) memory_.add(kHighRamBase, ram_.span().subspan(split.low));
+  memory_.add(0, ram_.span().first(ram_split_.low));
+  if (ram_split_.high != 0) memory_.add(kHighRamBase, ram_.span().subspan(ram_split_.low));
   vms_[0] = std::make_unique<kvm::Vm>(std::move(vm));
   vm_ptrs_[0].store(vms_[0].get(), std::memory_order_release);
 }
@@ -215,7 +215,7 @@ kvm::Vm* Machine::vtl_vm(tlfs::Vtl vtl) {
   std::lock_guard lock(vms_mu_);
   if (!vms_[vtl]) {
     auto vm = create_guest_vm(vmm_.kvm(), vtl < tlfs::kMaxVtl ? vtl_ram_[vtl] : ram_,
-                              RamSplit::of(ram_.size()).low);
+                              ram_split_.low);
     if (!vm) return nullptr;
     vms_[vtl] = std::make_unique<kvm::Vm>(std::move(*vm));
     vm_ptrs_[vtl].store(vms_[vtl].get(), std::memory_order_release);
@@ -283,6 +283,11 @@ void Machine::kick(Slot& slot) {
   }
   slot.cv.notify_all();
   (void)slot.kick_target.kick();
+}
+
+bool Machine::give_guest_int3(Slot& slot) {
+  slot.vcpu().edit_synced_regs().rip += 1;
+  return slot.vcpu().inject_exception(kVectorBp).ok();
 }
 
 gdb::Target* Machine::debug_target() {
@@ -553,10 +558,7 @@ bool Machine::handle_exit(Slot& slot, kvm::Exit& exit) {
   if (auto* d = std::get_if<Debug>(&exit)) {
     if (debugger_ && debugger_->on_debug_exit(slot, *d)) return true;  // the VP stops for gdb
     // The guest's own int3, trapped because gdb has breakpoints in: it gets its #BP.
-    if (d->exception == kVectorBp) {
-      slot.vcpu().edit_synced_regs().rip += 1;
-      (void)slot.vcpu().inject_exception(kVectorBp);
-    }
+    if (d->exception == kVectorBp) (void)give_guest_int3(slot);
     return true;  // else the single step a hole asked for (closed above)
   }
   if (std::holds_alternative<Shutdown>(exit)) {
@@ -890,8 +892,7 @@ bool Machine::on_internal_error(Slot& slot, const kvm::exits::InternalError& e) 
   if (e.suberror == KVM_INTERNAL_ERROR_EMULATION && !e.instruction.empty()) {
     if (e.instruction[0] == kOpcodeInt3) {
       if (debugger_ && debugger_->on_int3(slot)) return true;  // a gdb breakpoint: the VP stops
-      slot.vcpu().edit_synced_regs().rip += 1;
-      if (auto r = slot.vcpu().inject_exception(kVectorBp); r) return true;
+      if (give_guest_int3(slot)) return true;
     }
     if (e.instruction[0] == kOpcodeFwait) {
       if (auto fpu = slot.vcpu().fpu(); fpu) {

@@ -288,6 +288,9 @@ class Machine final : public hv::Backend {
   void fail(Slot& slot, int status, const std::string& what);
   void end(int status, const std::string& message);
   void kick(Slot& slot);
+  // The guest's own int3 at RIP (trapped or failed in KVM's emulator): RIP past it and #BP
+  // injected, as the CPU raises it. False if KVM refused the injection.
+  bool give_guest_int3(Slot& slot);
   // KVM_SET_GUEST_DEBUG for vCPU `vtl` of the slot: hvk's own single step of a hole
   // (slot.hole_stepping) combined with the debugger's settings. False if KVM refused.
   bool apply_guest_debug(Slot& slot, tlfs::Vtl vtl);
@@ -303,6 +306,7 @@ class Machine final : public hv::Backend {
   std::optional<std::int64_t> tsc_offset_;
   kvm::SharedMemory ram_memory_;
   kvm::Mapping ram_;
+  RamSplit ram_split_;  // where ram_'s bytes sit: below the 32-bit hole and from 4 GiB on
   // The view of RAM each VTL below the top maps in its KVM VM: its protections are mprotects of
   // this view, which leave hvk's own (ram_) and the other VTLs' untouched.
   std::array<kvm::Mapping, tlfs::kMaxVtl> vtl_ram_;

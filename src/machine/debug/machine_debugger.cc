@@ -25,7 +25,6 @@ constexpr auto kParkWait = std::chrono::seconds(3);  // a VP that does not stop 
 // How often a parked VP's thread looks at what other VPs asked of it (kicks do not reach it).
 constexpr auto kParkedServe = std::chrono::milliseconds(5);
 constexpr std::uint8_t kInt3 = 0xCC;
-constexpr std::uint64_t kPage = 4096;
 constexpr std::uint32_t kMsrKernelGsBase = 0xC000'0102;
 constexpr std::uint64_t kDr6Hits = 0xF;  // B0-B3
 std::uint64_t dr7_len(std::uint8_t length) {
@@ -212,7 +211,7 @@ bool MachineDebugger::insert_breakpoint(std::uint64_t thread, std::uint64_t addr
     gpa = translate(s, vtl, address);
     // The thread's VTL must be able to see the byte; a breakpoint, like ptrace, ignores write
     // protection (docs/debugging.md).
-    if (gpa && !hv::lower_vtl_access(m_.partition_, vtl, *gpa / kPage).read) gpa.reset();
+    if (gpa && !hv::lower_vtl_access(m_.partition_, vtl, *gpa / kPageSize).read) gpa.reset();
   });
   if (!gpa) return false;
   std::span<std::byte> byte = m_.memory_.host_span(*gpa, 1);
@@ -225,13 +224,17 @@ bool MachineDebugger::insert_breakpoint(std::uint64_t thread, std::uint64_t addr
   return true;
 }
 
+void MachineDebugger::put_back(const Breakpoint& bp) {
+  if (std::span<std::byte> byte = m_.memory_.host_span(bp.gpa, 1); !byte.empty()) {
+    byte[0] = std::byte{bp.original};
+  }
+}
+
 bool MachineDebugger::remove_breakpoint(std::uint64_t /*thread*/, std::uint64_t address) {
   std::lock_guard lock(mu_);
   auto it = breakpoints_.find(address);
   if (it == breakpoints_.end()) return false;
-  if (std::span<std::byte> byte = m_.memory_.host_span(it->second.gpa, 1); !byte.empty()) {
-    byte[0] = std::byte{it->second.original};
-  }
+  put_back(it->second);
   breakpoints_.erase(it);
   debug_gen_.fetch_add(1);
   return true;
@@ -280,11 +283,7 @@ std::optional<int> MachineDebugger::soft_watch_hit() {
 void MachineDebugger::detach() {
   {
     std::lock_guard lock(mu_);
-    for (const auto& [va, bp] : breakpoints_) {
-      if (std::span<std::byte> byte = m_.memory_.host_span(bp.gpa, 1); !byte.empty()) {
-        byte[0] = std::byte{bp.original};
-      }
-    }
+    for (const auto& [va, bp] : breakpoints_) put_back(bp);
     breakpoints_.clear();
     hw_ = {};
     soft_ = {};
@@ -482,10 +481,10 @@ std::size_t MachineDebugger::access(Machine::Slot& slot, tlfs::Vtl vtl, std::uin
   while (done < len) {
     const std::uint64_t at = va + done;
     const std::size_t chunk =
-        static_cast<std::size_t>(std::min<std::uint64_t>(len - done, kPage - at % kPage));
+        static_cast<std::size_t>(std::min<std::uint64_t>(len - done, kPageSize - at % kPageSize));
     const auto gpa = translate(slot, vtl, at);
     if (!gpa) break;
-    const hv::PageAccess allowed = hv::lower_vtl_access(m_.partition_, vtl, *gpa / kPage);
+    const hv::PageAccess allowed = hv::lower_vtl_access(m_.partition_, vtl, *gpa / kPageSize);
     if (!(write ? allowed.write : allowed.read)) break;
     std::span<std::byte> host = m_.memory_.host_span(*gpa, chunk);
     if (host.empty()) break;

@@ -89,6 +89,8 @@ class MachineDebugger final : public gdb::Target {
     std::uint8_t original = 0;
   };
 
+  // The guest's byte back where `bp` put its int3 (under mu_).
+  void put_back(const Breakpoint& bp);
   // Runs `job` on VP `vp`'s thread once it is parked; false if it does not park in time.
   bool run_on(std::uint32_t vp, const std::function<void(Machine::Slot&)>& job);
   // The same for a gdb thread: its VP's slot and its VTL; false for a thread that names none.

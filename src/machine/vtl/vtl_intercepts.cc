@@ -63,7 +63,7 @@ bool Machine::vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64
       const auto max_slots = static_cast<std::uint32_t>(slots > 8 ? slots - 4 : 1);
       protected_ram_[vtl] =
           std::make_unique<ProtectedRam>(*vm, vtl_ram_[vtl].bytes(), vtl_ram_[vtl].size(),
-                                         max_slots, RamSplit::of(vtl_ram_[vtl].size()).low);
+                                         max_slots, ram_split_.low);
     }
     ram = protected_ram_[vtl].get();
   }
