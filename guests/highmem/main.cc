@@ -47,7 +47,8 @@ extern "C" int guest_main(const void*) {
   check(low_end != 0 && low_end <= 3 * kGiB, "RAM below the hole ends at or below 3 GiB", low_end);
   if (guest::cmdline_has("no-high")) {
     check(high_start == 0, "no RAM above the hole", high_start);
-    check(pattern(low_end - kPage), "a pattern reads back in the last page of RAM", low_end - kPage);
+    check(pattern(low_end - kPage), "a pattern reads back in the last page of RAM",
+          low_end - kPage);
     guest::printf("highmem: %d failed\n", g_failures);
     return g_failures;
   }
@@ -77,8 +78,9 @@ extern "C" int guest_main(const void*) {
   *reinterpret_cast<std::uint64_t*>(in) = hvk::tlfs::kPartitionIdSelf;
   in[8] = hvk::tlfs::InputVtl::current().raw;
   *out = 0xFFFF'FFFF;
-  const std::uint64_t r = guest::hv_call(
-      guest::hv_control(hvk::tlfs::CallCode::kGetVpIndexFromApicId, 1), high_start, high_end - kPage);
+  const std::uint64_t r =
+      guest::hv_call(guest::hv_control(hvk::tlfs::CallCode::kGetVpIndexFromApicId, 1), high_start,
+                     high_end - kPage);
   check(guest::hv_status(r) == 0 && *out == 0,
         "HvCallGetVpIndexFromApicId with its pages above 4 GiB succeeds (APIC ID 0 is VP 0)",
         high_start);

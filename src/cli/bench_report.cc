@@ -220,7 +220,8 @@ void print_latency(const Report& r) {
         b.samples));
     if (b.samples == 0) {
       fmt::print(
-          "(no samples: hvk printed no start traces, or KVM did not give the guest's TSC offset)\n");
+          "(no samples: hvk printed no start traces, or KVM did not give the guest's TSC "
+          "offset)\n");
     }
     fmt::print("{:<64} {:>9}\n", "step", "median us");
     double total = 0;

@@ -1,6 +1,7 @@
 #include "cli/run.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -8,11 +9,9 @@
 #include <optional>
 #include <vector>
 
-#include <unistd.h>
-
+#include "cli/console_escape.h"
 #include "cli/files.h"
 #include "cli/privileges.h"
-#include "cli/console_escape.h"
 #include "cli/sandbox.h"
 #include "cli/terminal.h"
 #include "gdb/server.h"
@@ -128,9 +127,10 @@ int run(const RunOptions& o) {
   if (!kvm) return error(why);
   const std::uint64_t max_mem = machine::Machine::max_guest_ram(*kvm);
   if (*mem > max_mem) {
-    return error(fmt::format("--mem: {} is more than this host's KVM can address: at most {} bytes "
-                             "({} GiB)",
-                             o.mem, max_mem, max_mem >> 30));
+    return error(
+        fmt::format("--mem: {} is more than this host's KVM can address: at most {} bytes "
+                    "({} GiB)",
+                    o.mem, max_mem, max_mem >> 30));
   }
   if (o.vps == 0 || o.vps > kvm->max_vcpus()) {
     return error(
@@ -151,9 +151,10 @@ int run(const RunOptions& o) {
   const auto child_mem = parse_mem("--child-mem", o.child_mem, why);
   if (!child_mem) return error(why);
   if (*child_mem > max_mem) {
-    return error(fmt::format("--child-mem: {} is more than this host's KVM can address: at most {} "
-                             "bytes",
-                             o.child_mem, max_mem));
+    return error(
+        fmt::format("--child-mem: {} is more than this host's KVM can address: at most {} "
+                    "bytes",
+                    o.child_mem, max_mem));
   }
   if (o.child_vps == 0 || o.child_vps > kvm->max_vcpus()) {
     return error(fmt::format("--child-vps: {} is outside 1..{}", o.child_vps, kvm->max_vcpus()));

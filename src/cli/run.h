@@ -29,8 +29,8 @@ struct RunOptions {
   bool synic = false;           // the SynIC, synthetic timers, PostMessage and SignalEvent
   bool trace_starts = false;  // where each VP start's time goes (machine/report/start_trace.h)
   bool hyperv_testdev = false;  // QEMU's hyperv-testdev (port 0x3000), for kvm-unit-tests
-  std::string gdb;        // --gdb [HOST:]PORT: serve gdb there (gdb/server.h); empty: no
-  bool gdb_wait = false;  // --gdb-wait: every VP waits for gdb before its first instruction
+  std::string gdb;              // --gdb [HOST:]PORT: serve gdb there (gdb/server.h); empty: no
+  bool gdb_wait = false;        // --gdb-wait: every VP waits for gdb before its first instruction
   bool sandbox = true;  // the seccomp filter once set up (cli/sandbox.h); --no-sandbox: off
 };
 

@@ -11,13 +11,13 @@ namespace hvk::cli {
 namespace {
 
 // The one terminal hvk changed and its modes as they were; read by signal handlers.
-struct termios g_saved{};
+struct termios g_saved {};
 std::atomic<int> g_fd{-1};
 
 // Signals after which hvk would end without running destructors: restore, then die of the same
 // signal as before (the handler is reset by SA_RESETHAND; a fault re-raises on return).
-constexpr std::array<int, 9> kFatal = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGABRT,
-                                       SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+constexpr std::array<int, 9> kFatal = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT, SIGABRT,
+                                       SIGSEGV, SIGBUS,  SIGFPE, SIGILL};
 std::array<struct sigaction, kFatal.size()> g_previous{};
 
 void on_fatal(int sig) {
@@ -40,7 +40,7 @@ RawTerminal::RawTerminal(int fd) {
   // The handlers first: a signal right after the switch must find them.
   g_fd.store(fd);
   for (std::size_t i = 0; i < kFatal.size(); ++i) {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_fatal;
     sa.sa_flags = static_cast<int>(SA_RESETHAND);
     sigemptyset(&sa.sa_mask);
@@ -50,7 +50,9 @@ RawTerminal::RawTerminal(int fd) {
   if (::tcsetattr(fd, TCSAFLUSH, &raw) != 0) undo();
 }
 
-RawTerminal::~RawTerminal() { undo(); }
+RawTerminal::~RawTerminal() {
+  undo();
+}
 
 void RawTerminal::undo() {
   if (!active_) return;

@@ -28,7 +28,7 @@ struct Malformed {
   std::string why;  // for hvk's trace only
 };
 struct Unsupported {};
-struct Supported {  // qSupported[:feature;...]
+struct Supported {                    // qSupported[:feature;...]
   std::vector<std::string> features;  // as sent ("swbreak+", "xmlRegisters=i386", ...)
 };
 struct StartNoAckMode {};  // QStartNoAckMode
@@ -67,10 +67,10 @@ struct Step {  // s [addr]
 };
 struct VContQuery {};  // vCont?
 struct VContAction {
-  char action = 'c';                // 'c' continue, 's' step, 't' stop ('C'/'S' with a signal map to 'c'/'s')
-  std::optional<ThreadId> thread;   // none: every thread without an action of its own
+  char action = 'c';  // 'c' continue, 's' step, 't' stop ('C'/'S' with a signal map to 'c'/'s')
+  std::optional<ThreadId> thread;  // none: every thread without an action of its own
 };
-struct VCont {  // vCont;action[:tid]...
+struct VCont {                       // vCont;action[:tid]...
   std::vector<VContAction> actions;  // at least one
 };
 struct Breakpoint {  // Z type,addr,kind / z type,addr,kind
@@ -95,19 +95,17 @@ struct ReadFeatures {     // qXfer:features:read:annex:offset,length
 struct Monitor {  // qRcmd,hex-encoded command
   std::string command;
 };
-struct Detach {};  // D[;pid]
-struct Kill {};    // k and vKill[;pid]
+struct Detach {};          // D[;pid]
+struct Kill {};            // k and vKill[;pid]
 struct MustReplyEmpty {};  // vMustReplyEmpty
 }  // namespace cmd
 
-using Command =
-    std::variant<cmd::Malformed, cmd::Unsupported, cmd::Supported, cmd::StartNoAckMode,
-                 cmd::HaltReason, cmd::ReadRegisters, cmd::WriteRegisters, cmd::ReadRegister,
-                 cmd::WriteRegister, cmd::ReadMemory, cmd::WriteMemory, cmd::SetThread,
-                 cmd::ThreadAlive, cmd::Continue, cmd::Step, cmd::VContQuery, cmd::VCont,
-                 cmd::Breakpoint, cmd::ThreadList, cmd::ThreadExtraInfo, cmd::CurrentThread,
-                 cmd::Attached, cmd::ReadFeatures, cmd::Monitor, cmd::Detach, cmd::Kill,
-                 cmd::MustReplyEmpty>;
+using Command = std::variant<
+    cmd::Malformed, cmd::Unsupported, cmd::Supported, cmd::StartNoAckMode, cmd::HaltReason,
+    cmd::ReadRegisters, cmd::WriteRegisters, cmd::ReadRegister, cmd::WriteRegister, cmd::ReadMemory,
+    cmd::WriteMemory, cmd::SetThread, cmd::ThreadAlive, cmd::Continue, cmd::Step, cmd::VContQuery,
+    cmd::VCont, cmd::Breakpoint, cmd::ThreadList, cmd::ThreadExtraInfo, cmd::CurrentThread,
+    cmd::Attached, cmd::ReadFeatures, cmd::Monitor, cmd::Detach, cmd::Kill, cmd::MustReplyEmpty>;
 
 Command parse_command(std::string_view payload);
 
@@ -127,7 +125,7 @@ std::optional<VpVtl> vp_vtl(std::uint64_t thread);
 struct StopReply {
   enum class Kind { kSignal, kExited };
   Kind kind = Kind::kSignal;
-  int signal = 5;  // SIGTRAP 5, SIGINT 2 (kSignal)
+  int signal = 5;            // SIGTRAP 5, SIGINT 2 (kSignal)
   std::uint64_t thread = 0;  // kSignal: the thread that stopped (0: none named)
   bool swbreak = false;      // a software breakpoint hvk inserted (RIP is its address)
   bool hwbreak = false;      // a hardware breakpoint

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -13,8 +14,6 @@
 #include <charconv>
 #include <cstring>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "gdb/packet.h"
 #include "gdb/session.h"
@@ -134,8 +133,8 @@ bool Server::converse(int fd) {
   std::vector<PacketEvent> events;
   std::array<char, 4096> buf{};
   while (alive && !session.done()) {
-    std::array<pollfd, 3> fds{{{fd, POLLIN, 0}, {target_->event_fd(), POLLIN, 0},
-                               {wake_read_, POLLIN, 0}}};
+    std::array<pollfd, 3> fds{
+        {{fd, POLLIN, 0}, {target_->event_fd(), POLLIN, 0}, {wake_read_, POLLIN, 0}}};
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       break;

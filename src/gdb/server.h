@@ -32,7 +32,9 @@ class Server {
 
  private:
   Server(int listen_fd, int wake_read, int wake_write, std::string address)
-      : listen_fd_(listen_fd), wake_read_(wake_read), wake_write_(wake_write),
+      : listen_fd_(listen_fd),
+        wake_read_(wake_read),
+        wake_write_(wake_write),
         address_(std::move(address)) {}
   void serve();
   // One connection; false once finish() was called.

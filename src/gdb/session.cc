@@ -1,9 +1,9 @@
 #include "gdb/session.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <variant>
-
-#include <fmt/format.h>
 
 #include "gdb/packet.h"
 
@@ -23,7 +23,9 @@ struct Overload : F... {
 template <class... F>
 Overload(F...) -> Overload<F...>;
 
-std::string fmt_hex(std::uint64_t v) { return fmt::format("{:x}", v); }
+std::string fmt_hex(std::uint64_t v) {
+  return fmt::format("{:x}", v);
+}
 
 // What hvk serves beyond the basics (qSupported's answer).
 std::string fmt_supported() {
@@ -80,8 +82,8 @@ std::uint64_t Session::current_thread() {
   }
   // The first VP's running VTL, as a freshly attached gdb expects to be shown.
   const auto threads = target_.threads();
-  auto active = std::find_if(threads.begin(), threads.end(),
-                             [](const ThreadInfo& t) { return t.active; });
+  auto active =
+      std::find_if(threads.begin(), threads.end(), [](const ThreadInfo& t) { return t.active; });
   if (active != threads.end()) return active->number;
   return threads.empty() ? 0 : threads.front().number;
 }

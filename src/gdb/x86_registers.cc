@@ -2,14 +2,14 @@
 // X86Registers and the 'g'/'p' packets' little-endian bytes, and the target description.
 #include "gdb/x86_registers.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
 #include <string>
 #include <type_traits>
-
-#include <fmt/format.h>
 
 namespace hvk::gdb {
 namespace {

@@ -25,8 +25,7 @@ struct X86Registers {
   // x87: st0-7 as 10-byte extended reals (st0 = the register at the top of the stack), and the
   // control words, each 32-bit in gdb.
   std::array<std::array<std::uint8_t, 10>, 8> st{};
-  std::uint32_t fctrl = 0, fstat = 0, ftag = 0, fiseg = 0, fioff = 0, foseg = 0, fooff = 0,
-                fop = 0;
+  std::uint32_t fctrl = 0, fstat = 0, ftag = 0, fiseg = 0, fioff = 0, foseg = 0, fooff = 0, fop = 0;
   std::array<std::array<std::uint8_t, 16>, 16> xmm{};
   std::uint32_t mxcsr = 0;
   std::uint64_t fs_base = 0, gs_base = 0;
@@ -36,7 +35,7 @@ struct X86Registers {
   std::uint64_t kernel_gs_base = 0;  // IA32_KERNEL_GS_BASE
   std::uint64_t gdtr_base = 0, idtr_base = 0;
   std::uint16_t gdtr_limit = 0, idtr_limit = 0;  // 32-bit in gdb
-  std::uint16_t tr = 0, ldtr = 0;                 // selectors, 32-bit in gdb
+  std::uint16_t tr = 0, ldtr = 0;                // selectors, 32-bit in gdb
   std::uint64_t tr_base = 0, ldtr_base = 0;
 };
 
@@ -44,10 +43,10 @@ struct X86Registers {
 enum class Feature { kCore, kSse, kSegments, kSystem };
 
 struct RegisterInfo {
-  std::string_view name;   // as in the target description
-  std::size_t bytes;       // its size in 'g'/'p' packets
-  Feature feature;         // the feature that lists it
-  std::string_view type;   // its type there (int64, data_ptr, vec128, a flags type, ...)
+  std::string_view name;        // as in the target description
+  std::size_t bytes;            // its size in 'g'/'p' packets
+  Feature feature;              // the feature that lists it
+  std::string_view type;        // its type there (int64, data_ptr, vec128, a flags type, ...)
   std::string_view group = {};  // a register group, where gdb wants one named
 };
 
@@ -69,8 +68,7 @@ std::optional<std::vector<std::uint8_t>> encode_register(const X86Registers& reg
 // One register ('P'): false (and `regs` unchanged) for a number past the last or bytes not
 // exactly the register's size. Values wider than the field (a selector, eflags) keep their low
 // bits.
-bool decode_register(std::uint64_t number, std::span<const std::uint8_t> bytes,
-                     X86Registers& regs);
+bool decode_register(std::uint64_t number, std::span<const std::uint8_t> bytes, X86Registers& regs);
 
 // The target description: "target.xml" (architecture i386:x86-64, and every feature inline).
 // nullopt for another annex.

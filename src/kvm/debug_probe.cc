@@ -14,7 +14,8 @@ constexpr std::uint64_t kCode = 0x1000;
 constexpr std::uint64_t kWatched = 0x800;
 // mov byte [0x800], 1; hlt
 constexpr std::uint8_t kProgram[] = {0xC6, 0x06, 0x00, 0x08, 0x01, 0xF4};
-constexpr std::uint64_t kDr7Write1 = (2u << 0) | (1u << 16) | (1u << 9);  // G0, RW0 write, len 1, GE
+constexpr std::uint64_t kDr7Write1 =
+    (2u << 0) | (1u << 16) | (1u << 9);  // G0, RW0 write, len 1, GE
 }  // namespace
 
 Result<bool> data_breakpoints_work(const Kvm& kvm) {

@@ -77,7 +77,7 @@ Exit decode_exit(kvm_run& run) {
       return exits::Hlt{};
     case KVM_EXIT_DEBUG:
       return exits::Debug{run.debug.arch.exception, run.debug.arch.pc, run.debug.arch.dr6,
-                         run.debug.arch.dr7};
+                          run.debug.arch.dr7};
     case KVM_EXIT_SHUTDOWN:
       return exits::Shutdown{};
     case KVM_EXIT_INTERNAL_ERROR:

@@ -8,18 +8,18 @@
 #include <cstring>
 
 #include "hv/synthetic_msrs.h"
-#include "machine/apic/apic_msrs.h"
 #include "hv/vtl_control.h"
 #include "hv/vtl_switch.h"
 #include "kvm/kick.h"
+#include "machine/apic/apic_msrs.h"
 #include "machine/cpuid.h"
+#include "machine/debug/machine_debugger.h"
 #include "machine/firmware/acpi.h"
 #include "machine/firmware/dtb.h"
 #include "machine/hypercall_page.h"
-#include "machine/msi.h"
 #include "machine/loader/guest_ram.h"
+#include "machine/msi.h"
 #include "machine/vcpu_state.h"
-#include "machine/debug/machine_debugger.h"
 #include "machine/vcpu_warmup.h"
 #include "machine/vmm.h"
 #include "machine/vtl/vtl_vm.h"
@@ -177,8 +177,8 @@ std::uint64_t Machine::max_guest_ram(kvm::Kvm& kvm) {
     }
   }
   const std::uint64_t top = bits >= 64 ? UINT64_MAX : (std::uint64_t{1} << bits);
-  const std::uint64_t max = top <= kHighRamBase ? std::min(top, kLowRamMax)
-                                                : top - (kHighRamBase - kLowRamMax);
+  const std::uint64_t max =
+      top <= kHighRamBase ? std::min(top, kLowRamMax) : top - (kHighRamBase - kLowRamMax);
   return max & ~std::uint64_t{0xFFF};
 }
 
@@ -214,8 +214,8 @@ kvm::Vm* Machine::vtl_vm(tlfs::Vtl vtl) {
   if (vtl > tlfs::kMaxVtl) return nullptr;
   std::lock_guard lock(vms_mu_);
   if (!vms_[vtl]) {
-    auto vm = create_guest_vm(vmm_.kvm(), vtl < tlfs::kMaxVtl ? vtl_ram_[vtl] : ram_,
-                              ram_split_.low);
+    auto vm =
+        create_guest_vm(vmm_.kvm(), vtl < tlfs::kMaxVtl ? vtl_ram_[vtl] : ram_, ram_split_.low);
     if (!vm) return nullptr;
     vms_[vtl] = std::make_unique<kvm::Vm>(std::move(*vm));
     vm_ptrs_[vtl].store(vms_[vtl].get(), std::memory_order_release);

@@ -76,7 +76,7 @@ struct MachineConfig {
 };
 
 // Exit statuses hvk itself gives a VM that ends abnormally (docs/guest-abi.md).
-inline constexpr int kExitGdbKill = 122;    // gdb's kill command ended the VM
+inline constexpr int kExitGdbKill = 122;     // gdb's kill command ended the VM
 inline constexpr int kExitGuestCrash = 123;  // the guest reported a crash (HV_X64_MSR_CRASH_CTL)
 inline constexpr int kExitTimeout = 124;
 inline constexpr int kExitTripleFault = 125;

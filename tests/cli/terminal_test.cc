@@ -146,16 +146,25 @@ TEST(ConsoleEscape, EveryOtherByteGoesToTheGuest) {
 TEST(ConsoleEscape, EscapesAndTheLiteralEscapeKey) {
   Escaped r;
   ConsoleEscape e([&] { ++r.quits; }, [&] { ++r.helps; });
-  run(e, r, "a\x01" "hb\x01\x01" "c\x01zd");
-  EXPECT_EQ(r.delivered, "ab\x01" "cd");  // h prints help, Ctrl-A Ctrl-A is one Ctrl-A, z dropped
+  run(e, r,
+      "a\x01"
+      "hb\x01\x01"
+      "c\x01zd");
+  EXPECT_EQ(r.delivered,
+            "ab\x01"
+            "cd");  // h prints help, Ctrl-A Ctrl-A is one Ctrl-A, z dropped
   EXPECT_EQ(r.helps, 1);
   EXPECT_EQ(r.quits, 0);
   run(e, r, "e\x01");  // an escape split across two reads
   run(e, r, "xf");
   EXPECT_EQ(r.quits, 1);
-  EXPECT_EQ(r.delivered, "ab\x01" "cde");  // nothing after Ctrl-A x
+  EXPECT_EQ(r.delivered,
+            "ab\x01"
+            "cde");  // nothing after Ctrl-A x
   run(e, r, "g");
-  EXPECT_EQ(r.delivered, "ab\x01" "cde");
+  EXPECT_EQ(r.delivered,
+            "ab\x01"
+            "cde");
 }
 
 }  // namespace

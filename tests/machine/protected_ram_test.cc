@@ -166,7 +166,8 @@ class SplitProtectedRamTest : public ProtectedRamTest {
     vm_.emplace(std::move(*vm));
   }
   ProtectedRam make_split(std::uint32_t max_slots = 16) {
-    return ProtectedRam(*vm_, view_->bytes(), kSize, max_slots, kLowPages << ProtectedRam::kPageShift);
+    return ProtectedRam(*vm_, view_->bytes(), kSize, max_slots,
+                        kLowPages << ProtectedRam::kPageShift);
   }
 };
 
@@ -175,11 +176,12 @@ TEST_F(SplitProtectedRamTest, EachSideOfTheHoleIsItsOwnMemslot) {
   EXPECT_EQ(ram.slots_in_use(), 2u);
   // Out of the map: the last page below the hole and the first above it. KVM refuses a memslot
   // that overlaps another, so the new layout going in proves the GPAs are apart.
-  auto r = ram.apply(Kind::kReadWrite,
-                     {{kLowPages - 1, Kind::kUnmapped}, {kHigh, Kind::kUnmapped},
-                      {kHigh + 5, Kind::kReadOnly}});
+  auto r = ram.apply(
+      Kind::kReadWrite,
+      {{kLowPages - 1, Kind::kUnmapped}, {kHigh, Kind::kUnmapped}, {kHigh + 5, Kind::kReadOnly}});
   ASSERT_TRUE(r && *r) << (r ? "too many slots" : r.error().message());
-  EXPECT_EQ(ram.slots_in_use(), 2u);  // [0, 31) and [4 GiB + 1 page, end): the hole splits nothing more
+  EXPECT_EQ(ram.slots_in_use(),
+            2u);  // [0, 31) and [4 GiB + 1 page, end): the hole splits nothing more
   EXPECT_EQ(ram.kind(kLowPages - 1), Kind::kUnmapped);
   EXPECT_EQ(ram.kind(kHigh), Kind::kUnmapped);
   EXPECT_EQ(ram.kind(kHigh + 5), Kind::kReadOnly);

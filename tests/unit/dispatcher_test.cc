@@ -164,8 +164,8 @@ TEST_F(Dispatcher, RamAroundTheHoleFollowsTheSameGpaRules) {
   EXPECT_EQ(status(kRamSize - 4096, kHigh), Status::kSuccess);  // the last low page, the first high
   EXPECT_EQ(status(kHigh, kHigh + 4096), Status::kSuccess);     // both high, the last page too
   EXPECT_EQ(status(kHigh + 4096, kRamSize - 4096), Status::kSuccess);
-  EXPECT_EQ(status(kRamSize, kOut), Status::kInvalidAlignment);          // the hole's first page
-  EXPECT_EQ(status(kHigh - 4096, kOut), Status::kInvalidAlignment);      // the hole's last page
+  EXPECT_EQ(status(kRamSize, kOut), Status::kInvalidAlignment);      // the hole's first page
+  EXPECT_EQ(status(kHigh - 4096, kOut), Status::kInvalidAlignment);  // the hole's last page
   EXPECT_EQ(status(kIn, kRamSize), Status::kInvalidAlignment);
   EXPECT_EQ(status(kIn, kHigh - 4096), Status::kInvalidAlignment);
   EXPECT_EQ(status(kHigh + 2 * 4096, kOut), Status::kInvalidAlignment);  // past the high end

@@ -35,14 +35,15 @@ std::uint32_t x87_tag(const std::uint8_t* st) {
 }
 
 auto system_part(const gdb::X86Registers& a) {
-  return std::tuple{a.cs, a.ss, a.ds, a.es, a.fs, a.gs, a.fs_base, a.gs_base, a.cr0, a.cr2,
-                    a.cr3, a.cr4, a.cr8, a.efer, a.cs_base, a.ss_base, a.ds_base, a.es_base,
-                    a.gdtr_base, a.gdtr_limit, a.idtr_base, a.idtr_limit, a.tr, a.tr_base,
-                    a.ldtr, a.ldtr_base};
+  return std::tuple{a.cs,        a.ss,         a.ds,        a.es,         a.fs,      a.gs,
+                    a.fs_base,   a.gs_base,    a.cr0,       a.cr2,        a.cr3,     a.cr4,
+                    a.cr8,       a.efer,       a.cs_base,   a.ss_base,    a.ds_base, a.es_base,
+                    a.gdtr_base, a.gdtr_limit, a.idtr_base, a.idtr_limit, a.tr,      a.tr_base,
+                    a.ldtr,      a.ldtr_base};
 }
 auto fpu_part(const gdb::X86Registers& a) {
-  return std::tuple{a.st, a.fctrl, a.fstat, a.ftag, a.fiseg, a.fioff, a.foseg, a.fooff, a.fop,
-                    a.xmm, a.mxcsr};
+  return std::tuple{a.st,    a.fctrl, a.fstat, a.ftag, a.fiseg, a.fioff,
+                    a.foseg, a.fooff, a.fop,   a.xmm,  a.mxcsr};
 }
 
 }  // namespace

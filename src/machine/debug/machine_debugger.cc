@@ -1,13 +1,12 @@
 #include "machine/debug/machine_debugger.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "gdb/command.h"
 #include "hv/translate_gva.h"
@@ -29,10 +28,14 @@ constexpr std::uint32_t kMsrKernelGsBase = 0xC000'0102;
 constexpr std::uint64_t kDr6Hits = 0xF;  // B0-B3
 std::uint64_t dr7_len(std::uint8_t length) {
   switch (length) {
-    case 2: return 1;
-    case 8: return 2;
-    case 4: return 3;
-    default: return 0;
+    case 2:
+      return 1;
+    case 8:
+      return 2;
+    case 4:
+      return 3;
+    default:
+      return 0;
   }
 }
 
@@ -66,7 +69,7 @@ std::vector<gdb::ThreadInfo> MachineDebugger::threads() {
     const tlfs::Vtl running = vp.current_vtl();
     for (tlfs::Vtl vtl = 0; vtl <= tlfs::kMaxVtl; ++vtl) {
       if (s->published[vtl].load(std::memory_order_acquire) == nullptr) continue;
-      const char* state = !started        ? "not started"
+      const char* state = !started         ? "not started"
                           : vtl == running ? "running"
                           : vtl < running  ? "below the running VTL"
                                            : "above the running VTL";
@@ -175,7 +178,8 @@ bool MachineDebugger::on_thread(std::uint64_t thread,
 
 bool MachineDebugger::read_registers(std::uint64_t thread, gdb::X86Registers& regs) {
   bool ok = false;
-  return on_thread(thread, [&](Machine::Slot& s, tlfs::Vtl vtl) { ok = read_vcpu(s, vtl, regs); }) &&
+  return on_thread(thread,
+                   [&](Machine::Slot& s, tlfs::Vtl vtl) { ok = read_vcpu(s, vtl, regs); }) &&
          ok;
 }
 
@@ -249,10 +253,11 @@ bool MachineDebugger::set_hw_breakpoints(std::uint64_t thread,
       if (!b || b->kind == gdb::HwBreakpoint::Kind::kExecute) continue;
       if (b->kind == gdb::HwBreakpoint::Kind::kAccess) return false;
       std::optional<std::uint64_t> gpa;
-      (void)on_thread(thread,
-                      [&](Machine::Slot& s, tlfs::Vtl vtl) { gpa = translate(s, vtl, b->address); });
+      (void)on_thread(
+          thread, [&](Machine::Slot& s, tlfs::Vtl vtl) { gpa = translate(s, vtl, b->address); });
       // Aligned to its length (1-8): never across a page.
-      std::span<std::byte> host = gpa ? m_.memory_.host_span(*gpa, b->length) : std::span<std::byte>{};
+      std::span<std::byte> host =
+          gpa ? m_.memory_.host_span(*gpa, b->length) : std::span<std::byte>{};
       if (host.empty()) return false;
       SoftWatch w{*gpa, {}};
       for (std::byte x : host) w.last.push_back(static_cast<std::uint8_t>(x));
@@ -262,7 +267,8 @@ bool MachineDebugger::set_hw_breakpoints(std::uint64_t thread,
   std::lock_guard lock(mu_);
   hw_ = breakpoints;
   soft_ = std::move(soft);
-  soft_active_.store(std::any_of(soft_.begin(), soft_.end(), [](const auto& w) { return w.has_value(); }));
+  soft_active_.store(
+      std::any_of(soft_.begin(), soft_.end(), [](const auto& w) { return w.has_value(); }));
   debug_gen_.fetch_add(1);
   return true;
 }
@@ -359,8 +365,8 @@ void MachineDebugger::before_run(Machine::Slot& slot) {
 kvm_guest_debug MachineDebugger::guest_debug(const Machine::Slot& slot, tlfs::Vtl vtl,
                                              bool extra_step) const {
   kvm_guest_debug g{};
-  const bool step = extra_step || soft_active_.load() ||
-                    (slot.active == vtl && vps_[slot.id()]->stepping.load());
+  const bool step =
+      extra_step || soft_active_.load() || (slot.active == vtl && vps_[slot.id()]->stepping.load());
   std::lock_guard lock(mu_);
   if (step) g.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
   if (!breakpoints_.empty()) g.control |= KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
@@ -370,7 +376,7 @@ kvm_guest_debug MachineDebugger::guest_debug(const Machine::Slot& slot, tlfs::Vt
     const gdb::HwBreakpoint& b = *hw_[i];
     const std::uint64_t rw = b.kind == gdb::HwBreakpoint::Kind::kExecute ? 0
                              : b.kind == gdb::HwBreakpoint::Kind::kWrite ? 1
-                                                                          : 3;
+                                                                         : 3;
     const std::uint64_t len = b.kind == gdb::HwBreakpoint::Kind::kExecute ? 0 : dr7_len(b.length);
     g.arch.debugreg[i] = b.address;
     dr7 |= (2ull << (i * 2)) | (rw << (16 + i * 4)) | (len << (18 + i * 4));

@@ -76,8 +76,8 @@ class MachineDebugger final : public gdb::Target {
 
  private:
   struct VpDebug {
-    bool parked = false;                              // under mu_
-    std::function<void(Machine::Slot&)> job;          // under mu_
+    bool parked = false;                      // under mu_
+    std::function<void(Machine::Slot&)> job;  // under mu_
     enum class Job { kNone, kPosted, kTaken, kDone } job_state = Job::kNone;
     std::atomic<bool> stepping{false};
     // What each vCPU of the VP was last given (own thread).
@@ -112,13 +112,13 @@ class MachineDebugger final : public gdb::Target {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> stop_requested_{false};
-  bool round_reported_ = false;  // under mu_: this stop round has its event
-  bool stopping_ = false;        // under mu_: the machine is ending
-  std::size_t parked_ = 0;       // under mu_
+  bool round_reported_ = false;        // under mu_: this stop round has its event
+  bool stopping_ = false;              // under mu_: the machine is ending
+  std::size_t parked_ = 0;             // under mu_
   std::deque<gdb::StopEvent> events_;  // under mu_
   std::array<int, 2> event_fds_{-1, -1};
-  std::atomic<std::uint64_t> debug_gen_{1};  // moves when the settings below change
-  gdb::HwBreakpoints hw_{};                  // under mu_
+  std::atomic<std::uint64_t> debug_gen_{1};          // moves when the settings below change
+  gdb::HwBreakpoints hw_{};                          // under mu_
   std::map<std::uint64_t, Breakpoint> breakpoints_;  // by virtual address; under mu_
   // Whether KVM reports data breakpoints here (kvm/debug_probe.h). Where it does not, a write
   // watch is hvk's: every VP single-steps, and after each instruction the watched bytes (at the

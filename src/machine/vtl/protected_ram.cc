@@ -181,8 +181,9 @@ kvm::Result<bool> ProtectedRam::apply_locked() {
     while (used[free_slot]) ++free_slot;
     r.slot = free_slot;
     used[free_slot] = true;
-    if (auto res = vm_.set_user_memory_region(r.slot, gpa_page(r.first) << kPageShift,
-                                              r.count << kPageShift, view_ + (r.first << kPageShift));
+    if (auto res =
+            vm_.set_user_memory_region(r.slot, gpa_page(r.first) << kPageShift,
+                                       r.count << kPageShift, view_ + (r.first << kPageShift));
         !res) {
       return res.error();
     }

@@ -61,9 +61,8 @@ bool Machine::vtl_protections_changed(tlfs::Vtl vtl, std::span<const std::uint64
       // Leave a few slots for whatever else may one day be mapped.
       const int slots = vm->extension(KVM_CAP_NR_MEMSLOTS);
       const auto max_slots = static_cast<std::uint32_t>(slots > 8 ? slots - 4 : 1);
-      protected_ram_[vtl] =
-          std::make_unique<ProtectedRam>(*vm, vtl_ram_[vtl].bytes(), vtl_ram_[vtl].size(),
-                                         max_slots, ram_split_.low);
+      protected_ram_[vtl] = std::make_unique<ProtectedRam>(
+          *vm, vtl_ram_[vtl].bytes(), vtl_ram_[vtl].size(), max_slots, ram_split_.low);
     }
     ram = protected_ram_[vtl].get();
   }
